@@ -1,0 +1,127 @@
+"""Columnar inputs of the scorer: the clients and their signals as numpy arrays.
+
+The store builds these once per evaluation; the scorer only reads them. Times are UTC epoch seconds
+(float64) so that windows are plain comparisons; a missing time or value is NaN, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Code of an absent attribute value in a ``Categorical``.
+ABSENT = -1
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A string column stored as integer codes into ``categories`` (``ABSENT`` where unset)."""
+
+    codes: IntArray
+    categories: tuple[str, ...]
+
+    @classmethod
+    def from_values(cls, values: Iterable[str | None]) -> Categorical:
+        """Encode strings (``None`` = absent), categories in order of first appearance."""
+        index: dict[str, int] = {}
+        codes = [ABSENT if v is None else index.setdefault(v, len(index)) for v in values]
+        return cls(np.asarray(codes, dtype=np.int32), tuple(index))
+
+    def lookup(self, table: Mapping[str, float], default: float = np.nan) -> FloatArray:
+        """Map every row's category through ``table``; unmapped and absent rows get ``default``."""
+        lut = np.array([table.get(c, default) for c in self.categories] + [default], dtype=np.float64)
+        return lut[self.codes]  # ABSENT (-1) indexes the trailing default
+
+    def isin(self, wanted: Iterable[str]) -> BoolArray:
+        """Rows whose value is one of ``wanted``."""
+        wanted_set = set(wanted)
+        lut = np.array([c in wanted_set for c in self.categories] + [False], dtype=np.bool_)
+        return lut[self.codes]
+
+    def take(self, index: npt.NDArray[np.intp] | BoolArray) -> Categorical:
+        return Categorical(self.codes[index], self.categories)
+
+
+@dataclass(frozen=True)
+class KindFrame:
+    """All signals of one kind, one row per event.
+
+    ``ts`` is the event time used for windows: the message time of a ``response_time``, the ``due``
+    instant of a ``milestone``, the response time of a ``survey``, ``opened_at`` of an ``incident``.
+    ``end`` is ``delivered_at`` / ``resolved_at`` (NaN while open); NaN for kinds without an end.
+    ``value`` is NaN for kinds without a value (milestones, incidents).
+    """
+
+    client: IntArray
+    ts: FloatArray
+    end: FloatArray
+    value: FloatArray
+    attrs: Mapping[str, Categorical] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.client)
+        columns = {"ts": self.ts, "end": self.end, "value": self.value}
+        columns.update({f"attrs.{k}": v.codes for k, v in self.attrs.items()})
+        wrong = [name for name, col in columns.items() if len(col) != n]
+        if wrong:
+            raise ValueError(f"KindFrame columns {wrong} do not have {n} rows like 'client'")
+
+    def __len__(self) -> int:
+        return len(self.client)
+
+    @classmethod
+    def empty(cls) -> KindFrame:
+        nothing = np.empty(0, dtype=np.float64)
+        return cls(np.empty(0, dtype=np.int32), nothing, nothing, nothing, {})
+
+    def take(self, index: npt.NDArray[np.intp] | BoolArray) -> KindFrame:
+        """The rows selected by ``index`` (an index array or a boolean mask)."""
+        return KindFrame(
+            self.client[index],
+            self.ts[index],
+            self.end[index],
+            self.value[index],
+            {k: v.take(index) for k, v in self.attrs.items()},
+        )
+
+
+@dataclass(frozen=True)
+class ClientSet:
+    """The clients being scored; row ``i`` of every result is ``ids[i]``."""
+
+    ids: tuple[str, ...]
+    segments: tuple[str | None, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != len(self.segments):
+            raise ValueError("ClientSet ids and segments differ in length")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, ids: Sequence[str], segments: Sequence[str | None] | None = None) -> ClientSet:
+        return cls(tuple(ids), tuple(segments) if segments is not None else (None,) * len(ids))
+
+
+@dataclass(frozen=True)
+class SignalSet:
+    """Signals grouped by kind, plus which (client, kind) pairs come from a stale source.
+
+    ``stale[kind]`` is a boolean array over clients: True where the collector feeding that kind for
+    that client has not succeeded within its ``max_staleness``. The scorer treats such components as
+    not having data (its missing-data policy applies) and reports them as ``stale``.
+    """
+
+    kinds: Mapping[str, KindFrame]
+    stale: Mapping[str, BoolArray] = field(default_factory=dict)
+
+    def frame(self, kind: str) -> KindFrame:
+        return self.kinds.get(kind) or KindFrame.empty()

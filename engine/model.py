@@ -1,0 +1,369 @@
+"""The rules language, version 1: what a scorecard YAML file may say, as frozen pydantic models.
+
+This module checks *shape* only (types, required keys, no unknown keys, one curve per component).
+Meaning — unknown signal kinds or attributes, band gaps, unreachable grades — is checked by
+``engine.validate`` so that every problem is reported with its file position in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+SUPPORTED_VERSIONS = (1,)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """``"30d"`` → seconds. Units: s, m, h, d, w. A bare number is rejected: units are not guessed."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            if seconds > 0:
+                return seconds
+    raise ValueError("expected a duration such as 30d, 12h or 2w")
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds → the shortest exact unit (``2592000`` → ``"30d"``)."""
+    for unit in ("w", "d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+Scalar = str | bool | int | float
+WhereValue = Scalar | list[Scalar]
+
+
+class Spec(BaseModel):
+    """Base of every rules model: immutable, and an unknown key is an error, not ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --- the signal kinds a scorecard can read ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What a rule may say about one signal kind.
+
+    ``attrs`` are the string attributes a ``where`` can filter on; ``flags`` are booleans computed
+    as of the evaluation time (usable in ``where`` and as a 0/1 ``measure``); ``measures`` are the
+    numeric fields an aggregate can run over.
+    """
+
+    attrs: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ("value", "age_days")
+
+
+BUILTIN_KINDS: Mapping[str, KindSpec] = {
+    "response_time": KindSpec(attrs=("channel", "thread")),
+    "milestone": KindSpec(
+        attrs=("name", "project"),
+        flags=("missed", "delivered", "open"),
+        measures=("late_days", "age_days"),
+    ),
+    "survey": KindSpec(
+        attrs=("scale", "survey"),
+        flags=("promoter", "passive", "detractor"),
+        measures=("value", "normalized", "age_days"),
+    ),
+    "incident": KindSpec(
+        attrs=("severity", "service"),
+        flags=("open", "resolved"),
+        measures=("duration_hours", "age_days"),
+    ),
+}
+
+SIMPLE_AGGREGATES = ("count", "sum", "mean", "median", "min", "max", "latest", "ratio", "trend")
+#: Percentiles are spelled p1 … p99 (``p90``); ``nps`` is promoters% − detractors% of NPS surveys.
+AGGREGATE_NAMES = (*SIMPLE_AGGREGATES, "nps", "p50", "p75", "p90", "p95", "p99")
+_PERCENTILE = re.compile(r"^p([1-9][0-9]?)$")
+
+
+def percentile_of(aggregate: str) -> float | None:
+    """``"p90"`` → 90.0; None for any other name."""
+    match = _PERCENTILE.match(aggregate)
+    return float(match.group(1)) if match else None
+
+
+def is_known_aggregate(name: str) -> bool:
+    return name in SIMPLE_AGGREGATES or name == "nps" or percentile_of(name) is not None
+
+
+class SignalDecl(Spec):
+    """A custom numeric signal kind (e.g. ``overdue_invoices``) and its filterable attributes."""
+
+    description: str = ""
+    unit: str = ""
+    attrs: tuple[Identifier, ...] = ()
+
+
+# --- what a component measures -------------------------------------------------------------------
+
+
+class AttrMeasure(Spec):
+    """Per-event number looked up from a string attribute, e.g. incident severity → points."""
+
+    from_: str = Field(alias="from")
+    map: dict[str, float]
+
+
+class Measurement(Spec):
+    """A number per client: the ``aggregate`` of ``measure`` over matching signals in ``window``.
+
+    ``window`` absent means all history up to ``as_of``. Signals dated after ``as_of`` are never
+    seen, so a past ``as_of`` reproduces the score as it was.
+    """
+
+    signal: str
+    where: dict[str, WhereValue] = Field(default_factory=dict)
+    measure: str | AttrMeasure = "value"
+    aggregate: str
+    window: Duration | None = None
+    numerator: dict[str, WhereValue] | None = None
+    min_count: int = Field(default=1, ge=1)
+
+
+# --- scoring curves -------------------------------------------------------------------------------
+
+
+class Band(Spec):
+    """Values in ``[min, max)`` score ``points``; an absent bound is open-ended."""
+
+    min: float | None = None
+    max: float | None = None
+    points: float
+
+
+class Linear(Spec):
+    """``best`` or better scores the scale's max, ``worst`` or worse its min, linear in between."""
+
+    best: float
+    worst: float
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Linear:
+        if self.best == self.worst:
+            raise ValueError("best and worst must differ")
+        return self
+
+
+class Curve(Spec):
+    """Exactly one of ``bands``, ``points`` (piecewise-linear ``[value, points]`` pairs) or ``linear``."""
+
+    bands: tuple[Band, ...] | None = None
+    points: tuple[tuple[float, float], ...] | None = None
+    linear: Linear | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Curve:
+        chosen = [k for k in ("bands", "points", "linear") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError("a curve needs exactly one of: bands, points, linear")
+        return self
+
+
+# --- missing data ---------------------------------------------------------------------------------
+
+
+class Neutral(Spec):
+    """Missing data scores this many points (and keeps its weight)."""
+
+    neutral: float
+
+
+class Carry(Spec):
+    """Missing data reuses the value measured at the last signal, if that is at most ``carry`` old."""
+
+    carry: Duration
+
+
+MissingPolicy = Literal["skip"] | Neutral | Carry
+
+
+class Component(Measurement):
+    """One scored aspect of a relationship: a measurement, its curve and its weight."""
+
+    description: str = ""
+    weight: float = Field(ge=0)
+    curve: Curve
+    missing: MissingPolicy = "skip"
+
+
+class ComponentOverride(Spec):
+    """A segment's partial replacement of a component; unset keys keep the base value."""
+
+    signal: str | None = None
+    where: dict[str, WhereValue] | None = None
+    measure: str | AttrMeasure | None = None
+    aggregate: str | None = None
+    window: Duration | None = None
+    numerator: dict[str, WhereValue] | None = None
+    min_count: int | None = Field(default=None, ge=1)
+    description: str | None = None
+    weight: float | None = Field(default=None, ge=0)
+    curve: Curve | None = None
+    missing: MissingPolicy | None = None
+
+
+# --- caps and floors ------------------------------------------------------------------------------
+
+
+class Condition(Spec):
+    """When a cap or floor applies: a component's raw value, or an inline measurement, compared.
+
+    Exactly one comparison (``above``, ``below``, ``at_least``, ``at_most``). A condition over
+    missing data is false: a cap never fires on data we do not have.
+    """
+
+    component: str | None = None
+    signal: str | None = None
+    where: dict[str, WhereValue] = Field(default_factory=dict)
+    measure: str | AttrMeasure = "value"
+    aggregate: str | None = None
+    window: Duration | None = None
+    numerator: dict[str, WhereValue] | None = None
+    min_count: int = Field(default=1, ge=1)
+    above: float | None = None
+    below: float | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_source_one_comparison(self) -> Condition:
+        if (self.component is None) == (self.signal is None):
+            raise ValueError("a condition names either a component or a signal, not both")
+        if self.signal is not None and self.aggregate is None:
+            raise ValueError("a condition on a signal needs an aggregate")
+        compared = [k for k in ("above", "below", "at_least", "at_most") if getattr(self, k) is not None]
+        if len(compared) != 1:
+            raise ValueError("a condition needs exactly one of: above, below, at_least, at_most")
+        return self
+
+    def measurement(self) -> Measurement | None:
+        """The inline measurement, or None when the condition reads a component."""
+        if self.signal is None or self.aggregate is None:
+            return None
+        return Measurement(
+            signal=self.signal,
+            where=self.where,
+            measure=self.measure,
+            aggregate=self.aggregate,
+            window=self.window,
+            numerator=self.numerator,
+            min_count=self.min_count,
+        )
+
+    def comparison(self) -> tuple[str, float]:
+        for op in ("above", "below", "at_least", "at_most"):
+            threshold = getattr(self, op)
+            if threshold is not None:
+                return op, float(threshold)
+        raise AssertionError("validated Condition has a comparison")
+
+
+class Cap(Spec):
+    """While ``when`` holds, the score is at most ``max``; ``reason`` is shown in explanations."""
+
+    id: Identifier
+    reason: str = Field(min_length=1)
+    when: Condition
+    max: float
+
+
+class Floor(Spec):
+    """While ``when`` holds, the score is at least ``min``."""
+
+    id: Identifier
+    reason: str = Field(min_length=1)
+    when: Condition
+    min: float
+
+
+# --- the scorecard --------------------------------------------------------------------------------
+
+
+class Scale(Spec):
+    min: float = 0.0
+    max: float = 100.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if self.min >= self.max:
+            raise ValueError("scale.min must be below scale.max")
+        return self
+
+
+class Grade(Spec):
+    """Scores at or above ``min`` (and below the next grade's ``min``) get this grade."""
+
+    name: Identifier
+    min: float
+    color: str = Field(pattern=r"^(#[0-9a-fA-F]{6}|[a-z]+)$")
+
+
+class Segment(Spec):
+    """Per-segment overrides of the base scorecard (e.g. enterprise weighs responsiveness more)."""
+
+    description: str = ""
+    weights: dict[str, float] = Field(default_factory=dict)
+    components: dict[str, ComponentOverride] = Field(default_factory=dict)
+
+
+class Scorecard(Spec):
+    """A whole ``scorecard.yaml``: scale, grades, components, caps, floors and segment overrides."""
+
+    version: int
+    name: str = "default"
+    description: str = ""
+    scale: Scale = Field(default_factory=Scale)
+    grades: tuple[Grade, ...] = Field(min_length=1)
+    signals: dict[Identifier, SignalDecl] = Field(default_factory=dict)
+    components: dict[Identifier, Component] = Field(min_length=1)
+    caps: tuple[Cap, ...] = ()
+    floors: tuple[Floor, ...] = ()
+    segments: dict[str, Segment] = Field(default_factory=dict)
+
+    def kind_spec(self, kind: str) -> KindSpec | None:
+        """What a rule may say about ``kind``; None for a kind neither built in nor declared."""
+        if kind in BUILTIN_KINDS:
+            return BUILTIN_KINDS[kind]
+        declared = self.signals.get(kind)
+        return KindSpec(attrs=declared.attrs) if declared is not None else None
+
+    def components_for(self, segment: str | None) -> dict[str, Component]:
+        """The components as a client of ``segment`` sees them (base merged with its overrides)."""
+        override = self.segments.get(segment) if segment is not None else None
+        if override is None:
+            return dict(self.components)
+        merged: dict[str, Component] = {}
+        for cid, base in self.components.items():
+            changes: dict[str, Any] = {}
+            patch = override.components.get(cid)
+            if patch is not None:
+                changes = {k: getattr(patch, k) for k in patch.model_fields_set}
+            if cid in override.weights:
+                changes["weight"] = override.weights[cid]
+            merged[cid] = base.model_copy(update=changes) if changes else base
+        return merged
+
+    def grade_for(self, score: float) -> Grade | None:
+        """The grade of a score; None for a score below every grade (validation forbids that)."""
+        for grade in sorted(self.grades, key=lambda g: g.min, reverse=True):
+            if score >= grade.min:
+                return grade
+        return None

@@ -1,0 +1,147 @@
+"""What the scorer returns: arrays over all clients, and per-client records built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from engine.frame import BoolArray, ClientSet, FloatArray
+
+
+class Status(IntEnum):
+    """Why a component has (or lacks) points."""
+
+    OK = 0  # measured from signals in its window
+    MISSING = 1  # no usable signals; the component's missing-data policy applied
+    STALE = 2  # its source is stale, or its value was carried from older signals
+
+
+StatusName = Literal["ok", "missing", "stale"]
+
+
+class ComponentScore(BaseModel):
+    """One component of one client's score.
+
+    ``value`` is the raw measurement (None when missing); ``points`` what the curve gave it (None
+    when skipped); ``weight`` the share of the score after renormalisation (0 when skipped), so the
+    contributions add up to the score before caps and floors.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: float | None
+    points: float | None
+    weight: float
+    contribution: float
+    status: StatusName
+    note: str | None = None
+
+
+class AppliedLimit(BaseModel):
+    """A cap or floor that changed (or bounded) a client's score."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    kind: Literal["cap", "floor"]
+    limit: float
+    reason: str
+
+
+class ClientScore(BaseModel):
+    """One client's evaluated health. ``score`` and ``grade`` are None when no component had data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client: str
+    as_of: datetime
+    score: float | None
+    grade: str | None
+    rules_version: str
+    components: dict[str, ComponentScore]
+    limits: list[AppliedLimit]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The scorer's output over all clients: row ``i`` is ``clients.ids[i]``, column ``j`` is
+    ``component_ids[j]``. NaN marks an absent value, points or score; never 0."""
+
+    as_of: datetime
+    rules_version: str
+    clients: ClientSet
+    component_ids: tuple[str, ...]
+    grade_names: tuple[str, ...]
+    score: FloatArray  # [clients]; NaN when no component had data
+    grade: npt.NDArray[np.int16]  # [clients]; index into grade_names, -1 when ungraded
+    raw: FloatArray  # [clients, components]
+    points: FloatArray  # [clients, components]
+    weight: FloatArray  # [clients, components]; normalised effective weights
+    status: npt.NDArray[np.int8]  # [clients, components]; Status codes
+    notes: dict[tuple[int, int], str]  # sparse (client row, component column) → why
+    limit_ids: tuple[str, ...]
+    limit_kinds: tuple[Literal["cap", "floor"], ...]
+    limit_values: FloatArray  # [limits]
+    limit_reasons: tuple[str, ...]
+    limit_applied: BoolArray  # [clients, limits]; True where the condition held
+
+    def row(self, client: str) -> int:
+        try:
+            return self.clients.ids.index(client)
+        except ValueError:
+            from engine.errors import UnknownClientError
+
+            raise UnknownClientError(client) from None
+
+    def record(self, row: int) -> ClientScore:
+        """The per-client record of row ``row``, as stored in history and served by the API."""
+        components = {
+            cid: ComponentScore(
+                value=_opt(self.raw[row, j]),
+                points=_opt(self.points[row, j]),
+                weight=float(self.weight[row, j]),
+                contribution=float(np.nan_to_num(self.points[row, j]) * self.weight[row, j]),
+                status=_STATUS_NAMES[int(self.status[row, j])],
+                note=self.notes.get((row, j)),
+            )
+            for j, cid in enumerate(self.component_ids)
+        }
+        limits = [
+            AppliedLimit(
+                id=self.limit_ids[k],
+                kind=self.limit_kinds[k],
+                limit=float(self.limit_values[k]),
+                reason=self.limit_reasons[k],
+            )
+            for k in np.flatnonzero(self.limit_applied[row])
+        ]
+        grade = int(self.grade[row])
+        return ClientScore(
+            client=self.clients.ids[row],
+            as_of=self.as_of,
+            score=_opt(self.score[row]),
+            grade=self.grade_names[grade] if grade >= 0 else None,
+            rules_version=self.rules_version,
+            components=components,
+            limits=limits,
+        )
+
+    def records(self) -> list[ClientScore]:
+        return [self.record(i) for i in range(len(self.clients))]
+
+
+_STATUS_NAMES: dict[int, StatusName] = {
+    Status.OK: "ok",
+    Status.MISSING: "missing",
+    Status.STALE: "stale",
+}
+
+
+def _opt(x: float | np.floating) -> float | None:
+    return None if np.isnan(x) else float(x)

@@ -1,0 +1,1 @@
+"""Rapport's edge towards data: the signal model, the store, imports and (later) collectors."""

@@ -1,0 +1,72 @@
+"""Turn signal rows into the scorer's columnar ``SignalSet``.
+
+The store has its own fast path from database columns; this builder serves everything that holds
+signals as ``StoredSignal`` objects in memory (rule tests, the demo, benchmarks' slices).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import numpy as np
+
+from engine.frame import Categorical, ClientSet, KindFrame, SignalSet
+from signals.model import StoredSignal
+
+
+def epoch(moment: datetime | None) -> float:
+    """UTC epoch seconds; NaN for None (an open milestone or incident)."""
+    return float("nan") if moment is None else moment.timestamp()
+
+
+def build_kind_frame(
+    rows: Iterable[tuple[int, float, float, float, Mapping[str, str]]],
+) -> KindFrame:
+    """Rows of ``(client_row, ts, end, value, attrs)`` → one ``KindFrame``."""
+    clients: list[int] = []
+    ts: list[float] = []
+    ends: list[float] = []
+    values: list[float] = []
+    attr_rows: list[Mapping[str, str]] = []
+    for client_row, t, end, value, attrs in rows:
+        clients.append(client_row)
+        ts.append(t)
+        ends.append(end)
+        values.append(value)
+        attr_rows.append(attrs)
+    names = sorted({name for attrs in attr_rows for name in attrs})
+    return KindFrame(
+        client=np.asarray(clients, dtype=np.int32),
+        ts=np.asarray(ts, dtype=np.float64),
+        end=np.asarray(ends, dtype=np.float64),
+        value=np.asarray(values, dtype=np.float64),
+        attrs={name: Categorical.from_values(a.get(name) for a in attr_rows) for name in names},
+    )
+
+
+def build_signal_set(
+    clients: ClientSet,
+    signals: Iterable[StoredSignal],
+    stale: Mapping[str, Iterable[str]] | None = None,
+) -> SignalSet:
+    """Group ``signals`` by kind into arrays indexed by ``clients``' rows.
+
+    Signals of clients not in ``clients`` are left out (the caller decides whom to score).
+    ``stale`` maps a kind to the client ids whose source for that kind is stale.
+    """
+    row_of = {cid: i for i, cid in enumerate(clients.ids)}
+    by_kind: dict[str, list[tuple[int, float, float, float, Mapping[str, str]]]] = defaultdict(list)
+    for s in signals:
+        row = row_of.get(s.client)
+        if row is None:
+            continue
+        value = float("nan") if s.value is None else s.value
+        by_kind[s.kind].append((row, epoch(s.ts), epoch(s.end), value, s.attrs))
+    stale_masks = {}
+    for kind, ids in (stale or {}).items():
+        mask = np.zeros(len(clients), dtype=np.bool_)
+        mask[[row_of[c] for c in ids if c in row_of]] = True
+        stale_masks[kind] = mask
+    return SignalSet({kind: build_kind_frame(rows) for kind, rows in by_kind.items()}, stale_masks)
