@@ -88,6 +88,21 @@ BUILTIN_KINDS: Mapping[str, KindSpec] = {
     ),
 }
 
+_SCALE_RANGE = re.compile(r"^(-?\d+(?:\.\d+)?)\.\.(-?\d+(?:\.\d+)?)$")
+NAMED_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0)}
+
+
+def scale_bounds(scale: str) -> tuple[float, float]:
+    """``"nps"`` → (0, 10), ``"csat"`` → (1, 5), ``"1..7"`` → (1, 7)."""
+    if scale in NAMED_SCALES:
+        return NAMED_SCALES[scale]
+    match = _SCALE_RANGE.match(scale)
+    if match and float(match.group(1)) < float(match.group(2)):
+        return float(match.group(1)), float(match.group(2))
+    raise ValueError(f"unknown survey scale {scale!r} (use nps, csat or a range such as 1..7)")
+
+
+
 SIMPLE_AGGREGATES = ("count", "sum", "mean", "median", "min", "max", "latest", "ratio", "trend")
 #: Percentiles are spelled p1 … p99 (``p90``); ``nps`` is promoters% − detractors% of NPS surveys.
 AGGREGATE_NAMES = (*SIMPLE_AGGREGATES, "nps", "p50", "p75", "p90", "p95", "p99")

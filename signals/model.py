@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.model import BUILTIN_KINDS
+from engine.model import BUILTIN_KINDS, scale_bounds
 
 ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 EventId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -51,20 +51,6 @@ def _bare_date_as_end_of_day(value: Any) -> Any:
 
 Instant = Annotated[datetime, AfterValidator(_as_utc)]
 DayOrInstant = Annotated[datetime, BeforeValidator(_bare_date_as_end_of_day), AfterValidator(_as_utc)]
-
-_SCALE_RANGE = re.compile(r"^(-?\d+(?:\.\d+)?)\.\.(-?\d+(?:\.\d+)?)$")
-NAMED_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0)}
-
-
-def scale_bounds(scale: str) -> tuple[float, float]:
-    """``"nps"`` → (0, 10), ``"csat"`` → (1, 5), ``"1..7"`` → (1, 7)."""
-    if scale in NAMED_SCALES:
-        return NAMED_SCALES[scale]
-    match = _SCALE_RANGE.match(scale)
-    if match and float(match.group(1)) < float(match.group(2)):
-        return float(match.group(1)), float(match.group(2))
-    raise ValueError(f"unknown survey scale {scale!r} (use nps, csat or a range such as 1..7)")
-
 
 class StoredSignal(BaseModel):
     """The one row shape of every signal: what the store keeps and the scorer's arrays are built of.

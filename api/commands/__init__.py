@@ -1,0 +1,1 @@
+"""CLI commands that belong to one feature each; ``api.cli`` registers them."""

@@ -1,0 +1,60 @@
+"""Terminal rendering of scores for the CLI (rich tables); no logic beyond presentation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.table import Table
+from rich.text import Text
+
+from engine.result import ClientScore
+from signals.model import Client
+
+_GRADE_STYLE = {"healthy": "green", "watch": "yellow", "at_risk": "red"}
+_STATUS_MARK = {"ok": "", "missing": "?", "stale": "~"}
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client]) -> Table:
+    """Clients worst first: score, grade, owner, and each component's points.
+
+    A component mark ``?`` means missing data (its policy applied), ``~`` stale or carried data.
+    """
+    component_ids = sorted({cid for r in records for cid in r.components})
+    table = Table(title="Client health", caption="? missing data   ~ stale/carried   ⛔ cap applied")
+    table.add_column("client", no_wrap=True)
+    table.add_column("score", justify="right")
+    table.add_column("grade")
+    table.add_column("owner")
+    for cid in component_ids:
+        table.add_column(cid.replace("_", " "), justify="right")
+    table.add_column("limits")
+    ordered = sorted(records, key=lambda r: (r.score is None, r.score if r.score is not None else 0.0))
+    for record in ordered:
+        client = clients.get(record.client)
+        owner = client.owner.name if client is not None and client.owner is not None else ""
+        grade = Text(record.grade or "no data", style=_GRADE_STYLE.get(record.grade or "", "dim"))
+        cells = []
+        for cid in component_ids:
+            comp = record.components.get(cid)
+            cells.append("" if comp is None else _number(comp.points, 0) + _STATUS_MARK[comp.status])
+        limits = ", ".join(f"⛔ {lim.id}" for lim in record.limits)
+        table.add_row(record.client, _number(record.score), grade, owner, *cells, limits)
+    return table
+
+
+def render_history(client: str, records: Sequence[ClientScore]) -> Table:
+    table = Table(title=f"History of {client}")
+    for name in ("as of", "score", "grade", "rules version"):
+        table.add_column(name, justify="right" if name == "score" else "left")
+    for record in records:
+        table.add_row(
+            record.as_of.strftime("%Y-%m-%d %H:%M"),
+            _number(record.score),
+            record.grade or "no data",
+            record.rules_version,
+        )
+    return table

@@ -1,0 +1,55 @@
+"""The scoring pipeline shared by the CLI and the service: registry → signals → engine → history.
+
+Everything here receives what it needs (a store, a ruleset, an instant); nothing reads settings or
+the clock itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from engine.frame import ClientSet
+from engine.loader import Ruleset
+from engine.result import Evaluation
+from engine.scoring import evaluate
+from signals.registry import load_clients_file
+from signals.store import Store
+
+CLIENTS_FILE = "clients.yaml"
+
+
+def sync_registry(store: Store, rules_dir: Path) -> int:
+    """Upsert the clients of ``rules_dir/clients.yaml`` (if present) into the store.
+
+    The file is the source of truth for the clients it lists; clients added through the API or
+    collectors are left alone. Returns how many clients the file lists.
+    """
+    path = rules_dir / CLIENTS_FILE
+    if not path.exists():
+        return 0
+    clients = load_clients_file(path)
+    store.upsert_clients(clients)
+    return len(clients)
+
+
+def evaluate_store(
+    store: Store,
+    ruleset: Ruleset,
+    as_of: datetime,
+    *,
+    stale: Mapping[str, Iterable[str]] | None = None,
+    clients: ClientSet | None = None,
+    persist: bool = True,
+) -> Evaluation:
+    """Score every registered client (or ``clients``) as of ``as_of`` and, by default, store it.
+
+    Signals dated after ``as_of`` are not read, so a past ``as_of`` replays the score as it was.
+    """
+    scored = clients if clients is not None else store.client_set()
+    signals = store.signal_set(scored, until=as_of, stale=stale)
+    evaluation = evaluate(ruleset.scorecard, scored, signals, as_of, ruleset.version)
+    if persist:
+        store.save_evaluation(evaluation)
+    return evaluation

@@ -1,0 +1,1 @@
+"""Collectors: plugins that pull signals from the tools PMs already use."""
