@@ -192,7 +192,7 @@ class CustomSignal(_Signal):
 
 def _kind_tag(data: Any) -> str:
     kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
-    return kind if kind in BUILTIN_KINDS else "custom"
+    return kind if isinstance(kind, str) and kind in BUILTIN_KINDS else "custom"
 
 
 Signal = Annotated[

@@ -1,0 +1,387 @@
+"""Why a client has its score: every component in words, what was missing, caps, and what changed.
+
+``explain`` turns one ``ClientScore`` (and optionally the one before it) into an ``Explanation``,
+a JSON-able model the API serves as is; ``render_explanation`` prints it as plain text for the
+CLI. Both are pure: the scorecard says what each component measures, the scores say the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.model import (
+    BUILTIN_KINDS,
+    AttrMeasure,
+    Carry,
+    Component,
+    Measurement,
+    MissingPolicy,
+    Neutral,
+    Scorecard,
+    WhereValue,
+    percentile_of,
+)
+from engine.result import AppliedLimit, ClientScore, ComponentScore, StatusName
+
+#: Limits closer than this to the score are taken to be what set it (float noise aside).
+_BOUND_TOLERANCE = 1e-9
+#: How many components "moved the score most" are listed in a change.
+TOP_MOVERS = 3
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ComponentExplanation(_Model):
+    """One component of the score, in words and numbers.
+
+    ``weight_pct`` is the component's share of the score in percent (0 when it was skipped), so
+    the contributions add up to the score before caps and floors. ``policy`` is set when the
+    component lacked fresh data: what its missing-data policy did about it.
+    """
+
+    id: str
+    description: str
+    measured: str
+    value: float | None
+    points: float | None
+    weight_pct: float
+    contribution: float
+    status: StatusName
+    note: str | None
+    policy: str | None
+
+
+class LimitExplanation(_Model):
+    """A cap or floor whose condition held; ``bound`` when it is what set the final score."""
+
+    id: str
+    kind: str
+    limit: float
+    reason: str
+    bound: bool
+
+
+class ComponentMove(_Model):
+    """How much one component's contribution changed since the previous score."""
+
+    id: str
+    before: float
+    after: float
+    delta: float
+
+
+class Change(_Model):
+    """The difference from the previous score; ``score_delta`` is None when either is unscored."""
+
+    previous_as_of: datetime
+    previous_score: float | None
+    previous_grade: str | None
+    score_delta: float | None
+    grade_changed: bool
+    movers: list[ComponentMove]
+
+
+class Explanation(_Model):
+    """Everything a project manager needs to see why a client scores what it scores.
+
+    ``unlimited_score`` is the weighted average before caps and floors (None when unscored).
+    """
+
+    client: str
+    as_of: datetime
+    score: float | None
+    grade: str | None
+    rules_version: str
+    segment: str | None
+    unlimited_score: float | None
+    components: list[ComponentExplanation]
+    limits: list[LimitExplanation]
+    change: Change | None
+
+
+def explain(
+    current: ClientScore,
+    scorecard: Scorecard,
+    previous: ClientScore | None = None,
+    segment: str | None = None,
+) -> Explanation:
+    """Explain ``current`` using the components ``scorecard`` gives ``segment``.
+
+    ``previous`` (an earlier score of the same client) adds the change since then. A component in
+    the score but not in the scorecard (the rules changed since) is described as unknown.
+    """
+    specs = scorecard.components_for(segment)
+    unlimited = _unlimited_score(current)
+    components = [
+        _component(cid, specs.get(cid), scored, scorecard)
+        for cid, scored in current.components.items()
+    ]
+    return Explanation(
+        client=current.client,
+        as_of=current.as_of,
+        score=current.score,
+        grade=current.grade,
+        rules_version=current.rules_version,
+        segment=segment,
+        unlimited_score=unlimited,
+        components=components,
+        limits=_limits(current.limits, unlimited, current.score),
+        change=_change(current, previous) if previous is not None else None,
+    )
+
+
+def _unlimited_score(score: ClientScore) -> float | None:
+    """The weighted average before caps and floors: the sum of contributions, if anything scored."""
+    if not any(c.weight > 0 for c in score.components.values()):
+        return None
+    return math.fsum(c.contribution for c in score.components.values())
+
+
+def _component(
+    cid: str, spec: Component | None, scored: ComponentScore, scorecard: Scorecard
+) -> ComponentExplanation:
+    policy = None
+    if spec is not None and scored.status != "ok":
+        policy = _policy_words(spec.missing, carried=scored.points is not None)
+    return ComponentExplanation(
+        id=cid,
+        description=spec.description if spec is not None else "",
+        measured=describe_measurement(spec, scorecard) if spec is not None else _UNKNOWN,
+        value=scored.value,
+        points=scored.points,
+        weight_pct=scored.weight * 100.0,
+        contribution=scored.contribution,
+        status=scored.status,
+        note=scored.note,
+        policy=policy,
+    )
+
+
+_UNKNOWN = "not in the current scorecard"
+
+
+def _policy_words(policy: MissingPolicy, *, carried: bool) -> str:
+    """What a missing-data policy did, in words."""
+    if isinstance(policy, Neutral):
+        return f"neutral: scored {policy.neutral:g} points for lack of data"
+    if isinstance(policy, Carry) and carried:
+        return f"carry: reused the last measured value (at most {_span(policy.carry)} old)"
+    suffix = ""
+    if isinstance(policy, Carry):
+        suffix = f" (nothing to carry within {_span(policy.carry)})"
+    return f"skip: left out; its weight went to the other components{suffix}"
+
+
+# --- measurements in words ---------------------------------------------------------------------
+
+_MEASURE_WORDS = {
+    ("response_time", "value"): "hours",
+    ("survey", "value"): "answer",
+    ("survey", "normalized"): "normalized (0-100)",
+    ("milestone", "late_days"): "days late",
+    ("incident", "duration_hours"): "hours open",
+}
+
+
+def describe_measurement(measurement: Measurement, scorecard: Scorecard) -> str:
+    """``"p90 of response_time hours over 30d where channel in [email, ticket]"``.
+
+    The words name the aggregate, the signal kind and measure, the window, the filter, the
+    numerator of a ratio and a ``min_count`` above 1.
+    """
+    kind = measurement.signal
+    aggregate = measurement.aggregate
+    if aggregate == "count":
+        text = f"count of {kind} signals"
+    elif aggregate == "ratio":
+        text = f"share of {kind} signals"
+    elif aggregate == "nps":
+        text = f"NPS (promoters% - detractors%) of {kind} answers"
+    else:
+        label = _aggregate_words(aggregate)
+        text = f"{label} of {kind} {_measure_words(kind, measurement.measure, scorecard)}"
+    window = measurement.window
+    text += f" over {_span(window)}" if window is not None else " over all history"
+    if measurement.where:
+        text += f" where {_where_words(measurement.where)}"
+    if aggregate == "ratio" and measurement.numerator is not None:
+        text += f" that are {_where_words(measurement.numerator)}"
+    if measurement.min_count > 1:
+        text += f" (at least {measurement.min_count} needed)"
+    return text
+
+
+def _span(seconds: float) -> str:
+    """Seconds in the largest unit up to days that divides them: 14 days is ``14d``, not ``2w``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _aggregate_words(aggregate: str) -> str:
+    if percentile_of(aggregate) is not None:
+        return aggregate
+    return {"trend": "trend per day", "latest": "latest"}.get(aggregate, aggregate)
+
+
+def _measure_words(kind: str, measure: str | AttrMeasure, scorecard: Scorecard) -> str:
+    if isinstance(measure, AttrMeasure):
+        table = ", ".join(f"{key}={points:g}" for key, points in measure.map.items())
+        return f"{measure.from_} weights ({table})"
+    if kind not in BUILTIN_KINDS and measure == "value":
+        declared = scorecard.signals.get(kind)
+        return declared.unit if declared is not None and declared.unit else "value"
+    return _MEASURE_WORDS.get((kind, measure), measure)
+
+
+def _where_words(where: Mapping[str, WhereValue]) -> str:
+    parts: list[str] = []
+    for key, wanted in where.items():
+        if isinstance(wanted, list):
+            parts.append(f"{key} in [{', '.join(_scalar_words(v) for v in wanted)}]")
+        elif isinstance(wanted, bool):
+            parts.append(key if wanted else f"not {key}")
+        else:
+            parts.append(f"{key} = {_scalar_words(wanted)}")
+    return " and ".join(parts)
+
+
+def _scalar_words(value: str | bool | int | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --- caps, floors and change ---------------------------------------------------------------------
+
+
+def _limits(
+    applied: list[AppliedLimit], unlimited: float | None, score: float | None
+) -> list[LimitExplanation]:
+    """Each applied limit, and whether it is what set the final score.
+
+    Floors act first, then caps (a cap wins). A floor binds when it raised the weighted average
+    and the score stayed at its minimum; a cap binds when it lowered the floored score to its max.
+    """
+    floors = [lim.limit for lim in applied if lim.kind == "floor"]
+    floored = None if unlimited is None else max([unlimited, *floors])
+    out: list[LimitExplanation] = []
+    for lim in applied:
+        moved_from = unlimited if lim.kind == "floor" else floored
+        bound = (
+            score is not None
+            and moved_from is not None
+            and abs(score - lim.limit) <= _BOUND_TOLERANCE
+            and (moved_from < lim.limit if lim.kind == "floor" else moved_from > lim.limit)
+        )
+        out.append(
+            LimitExplanation(
+                id=lim.id, kind=lim.kind, limit=lim.limit, reason=lim.reason, bound=bound
+            )
+        )
+    return out
+
+
+def _change(current: ClientScore, previous: ClientScore) -> Change:
+    delta = None
+    if current.score is not None and previous.score is not None:
+        delta = current.score - previous.score
+    moves: list[ComponentMove] = []
+    for cid in dict.fromkeys([*current.components, *previous.components]):
+        before = previous.components[cid].contribution if cid in previous.components else 0.0
+        after = current.components[cid].contribution if cid in current.components else 0.0
+        if before != after:
+            moves.append(ComponentMove(id=cid, before=before, after=after, delta=after - before))
+    # Biggest first; ties keep scorecard order so the text is stable.
+    moves.sort(key=lambda m: -abs(m.delta))
+    return Change(
+        previous_as_of=previous.as_of,
+        previous_score=previous.score,
+        previous_grade=previous.grade,
+        score_delta=delta,
+        grade_changed=current.grade != previous.grade,
+        movers=moves[:TOP_MOVERS],
+    )
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+
+def render_explanation(explanation: Explanation) -> str:
+    """The explanation as plain text, one fact per line, for a terminal or an email."""
+    lines = [_headline(explanation), ""]
+    lines += _component_lines(explanation.components)
+    lines += _limit_lines(explanation)
+    if explanation.change is not None:
+        lines += ["", *_change_lines(explanation.change, explanation)]
+    return "\n".join(lines)
+
+
+def _headline(e: Explanation) -> str:
+    score = "no score (no component had data)" if e.score is None else f"{e.score:.1f}"
+    grade = f" ({e.grade})" if e.grade is not None else ""
+    segment = f", segment {e.segment}" if e.segment is not None else ""
+    return f"{e.client}: {score}{grade} as of {_when(e.as_of)}, rules {e.rules_version}{segment}"
+
+
+def _component_lines(components: list[ComponentExplanation]) -> list[str]:
+    width = max((len(c.id) for c in components), default=0)
+    lines = ["Components (points x weight = contribution):"]
+    for c in components:
+        if c.points is None or c.weight_pct == 0:
+            figures = "left out"
+        else:
+            figures = f"{c.points:.1f} x {c.weight_pct:.1f}% = {c.contribution:.1f}"
+        status = c.status if c.note is None else f"{c.status}: {c.note}"
+        lines.append(f"  {c.id:<{width}}  {figures}  [{status}]")
+        if c.description:
+            lines.append(f"      {c.description}")
+        value = "no value" if c.value is None else _number(c.value)
+        lines.append(f"      {c.measured}: {value}")
+        if c.policy is not None:
+            lines.append(f"      missing data -> {c.policy}")
+    return lines
+
+
+def _limit_lines(e: Explanation) -> list[str]:
+    if not e.limits:
+        return []
+    average = "none" if e.unlimited_score is None else f"{e.unlimited_score:.1f}"
+    lines = ["", f"Caps and floors (weighted average {average}):"]
+    for lim in e.limits:
+        effect = "set the score" if lim.bound else "held, but did not set the score"
+        lines.append(f"  {lim.id} ({lim.kind} at {lim.limit:g}): {effect}")
+        lines.append(f"      {lim.reason}")
+    return lines
+
+
+def _change_lines(change: Change, e: Explanation) -> list[str]:
+    before = "no score" if change.previous_score is None else f"{change.previous_score:.1f}"
+    after = "no score" if e.score is None else f"{e.score:.1f}"
+    delta = "" if change.score_delta is None else f" ({change.score_delta:+.1f})"
+    grade = (
+        f"grade {change.previous_grade} -> {e.grade}" if change.grade_changed else "grade unchanged"
+    )
+    lines = [f"Since {_when(change.previous_as_of)}: {before} -> {after}{delta}, {grade}"]
+    width = max((len(m.id) for m in change.movers), default=0)
+    for move in change.movers:
+        lines.append(
+            f"  {move.id:<{width}}  {move.delta:+.1f} ({move.before:.1f} -> {move.after:.1f})"
+        )
+    return lines
+
+
+def _when(moment: datetime) -> str:
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
