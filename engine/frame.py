@@ -67,7 +67,11 @@ class KindFrame:
 
     def __post_init__(self) -> None:
         n = len(self.client)
-        columns = {"ts": self.ts, "end": self.end, "value": self.value}
+        columns: dict[str, npt.NDArray[np.generic]] = {
+            "ts": self.ts,
+            "end": self.end,
+            "value": self.value,
+        }
         columns.update({f"attrs.{k}": v.codes for k, v in self.attrs.items()})
         wrong = [name for name, col in columns.items() if len(col) != n]
         if wrong:

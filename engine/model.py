@@ -273,7 +273,9 @@ class Condition(Spec):
         """The inline measurement, or None when the condition reads a component."""
         if self.signal is None or self.aggregate is None:
             return None
-        return Measurement(
+        # Fields are already validated (and ``window`` already parsed into seconds, which
+        # ``Duration`` would refuse to parse again), so construct without re-validating.
+        return Measurement.model_construct(
             signal=self.signal,
             where=self.where,
             measure=self.measure,

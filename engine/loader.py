@@ -1,0 +1,228 @@
+"""Rules files → validated models, with every problem reported at its ``path:line:col``.
+
+One pipeline for every rules file: parse the YAML keeping positions (``engine.yamlsource``), check
+``version`` first, validate the shape with pydantic and translate each error to the key the user
+wrote, then run the model's meaning pass (``engine.validate`` for a scorecard). All findings of a
+file come back together; ``load_*`` functions raise them as one ``RulesError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from engine.errors import Finding, RulesError
+from engine.model import SUPPORTED_VERSIONS, Scorecard
+from engine.shape_errors import translate_errors
+from engine.validate import Locate, validate_scorecard
+from engine.yamlsource import Locator, parse_yaml
+
+M = TypeVar("M", bound=BaseModel)
+
+#: A model's meaning pass: (validated model, locate, file path) → findings.
+SemanticCheck = Callable[[Any, Locate, str], list[Finding]]
+
+
+def _scorecard_meaning(sc: Scorecard, locate: Locate, path: str) -> list[Finding]:
+    return validate_scorecard(sc, locate, path=path)
+
+
+#: The meaning pass run after shape validation, by model class (subclasses included).
+SEMANTIC_CHECKS: dict[type[BaseModel], SemanticCheck] = {Scorecard: _scorecard_meaning}
+
+_VERSION_HINT = "start the file with `version: 1`"
+
+
+def _yaml_text(value: Any) -> str:
+    """A scalar as YAML spells it: true, null, 2, 'text'."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else repr(value)
+
+
+def _check_version(data: Any, locator: Locator, path: str) -> Finding | None:
+    """``version`` is read before anything else: a file of another version is not guessed at."""
+    if data is None or (isinstance(data, dict) and "version" not in data):
+        return Finding(path, *locator.locate(()), "version", "missing", _VERSION_HINT)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else "a single value"
+        message = f"the file holds {kind}; expected a mapping of keys"
+        return Finding(path, *locator.locate(()), "", message, _VERSION_HINT)
+    version = data["version"]
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        shown = _yaml_text(version)
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        line, column = locator.locate(("version",))
+        message = f"unsupported version {shown}"
+        return Finding(path, line, column, "version", message, f"supported: {supported}")
+    return None
+
+
+def _explained(key: str, unreadable: frozenset[str]) -> bool:
+    """Whether a shape error at ``key`` follows from a value YAML reading already reported."""
+    return any(key == bad or key.startswith((f"{bad}.", f"{bad}[")) for bad in unreadable)
+
+
+def _semantic_check(model: type[BaseModel]) -> SemanticCheck | None:
+    for cls in model.__mro__:
+        if cls in SEMANTIC_CHECKS:
+            return SEMANTIC_CHECKS[cls]
+    return None
+
+
+def check_model_text(
+    text: str,
+    path: str,
+    model: type[M],
+    *,
+    semantic: Callable[[M, Locate, str], list[Finding]] | None = None,
+) -> tuple[M | None, list[Finding]]:
+    """Validate ``text`` (the content of the file ``path``) as ``model``.
+
+    Returns the model and no findings, or None and every finding, sorted by position. The meaning
+    pass is ``semantic`` when given, else the one registered for ``model`` in ``SEMANTIC_CHECKS``;
+    it runs only when the shape is valid.
+    """
+    parsed = parse_yaml(text, path)
+    findings = list(parsed.findings)
+    if not parsed.readable:
+        return None, findings
+    version_problem = _check_version(parsed.data, parsed.locator, path)
+    if version_problem is not None:
+        return None, sorted([*findings, version_problem])
+    try:
+        instance = model.model_validate(parsed.data)
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        translated = translate_errors(errors, parsed.data, model, parsed.locator, path)
+        findings += [f for f in translated if not _explained(f.key, parsed.unreadable_values)]
+        return None, sorted(set(findings))
+    check = semantic or _semantic_check(model)
+    if check is not None:
+        findings += check(instance, parsed.locator.locate, path)
+    findings = sorted(set(findings))
+    return (None if findings else instance), findings
+
+
+def read_rules_text(path: Path) -> tuple[str | None, list[Finding]]:
+    """The UTF-8 text of a rules file, or a finding saying why it cannot be read."""
+    try:
+        # utf-8-sig: a byte-order mark some Windows editors add is not part of the YAML
+        return path.read_text(encoding="utf-8-sig"), []
+    except FileNotFoundError:
+        return None, [Finding(str(path), 1, 1, "", "file not found")]
+    except UnicodeDecodeError as error:
+        message = f"the file is not UTF-8 text (byte {error.start} cannot be decoded)"
+        return None, [Finding(str(path), 1, 1, "", message, "save it as UTF-8")]
+    except OSError as error:
+        return None, [Finding(str(path), 1, 1, "", f"cannot read the file: {error.strerror}")]
+
+
+def load_model_file(path: str | Path, model: type[M]) -> M:
+    """Load and validate one rules file as ``model``; raises ``RulesError`` with every finding."""
+    text, findings = read_rules_text(Path(path))
+    if text is None:
+        raise RulesError(findings)
+    instance, findings = check_model_text(text, str(path), model)
+    if instance is None:
+        raise RulesError(findings)
+    return instance
+
+
+def load_scorecard(path: str | Path) -> Scorecard:
+    """A validated ``scorecard.yaml`` (shape and meaning); raises ``RulesError``."""
+    return load_model_file(path, Scorecard)
+
+
+# --- a rules directory and its version ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """A loaded rules directory: its scorecard, the version it was loaded at, and the files read."""
+
+    scorecard: Scorecard
+    version: str
+    directory: Path
+    files: tuple[Path, ...]
+
+
+SCORECARD_FILE = "scorecard.yaml"
+
+
+def load_ruleset(directory: str | Path) -> Ruleset:
+    """Load ``directory/scorecard.yaml`` and stamp it with ``rules_version(directory)``.
+
+    Raises ``RulesError`` when the scorecard is missing or invalid. The version is taken after a
+    successful load, so a score computed from this ruleset can name the rules it used.
+    """
+    root = Path(directory)
+    scorecard_path = root / SCORECARD_FILE
+    if not scorecard_path.is_file():
+        hint = f"a rules directory needs {SCORECARD_FILE}"
+        raise RulesError([Finding(str(scorecard_path), 1, 1, "", "file not found", hint)])
+    scorecard = load_scorecard(scorecard_path)
+    return Ruleset(scorecard, rules_version(root), root, (scorecard_path,))
+
+
+_GIT_TIMEOUT_SECONDS = 10.0
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    """Stdout of ``git args`` run in ``directory``; None when git is missing, fails or hangs."""
+    # Optional locks off: a status query from a running server must not take the index lock.
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def content_hash(directory: str | Path) -> str:
+    """``sha256:<12 hex>`` over the sorted (relative path, bytes) of every YAML file under it."""
+    root = Path(directory)
+    files = sorted(
+        (p.relative_to(root).as_posix(), p)
+        for p in root.rglob("*")
+        if p.suffix in (".yaml", ".yml") and ".git" not in p.relative_to(root).parts and p.is_file()
+    )
+    digest = hashlib.sha256()
+    for relative, file in files:
+        content = file.read_bytes()
+        # Length-prefixed so that moving bytes between a name and a content changes the hash.
+        for part in (relative.encode(), content):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return f"sha256:{digest.hexdigest()[:12]}"
+
+
+def rules_version(directory: str | Path) -> str:
+    """Which rules a score was computed with.
+
+    Inside a git work tree: the 12-hex hash of the last commit touching ``directory``, plus
+    ``+dirty`` when it has uncommitted changes (untracked files included). Outside git, before the
+    first commit, or when git is missing or fails: ``content_hash(directory)``.
+    """
+    root = Path(directory)
+    commit = _git(root, "log", "-1", "--format=%H", "--", ".")
+    if commit:
+        status = _git(root, "status", "--porcelain", "--", ".")
+        if status is not None:
+            return commit[:12] + ("+dirty" if status else "")
+    return content_hash(root)

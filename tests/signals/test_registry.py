@@ -1,0 +1,170 @@
+"""clients.yaml loading and the whole rules-directory check."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.errors import Finding, RulesError
+from signals.model import Client, Owner
+from signals.registry import (
+    RULES_FILE_CHECKS,
+    RulesFileCheck,
+    check_clients_text,
+    check_rules_dir,
+    load_clients_file,
+)
+
+GOOD = Path(__file__).parents[1] / "rules" / "good"
+
+
+def _problems(text: str) -> list[str]:
+    clients, findings = check_clients_text(text, "clients.yaml")
+    assert clients is None
+    return [str(f).removeprefix("clients.yaml:") for f in findings]
+
+
+def test_load_clients_file_reads_every_client() -> None:
+    clients = load_clients_file(GOOD / "clients.yaml")
+    assert clients == [
+        Client(
+            id="acme",
+            name="Acme Corp",
+            segment="enterprise",
+            owner=Owner(name="Maya Lindqvist", email="maya@example.com", locale="en"),
+            attrs={"region": "emea", "seats": 120},
+        ),
+        Client(id="globex", name="Globex"),
+        Client(
+            id="initech.eu",
+            name="Initech Europe",
+            owner=Owner(name="王芳", email="wang.fang@example.com", locale="zh-CN"),
+        ),
+    ]
+
+
+def test_a_registry_without_clients_is_empty() -> None:
+    assert check_clients_text("version: 1\n", "clients.yaml") == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "clients: []\n",
+            ["1:1: version: missing (start the file with `version: 1`)"],
+            id="a registry without version should fail",
+        ),
+        pytest.param(
+            "version: 1\nclients:\n  - {id: acme, name: Acme}\n  - {id: globex, name: Globex}\n"
+            "  - {id: acme, name: Acme again}\n",
+            [
+                "5:6: clients[2].id: duplicate client id 'acme' (first at line 3; every client "
+                "needs its own id)"
+            ],
+            id="a repeated client id should point at the first",
+        ),
+        pytest.param(
+            "version: 1\nclients:\n  - id: acme\n    name: Acme\n"
+            "    owner: {name: Maya, email: maya-at-example.com}\n",
+            [
+                "5:25: clients[0].owner.email: 'maya-at-example.com' is not a valid email address "
+                "(e.g. pm@example.com)"
+            ],
+            id="a bad owner email should be located at the email",
+        ),
+        pytest.param(
+            "version: 1\nclients:\n  - {id: acme corp, name: Acme, segmnt: enterprise}\n",
+            [
+                "3:6: clients[0].id: 'acme corp' is not a valid id (use up to 64 letters, "
+                "digits, '.', '_' or '-', starting with a letter or digit)",
+                "3:33: clients[0].segmnt: unknown key 'segmnt' (did you mean 'segment'?)",
+            ],
+            id="every shape problem of a client should be reported",
+        ),
+        pytest.param(
+            "version: 1\nclients:\n  - {id: acme}\n",
+            ["3:5: clients[0].name: required key missing"],
+            id="a client without a name should fail",
+        ),
+        pytest.param(
+            "version: 1\nclient:\n  - {id: acme, name: Acme}\n",
+            ["2:1: client: unknown key 'client' (did you mean 'clients'?)"],
+            id="a misspelt clients key should suggest clients",
+        ),
+    ],
+)
+def test_clients_file_problems_are_findings(text: str, expected: list[str]) -> None:
+    assert _problems(text) == expected
+
+
+def test_load_clients_file_raises_every_finding(tmp_path: Path) -> None:
+    path = tmp_path / "clients.yaml"
+    path.write_text("version: 1\nclients:\n  - {id: a, name: A}\n  - {id: a, name: B}\n")
+    with pytest.raises(RulesError) as caught:
+        load_clients_file(path)
+    assert [(f.path, f.line, f.key) for f in caught.value.findings] == [
+        (str(path), 4, "clients[1].id")
+    ]
+
+
+def test_load_clients_file_of_a_missing_file_is_a_finding(tmp_path: Path) -> None:
+    with pytest.raises(RulesError) as caught:
+        load_clients_file(tmp_path / "clients.yaml")
+    assert [f.message for f in caught.value.findings] == ["file not found"]
+
+
+# --- the whole directory --------------------------------------------------------------------------
+
+
+def test_a_good_rules_directory_has_no_findings() -> None:
+    assert check_rules_dir(GOOD) == []
+
+
+def test_problems_in_scorecard_and_clients_are_reported_together(tmp_path: Path) -> None:
+    shutil.copy(GOOD / "scorecard.yaml", tmp_path / "scorecard.yaml")
+    scorecard = tmp_path / "scorecard.yaml"
+    scorecard.write_text(scorecard.read_text().replace("aggregate: p90", "aggregate: p9O"))
+    (tmp_path / "clients.yaml").write_text(
+        "version: 1\nclients:\n  - {id: a, name: A}\n  - {id: a, name: B}\n"
+    )
+
+    findings = check_rules_dir(tmp_path)
+
+    assert [(Path(f.path).name, f.line, f.key) for f in findings] == [
+        ("clients.yaml", 4, "clients[1].id"),
+        ("scorecard.yaml", 24, "components.responsiveness.aggregate"),
+    ]
+
+
+def test_clients_file_is_optional_but_the_scorecard_is_not(tmp_path: Path) -> None:
+    (tmp_path / "clients.yaml").write_text("version: 1\nclients: []\n")
+    assert [str(f) for f in check_rules_dir(tmp_path)] == [
+        f"{tmp_path / 'scorecard.yaml'}:1:1: <root>: file not found "
+        "(a rules directory needs scorecard.yaml)"
+    ]
+    shutil.copy(GOOD / "scorecard.yaml", tmp_path / "scorecard.yaml")
+    (tmp_path / "clients.yaml").unlink()
+    assert check_rules_dir(tmp_path) == []
+
+
+def test_a_missing_directory_is_a_finding_not_an_exception(tmp_path: Path) -> None:
+    findings = check_rules_dir(tmp_path / "nowhere")
+    assert [f.message for f in findings] == ["file not found"]
+
+
+def test_more_file_checks_can_be_added_by_pattern(tmp_path: Path) -> None:
+    shutil.copy(GOOD / "scorecard.yaml", tmp_path / "scorecard.yaml")
+    (tmp_path / "tests").mkdir()
+    for name in ("b.yaml", "a.yaml"):
+        (tmp_path / "tests" / name).write_text("version: 1\n")
+
+    def flag_every_file(path: Path) -> list[Finding]:
+        return [Finding(str(path), 1, 1, "", "seen")]
+
+    checks = (*RULES_FILE_CHECKS, RulesFileCheck("tests/*.yaml", flag_every_file))
+    findings = check_rules_dir(tmp_path, checks)
+
+    assert [Path(f.path).name for f in findings] == ["a.yaml", "b.yaml"]
