@@ -11,13 +11,14 @@ through ``FetchContext``; tests hand in ones pointed at local servers.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from engine.errors import RapportError
 from signals.model import Client, StoredSignal
@@ -94,13 +95,15 @@ def _fold(key: str) -> str:
 class FetchContext:
     """What a fetch may use. ``now`` is injected (tests pin it); ``secret(name)`` reads the named
     environment variable or file; ``http`` is the shared HTTP client (timeouts and size limits
-    set by the runner); ``log_skip`` records a malformed item that was skipped and why."""
+    set by the runner); ``log_skip`` records a malformed item that was skipped and why;
+    ``sleep`` is how a collector waits between retries (tests inject one that records instead)."""
 
     now: datetime
     clients: ClientMap
     secret: Callable[[str], str]
     http: Any = None  # httpx.Client; typed loosely so non-HTTP collectors need not import httpx
     skipped: list[str] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep
 
     def log_skip(self, item: str, reason: str) -> None:
         self.skipped.append(f"{item}: {reason}")
@@ -157,13 +160,3 @@ def collector_type(name: str) -> type[Collector]:
         raise UnknownCollectorError(name, list(REGISTRY))
     return REGISTRY[name]
 
-
-class Schedule(BaseModel):
-    """When a collector runs: every ``interval`` or on a ``cron`` expression, with jitter."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    interval: timedelta | None = None
-    cron: str | None = None
-    jitter: timedelta = Field(default=timedelta(seconds=30))
-    misfire_grace: timedelta = Field(default=timedelta(minutes=5))

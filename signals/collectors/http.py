@@ -1,0 +1,478 @@
+"""Shared HTTP plumbing for the SaaS connectors: one bounded client, one request function with
+retries and rate-limit handling, strict JSON, and the config fields every HTTP connector shares.
+
+Contract of ``request`` (every HTTP connector goes through it):
+
+- every call has a timeout: the client's, or ``timeout`` for that call;
+- 5xx answers, timeouts and broken connections are retried up to ``retries`` times, waiting
+  ``backoff * 2**attempt`` with equal jitter (half fixed, half random) between attempts;
+- 429 — and 403 when it is a rate limit (GitHub sends ``x-ratelimit-remaining: 0`` or a
+  ``Retry-After``) — waits what the server asked: ``Retry-After`` in seconds or as an HTTP date,
+  else ``x-ratelimit-reset`` epoch seconds, both measured against the response's own ``Date`` so
+  a skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at once
+  rather than parking a scheduler thread for an hour; the next scheduled run resumes from its
+  cursor;
+- a body longer than ``max_bytes`` (after decompression) is abandoned mid-stream;
+- JSON is parsed strictly: UTF-8 only, no NaN/Infinity, no duplicate keys, no empty body;
+- redirects are never followed and ``same_origin`` lets a connector refuse a pagination link
+  that leaves its configured base URL: base URLs come from config only.
+
+Every failure is a ``CollectorError`` naming the URL *without* its query string, because queries
+can carry secrets (PingCode's token call sends the client secret there).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, field_validator, model_validator
+
+from engine.errors import RapportError
+from engine.model import Duration
+from signals.collectors.base import CollectorConfig, CollectorError, FetchContext
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+DEFAULT_USER_AGENT = "rapport-collector/0.1"
+_SNIPPET = 200  # characters of an error body quoted in a message
+
+_RNG = random.Random()
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+class BoundedClient(httpx.Client):
+    """An ``httpx.Client`` that also carries the response size limit ``request`` enforces."""
+
+    def __init__(self, *, max_response_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_response_bytes = max_response_bytes
+
+
+def make_http_client(
+    timeout: float = DEFAULT_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_BYTES,
+    user_agent: str = DEFAULT_USER_AGENT,
+) -> httpx.Client:
+    """The client the runner hands collectors: ``timeout`` seconds for connect/read/write/pool,
+    bodies capped at ``max_response_bytes``, redirects not followed (a redirect could leave the
+    configured base URL)."""
+    if timeout <= 0 or max_response_bytes <= 0:
+        raise CollectorError("http", "timeout and max_response_bytes must be positive")
+    return BoundedClient(
+        max_response_bytes=max_response_bytes,
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        headers={"User-Agent": user_agent, "Accept": "application/json"},
+    )
+
+
+# --- one request -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A 2xx (or explicitly accepted) answer: status, headers, parsed JSON body, final URL."""
+
+    status: int
+    headers: httpx.Headers
+    body: Any
+    url: httpx.URL
+
+    def link(self, rel: str) -> str | None:
+        """The URL of the ``Link`` header entry with this ``rel`` (RFC 8288), or None."""
+        for match in _LINK.finditer(self.headers.get("link", "")):
+            rels = re.findall(r'rel\s*=\s*"?([^";]+)"?', match.group(2))
+            if any(rel in value.split() for value in rels):
+                return match.group(1)
+        return None
+
+
+_LINK = re.compile(r"<([^>]*)>\s*((?:;[^,<]*)*)")
+
+
+@dataclass(frozen=True)
+class _Raw:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    url: httpx.URL
+
+
+@dataclass(frozen=True)
+class _Call:
+    method: str
+    url: str
+    params: dict[str, Any] | None
+    headers: dict[str, str] | None
+    auth: httpx.Auth | tuple[str, str] | None
+    timeout: float | None
+    limit: int
+    collector: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.method} {_redact(self.url)}"
+
+
+def request(
+    client: httpx.Client | None,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    retries: int = 3,
+    backoff: float = 1.0,
+    max_wait: float = 300.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    max_bytes: int | None = None,
+    timeout: float | None = None,
+    accept_status: Iterable[int] = (),
+    collector: str = "http",
+) -> JsonResponse:
+    """Send one request with the retry, rate-limit, size and JSON rules in the module docstring.
+
+    Returns the parsed answer for a 2xx status or one listed in ``accept_status``; raises
+    ``CollectorError`` otherwise (after ``retries`` retries for the retryable failures).
+    ``sleep``, ``clock`` and ``rng`` are injected so tests observe the waits without waiting.
+    """
+    if client is None:
+        raise CollectorError(collector, "no HTTP client was handed to the collector")
+    limit = max_bytes or int(getattr(client, "max_response_bytes", DEFAULT_MAX_BYTES))
+    call = _Call(
+        method, url, dict(params) if params else None, dict(headers) if headers else None,
+        auth, timeout, limit, collector,
+    )  # fmt: skip
+    accepted, attempts = set(accept_status), retries + 1
+    for attempt in range(attempts):
+        outcome = _attempt(client, call, accepted, clock)
+        if isinstance(outcome, JsonResponse):
+            return outcome
+        reason, asked = outcome
+        if asked is not None and asked > max_wait:
+            raise CollectorError(
+                collector,
+                f"{call.where}: {reason}; the server asks to wait {asked:.0f}s, more than "
+                f"max_wait {max_wait:.0f}s (the next run resumes from the saved cursor)",
+            )
+        if attempt == attempts - 1:
+            gave_up = f"gave up after {attempts} attempts"
+            raise CollectorError(collector, f"{call.where}: {reason} ({gave_up})")
+        sleep(asked if asked is not None else min(_backoff(backoff, attempt, rng), max_wait))
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def request_json(
+    client: httpx.Client | None,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    retries: int = 3,
+    backoff: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    max_bytes: int | None = None,
+    **options: Any,
+) -> Any:
+    """``request(...)`` returning only the parsed body (for callers that need no headers)."""
+    return request(
+        client,
+        method,
+        url,
+        params=params,
+        headers=headers,
+        retries=retries,
+        backoff=backoff,
+        sleep=sleep,
+        max_bytes=max_bytes,
+        **options,
+    ).body
+
+
+def _attempt(
+    client: httpx.Client, call: _Call, accepted: set[int], clock: Callable[[], float]
+) -> JsonResponse | tuple[str, float | None]:
+    """One try: the answer, or why to retry plus the wait the server asked for (None: back off)."""
+    try:
+        raw = _send(client, call)
+    except httpx.TimeoutException:
+        return "timed out", None
+    except httpx.TransportError as error:
+        return f"connection failed ({type(error).__name__})", None
+    if 200 <= raw.status < 300 or raw.status in accepted:
+        body = parse_json(raw.body, call.where, call.collector)
+        return JsonResponse(raw.status, raw.headers, body, raw.url)
+    return _retry_reason(raw, call, clock)
+
+
+def _send(client: httpx.Client, call: _Call) -> _Raw:
+    """Stream the body and stop reading as soon as it passes ``call.limit`` bytes."""
+    with client.stream(
+        call.method,
+        call.url,
+        params=call.params,
+        headers=call.headers,
+        auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
+        timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+    ) as response:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > call.limit:
+            raise _too_large(call)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > call.limit:
+                raise _too_large(call)
+            chunks.append(chunk)
+        return _Raw(response.status_code, response.headers, b"".join(chunks), response.url)
+
+
+def _too_large(call: _Call) -> CollectorError:
+    return CollectorError(
+        call.collector, f"{call.where}: response is larger than the {call.limit}-byte limit"
+    )
+
+
+def _retry_reason(raw: _Raw, call: _Call, clock: Callable[[], float]) -> tuple[str, float | None]:
+    """Why a non-2xx answer is retried and the wait the server asked for (None: back off);
+    raises ``CollectorError`` for the answers that are never retried."""
+    limited = raw.status == 429 or (
+        raw.status == 403
+        and ("retry-after" in raw.headers or raw.headers.get("x-ratelimit-remaining") == "0")
+    )
+    if limited or raw.status >= 500:
+        kind = "rate limited" if limited else "server error"
+        return f"{kind} (HTTP {raw.status})", _server_wait(raw.headers, clock)
+    if 300 <= raw.status < 400:
+        target = _redact(raw.headers.get("location", "?"))
+        raise CollectorError(
+            call.collector,
+            f"{call.where}: redirected (HTTP {raw.status}) to {target}; redirects are not "
+            "followed, so set base_url to the final address",
+        )
+    raise CollectorError(call.collector, f"{call.where}: HTTP {raw.status}{_snippet(raw.body)}")
+
+
+def _server_wait(headers: httpx.Headers, clock: Callable[[], float]) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After`` or ``x-ratelimit-reset``), or None."""
+    now = _http_date(headers.get("date")) or clock()
+    retry_after = (headers.get("retry-after") or "").strip()
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            moment = _http_date(retry_after)
+            return None if moment is None else max(0.0, moment - now)
+    reset = headers.get("x-ratelimit-reset")
+    if headers.get("x-ratelimit-remaining") == "0" and reset and reset.strip().isdigit():
+        return max(0.0, float(reset) - now)
+    return None
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _backoff(backoff: float, attempt: int, rng: random.Random | None) -> float:
+    """Exponential backoff with equal jitter: half of ``backoff * 2**attempt`` fixed, half random,
+    so retries from several replicas spread out but never come back sooner than half the step."""
+    step = backoff * 2.0**attempt
+    return step / 2 + (rng or _RNG).uniform(0, step / 2)
+
+
+def _snippet(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace").strip()
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    return f": {text[:_SNIPPET]}{'…' if len(text) > _SNIPPET else ''}"
+
+
+def _redact(url: str) -> str:
+    """The URL without query string or fragment (queries may carry secrets)."""
+    return re.split(r"[?#]", str(url), maxsplit=1)[0]
+
+
+# --- strict JSON -------------------------------------------------------------------------------
+
+
+class _StrictJsonError(RapportError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def parse_json(body: bytes, where: str, collector: str) -> Any:
+    """Decode ``body`` as strict JSON; anything else is a ``CollectorError`` with the reason."""
+    if not body.strip():
+        raise CollectorError(collector, f"{where}: empty body where JSON was expected")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CollectorError(
+            collector, f"{where}: malformed JSON: not UTF-8 (byte {error.start})"
+        ) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise CollectorError(
+            collector,
+            f"{where}: malformed JSON: {error.msg} at line {error.lineno} column {error.colno}",
+        ) from None
+    except _StrictJsonError as error:
+        raise CollectorError(collector, f"{where}: malformed JSON: {error.reason}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise _StrictJsonError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _StrictJsonError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def same_origin(base_url: str, url: str) -> bool:
+    """True when ``url`` has the scheme, host and port of ``base_url``."""
+    base, other = httpx.URL(base_url), httpx.URL(url)
+    return (base.scheme, base.host.lower(), _port(base)) == (
+        other.scheme,
+        other.host.lower(),
+        _port(other),
+    )
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+# --- configuration shared by the HTTP connectors -----------------------------------------------
+
+
+class HttpSourceConfig(CollectorConfig):
+    """What every HTTP connector's ``Config`` has: the one origin it may call (``base_url``,
+    required), where its secret lives (``token_env``: an environment variable name, or
+    ``token_file``: a file path, relative to collectors.yaml — never the secret itself), and its
+    retry budget (``retries``, ``backoff``, ``max_wait``: the longest Retry-After honoured)."""
+
+    #: whether this connector cannot work without a secret
+    token_required: ClassVar[bool] = True
+
+    base_url: str
+    token_env: str | None = Field(default=None, min_length=1)
+    token_file: Path | None = None
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = 1.0
+    max_wait: Duration = 300.0
+    timeout: Duration | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _plain_http_origin(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as error:
+            raise ValueError(f"not a URL ({error})") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("expected an http(s) URL such as https://example.zendesk.com")
+        if url.query or url.fragment or url.userinfo:
+            raise ValueError("must not carry a query, fragment or credentials (use token_env)")
+        return str(url).rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_secret_source(self) -> HttpSourceConfig:
+        if self.token_env and self.token_file:
+            raise ValueError("set token_env or token_file, not both")
+        if self.token_required and not (self.token_env or self.token_file):
+            raise ValueError(
+                "a secret is required: set token_env (an environment variable name) "
+                "or token_file (a file path)"
+            )
+        return self
+
+
+def read_token(config: HttpSourceConfig, context: FetchContext, collector: str) -> str | None:
+    """The secret named by ``token_env``/``token_file`` (read through ``context.secret``), or
+    None when the config names none; an unreadable or empty secret is a ``CollectorError``."""
+    name = config.token_env or (str(config.token_file) if config.token_file else None)
+    if name is None:
+        return None
+    source = "environment variable" if config.token_env else "file"
+    try:
+        value = context.secret(name).strip()
+    except (KeyError, OSError) as error:
+        reason = f"cannot read the secret from {source} {name!r} ({error})"
+        raise CollectorError(collector, reason) from None
+    if not value:
+        raise CollectorError(collector, f"the secret in {source} {name!r} is empty")
+    return value
+
+
+@dataclass
+class Source:
+    """One connector's view of its API during one fetch: its config (origin, retries), the
+    context (client, sleep) and the auth it sends. ``get`` refuses any URL off the base origin."""
+
+    config: HttpSourceConfig
+    context: FetchContext
+    collector: str
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: httpx.Auth | tuple[str, str] | None = None
+
+    def url(self, path: str) -> str:
+        return self.config.base_url + path
+
+    def get(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        accept_status: Iterable[int] = (),
+    ) -> JsonResponse:
+        """GET a path under ``base_url`` (or a full URL on the same origin)."""
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        if not same_origin(self.config.base_url, url):
+            raise CollectorError(
+                self.collector,
+                f"refusing {_redact(url)}: it is not on base_url {self.config.base_url} "
+                "(base URLs come from config only)",
+            )
+        return request(
+            self.context.http,
+            "GET",
+            url,
+            params=params,
+            headers=self.headers,
+            auth=self.auth,
+            retries=self.config.retries,
+            backoff=self.config.backoff,
+            max_wait=self.config.max_wait,
+            timeout=self.config.timeout,
+            sleep=self.context.sleep,
+            accept_status=accept_status,
+            collector=self.collector,
+        )

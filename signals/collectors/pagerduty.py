@@ -1,0 +1,238 @@
+"""``pagerduty``: incidents → ``incident`` signals.
+
+Modelled on PagerDuty's REST API v2 "List incidents",
+https://developer.pagerduty.com/api-reference/9d0b4b12e36f9-list-incidents
+(``GET /incidents?since=&until=&offset=&limit=&sort_by=created_at:asc&service_ids[]=`` →
+``{incidents: [...], limit, offset, more, total}``; an incident has ``id``, ``created_at``,
+``status`` triggered|acknowledged|resolved, ``urgency`` high|low, ``priority`` (a reference whose
+``summary`` is the priority name, e.g. ``P1``, or null), ``service`` {id, summary},
+``last_status_change_at`` and ``resolved_at``), on its classic offset pagination, whose
+``offset + limit`` may not pass 10,000 (as PagerDuty's team restates at
+https://community.pagerduty.com/ask-a-product-question-2/rate-limit-of-api-98), and on its auth
+header ``Authorization: Token token=…``. ``since``/``until`` may span six months at most
+(https://community.pagerduty.com/ask-a-product-question-2/incidents-don-t-show-up-in-rest-api-176).
+
+- A sweep asks for incidents created in [since, until]: the first one from ``initial_lookback``
+  before now, each later one from the creation time of the oldest incident the previous sweep saw
+  still open — so a resolution arriving later is read back — or, when none was open, from the
+  previous sweep's ``until`` (never more than six months back: an incident open longer than that
+  is no longer re-read). One page per fetch; when the 10,000 offset cap is near, the window
+  slides to the last incident read (re-reading a few only updates them).
+- An incident → ``incident``: opened = ``created_at``; resolved = ``resolved_at`` if present, else
+  ``last_status_change_at`` when ``status`` is resolved; severity = ``priority_severity`` of the
+  priority name if it has one there, else ``urgency_severity`` of the urgency (defaults: P1→sev1,
+  P2→sev2, P3→sev3, P4/P5→sev4; high→sev2, low→sev4); service = the service's name.
+  event_id ``pagerduty:incident:<id>``.
+- Client: the service id through the registry attribute ``pagerduty_service``.
+
+Example ``collectors.yaml`` entry::
+
+    pager:
+      type: pagerduty
+      schedule: {interval: 10m}
+      base_url: https://api.pagerduty.com
+      token_env: PAGERDUTY_TOKEN
+      service_ids: [PIJ90N7, PWIXJZS]     # omit for every service
+      urgency_severity: {high: sev2, low: sev3}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from engine.model import Duration
+from signals.collectors.base import (
+    CollectorConfig,
+    CollectorError,
+    FetchContext,
+    FetchResult,
+    JsonValue,
+    register,
+)
+from signals.collectors.http import HttpSourceConfig, Source, read_token
+from signals.collectors.items import (
+    ItemError,
+    convert_items,
+    instant,
+    labeller,
+    optional,
+    page_items,
+    require,
+    to_signal,
+)
+from signals.model import Severity, StoredSignal
+
+NAME = "pagerduty"
+PATH = "/incidents"
+OFFSET_CAP = 10_000  # PagerDuty refuses offset + limit beyond this
+MAX_RANGE = timedelta(days=179)  # since..until may span six months at most
+PRIORITIES: dict[str, Severity] = {
+    "P1": "sev1",
+    "P2": "sev2",
+    "P3": "sev3",
+    "P4": "sev4",
+    "P5": "sev4",
+}
+URGENCIES: dict[str, Severity] = {"high": "sev2", "low": "sev4"}
+
+
+class PagerDutyConfig(HttpSourceConfig):
+    """``base_url`` is https://api.pagerduty.com (or the EU service region's API root)."""
+
+    service_ids: list[str] = Field(default_factory=list)
+    priority_severity: dict[str, Severity] = Field(default_factory=lambda: dict(PRIORITIES))
+    urgency_severity: dict[str, Severity] = Field(default_factory=lambda: dict(URGENCIES))
+    initial_lookback: Duration = 30 * 86400.0
+    page_size: int = Field(default=100, ge=1, le=100)
+
+
+@register
+class PagerDutyCollector:
+    """Incidents → ``incident`` (see the module docstring)."""
+
+    name: ClassVar[str] = NAME
+    kinds: ClassVar[tuple[str, ...]] = ("incident",)
+    Config: ClassVar[type[CollectorConfig]] = PagerDutyConfig
+    client_attribute: ClassVar[str | None] = "pagerduty_service"
+
+    def __init__(self, config: PagerDutyConfig) -> None:
+        self.config = config
+
+    def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
+        token = read_token(self.config, context, NAME)
+        headers = {
+            "Authorization": f"Token token={token}",
+            "Accept": "application/vnd.pagerduty+json;version=2",
+        }
+        source = Source(self.config, context, NAME, headers=headers)
+        window = _Window.from_cursor(cursor, context.now, self.config.initial_lookback)
+        page = source.get(PATH, window.params(self.config))
+        incidents = page_items(page.body, "incidents", f"GET {source.url(PATH)}", NAME)
+        more = page.body.get("more")
+        if not isinstance(more, bool):
+            raise CollectorError(
+                NAME, f"GET {source.url(PATH)}: 'more' is missing or not a boolean"
+            )
+        signals = convert_items(
+            incidents,
+            lambda incident: self._signal(incident, context),
+            labeller("pagerduty:incident:"),
+            context,
+        )
+        window.saw(incidents)
+        if more and incidents:
+            return FetchResult(
+                signals, window.next_page(len(incidents), self.config.page_size), True
+            )
+        return FetchResult(signals, window.finished(), more=False)
+
+    def _signal(self, incident: Any, context: FetchContext) -> StoredSignal | None:
+        incident_id = require(incident, "id", str)
+        opened = instant(require(incident, "created_at", str), "created_at")
+        status = require(incident, "status", str)
+        severity = self._severity(incident)
+        service_id = require(incident, "service.id", str)
+        service = optional(incident, "service.summary", str) or service_id
+        resolved = None
+        if status == "resolved":
+            moment = optional(incident, "resolved_at", str) or require(
+                incident, "last_status_change_at", str
+            )
+            resolved = instant(moment, "resolved_at")
+        client = context.clients.resolve(service_id)
+        if client is None:
+            return None
+        return to_signal(
+            {
+                "kind": "incident",
+                "event_id": f"pagerduty:incident:{incident_id}",
+                "client": client,
+                "severity": severity,
+                "opened_at": opened,
+                "resolved_at": resolved,
+                "service": service[:200],
+                "source": NAME,
+            }
+        )
+
+    def _severity(self, incident: Any) -> str:
+        priority = optional(incident, "priority.summary", str) or optional(
+            incident, "priority.name", str
+        )
+        if priority is not None and priority in self.config.priority_severity:
+            return self.config.priority_severity[priority]
+        urgency = require(incident, "urgency", str)
+        if urgency not in self.config.urgency_severity:
+            raise ItemError(f"urgency {urgency!r} has no severity in urgency_severity")
+        return self.config.urgency_severity[urgency]
+
+
+class _Window:
+    """One sweep's position: the creation window, the page offset, and the oldest open incident."""
+
+    def __init__(self, since: datetime, until: datetime, offset: int, open_since: str | None):
+        self.since, self.until, self.offset, self.open_since = since, until, offset, open_since
+        self.last_created: str | None = None
+
+    @classmethod
+    def from_cursor(cls, cursor: JsonValue, now: datetime, lookback: float) -> _Window:
+        try:
+            if cursor is None:
+                return cls(now - min(timedelta(seconds=lookback), MAX_RANGE), now, 0, None)
+            if isinstance(cursor, dict) and set(cursor) == {"next_since"}:
+                since = max(datetime.fromisoformat(cursor["next_since"]), now - MAX_RANGE)
+                return cls(since, now, 0, None)
+            if isinstance(cursor, dict) and set(cursor) == {"since", "until", "offset", "open"}:
+                since, until = (datetime.fromisoformat(cursor[k]) for k in ("since", "until"))
+                return cls(since, until, int(cursor["offset"]), cursor["open"])
+        except (TypeError, ValueError):
+            pass
+        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+
+    def params(self, config: PagerDutyConfig) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "offset": self.offset,
+            "limit": config.page_size,
+            "sort_by": "created_at:asc",
+            "time_zone": "UTC",
+            "total": "false",
+        }
+        if config.service_ids:
+            params["service_ids[]"] = list(config.service_ids)
+        return params
+
+    def saw(self, incidents: list[Any]) -> None:
+        """Remember the oldest still-open incident and the last creation time on this page."""
+        for incident in incidents:
+            created = incident.get("created_at") if isinstance(incident, dict) else None
+            if not isinstance(created, str):
+                continue
+            try:
+                moment = instant(created, "created_at")
+            except ItemError:
+                continue
+            self.last_created = moment.isoformat()
+            if incident.get("status") != "resolved" and (
+                self.open_since is None or moment < datetime.fromisoformat(self.open_since)
+            ):
+                self.open_since = moment.isoformat()
+
+    def next_page(self, read: int, limit: int) -> dict[str, Any]:
+        offset = self.offset + read
+        since = self.since.isoformat()
+        if offset + limit > OFFSET_CAP and self.last_created is not None:
+            since, offset = self.last_created, 0  # slide the window instead of passing the cap
+        return {
+            "since": since,
+            "until": self.until.isoformat(),
+            "offset": offset,
+            "open": self.open_since,
+        }
+
+    def finished(self) -> dict[str, Any]:
+        return {"next_since": self.open_since or self.until.isoformat()}
