@@ -1,0 +1,219 @@
+"""``rapport collect [NAME...] [--once]``: pull signals from the sources in ``collectors.yaml``.
+
+``--once`` runs the named collectors (all enabled ones by default) now, with a progress display,
+re-scores the clients whose signals changed, prints one result row per collector and exits 0
+when every collector succeeded, 1 when any failed (the others still ran), 2 when the
+configuration is invalid or the store cannot be used. Without ``--once`` the collectors run on
+their schedules in the foreground until interrupted (the same scheduler ``rapport serve`` uses,
+including the leader lock when several processes share a PostgreSQL store).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from api.pipeline import evaluate_store, sync_registry
+from api.settings import Settings
+from engine.errors import RapportError, RulesError
+from engine.frame import ClientSet
+from engine.loader import Ruleset, load_ruleset
+from signals.collector_state import RunRecord
+from signals.collectors.config import (
+    COLLECTORS_FILE,
+    CollectorsConfig,
+    CollectorSpec,
+    load_collectors_config,
+)
+from signals.collectors.runner import RunObserver, run_collectors, stale_kinds
+from signals.collectors.schedule import CollectorService
+from signals.store import Store
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``collect`` to the ``rapport`` command line."""
+    app.command("collect")(collect_command)
+
+
+def collect_command(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Collector ids (default: every enabled collector).")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run now and exit instead of running on schedules.")
+    ] = False,
+    retry: Annotated[
+        float, typer.Option(help="Seconds between leadership attempts (shared PostgreSQL).")
+    ] = 10.0,
+) -> None:
+    """Run collectors now (--once) or on their schedules until interrupted."""
+    settings = ctx.obj
+    assert isinstance(settings, Settings), "the rapport callback puts Settings in ctx.obj"
+    selected = list(names or [])
+    try:
+        config, ruleset = _load(settings.rules_dir, selected)
+        with Store.open(settings.database_url) as store:
+            sync_registry(store, settings.rules_dir)
+            if once:
+                records = _collect_once(store, config, selected, ruleset)
+            else:
+                _collect_forever(store, config, selected, ruleset, retry)
+                return
+    except RulesError as error:
+        err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except RapportError as error:
+        err.print(f"error: {error}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    out.print(render_runs(records))
+    if not all(r.ok for r in records):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, Ruleset]:
+    """The collectors (checked against ``names``) and the rules used to re-score."""
+    path = rules_dir / COLLECTORS_FILE
+    if not path.is_file():
+        raise _NoCollectorsFileError(path)
+    config = load_collectors_config(path)
+    config.select(names)  # an unknown name is a usage error before anything runs
+    return config, load_ruleset(rules_dir)
+
+
+class _NoCollectorsFileError(RapportError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no {COLLECTORS_FILE} at {path} (see the README for its format)")
+
+
+def rescorer(
+    store: Store, config: CollectorsConfig, ruleset: Ruleset, clock: Callable[[], datetime]
+) -> Callable[[set[str]], None]:
+    """The ``rescore`` callback: evaluate the affected registered clients now and store them."""
+
+    def rescore(client_ids: set[str]) -> None:
+        everyone = store.client_set()
+        rows = [i for i, cid in enumerate(everyone.ids) if cid in client_ids]
+        if not rows:
+            return
+        subset = ClientSet.of([everyone.ids[i] for i in rows], [everyone.segments[i] for i in rows])
+        moment = clock()
+        stale = stale_kinds(store, config, moment)
+        evaluate_store(store, ruleset, moment, stale=stale, clients=subset)
+
+    return rescore
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _collect_once(
+    store: Store, config: CollectorsConfig, names: Sequence[str], ruleset: Ruleset
+) -> list[RunRecord]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        return run_collectors(
+            store,
+            config,
+            names,
+            rescore=rescorer(store, config, ruleset, _now),
+            observer=_ProgressObserver(progress),
+        )
+
+
+class _ProgressObserver(RunObserver):
+    """One progress line per collector: pages and signals so far, then the outcome."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, Any] = {}
+
+    def started(self, spec: CollectorSpec) -> None:
+        self._tasks[spec.id] = self._progress.add_task(spec.id, total=None, status="fetching…")
+
+    def page(self, spec: CollectorSpec, pages: int, items: int) -> None:
+        status = f"{pages} page{'s' if pages != 1 else ''}, {items} signals"
+        self._progress.update(self._tasks[spec.id], status=status)
+
+    def finished(self, record: RunRecord) -> None:
+        status = f"done: {record.items} signals" if record.ok else "[red]failed[/]"
+        self._progress.update(self._tasks[record.collector], status=status, total=1, completed=1)
+
+
+def render_runs(records: Sequence[RunRecord]) -> Table:
+    """One row per run: outcome, counts, time taken and the error or first skip reason."""
+    table = Table(title="Collectors")
+    table.add_column("collector", no_wrap=True)
+    table.add_column("result")
+    for name in ("signals", "new/changed", "unmapped", "skipped", "seconds"):
+        table.add_column(name, justify="right")
+    table.add_column("details")
+    for r in records:
+        result = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
+        table.add_row(
+            r.collector,
+            result,
+            str(r.items),
+            str(r.stored),
+            str(r.unmapped),
+            str(r.skipped),
+            f"{r.duration:.1f}",
+            Text(_details(r)),
+        )
+    return table
+
+
+def _details(record: RunRecord) -> str:
+    parts = []
+    if record.error:
+        parts.append(record.error)
+    if record.unmapped_ids:
+        shown = ", ".join(list(record.unmapped_ids)[:3])
+        parts.append(f"unmapped: {shown}")
+    if record.skip_reasons:
+        parts.append(f"skipped {record.skip_reasons[0]}")
+    if record.note:
+        parts.append(record.note)
+    return "; ".join(parts)
+
+
+def _collect_forever(
+    store: Store, config: CollectorsConfig, names: Sequence[str], ruleset: Ruleset, retry: float
+) -> None:
+    """Run the schedules until SIGINT/SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    service = CollectorService(store, config.only(names), retry=retry)
+    service.start(rescorer(store, config, ruleset, _now))
+    chosen = ", ".join(spec.id for spec in config.select(names)) or "none enabled"
+    err.print(f"collecting on schedule ({chosen}); Ctrl-C to stop", markup=False)
+    try:
+        while not stop.wait(1.0):  # a timed wait keeps the main thread responsive to signals
+            pass
+    finally:
+        service.stop()
+    err.print("stopped", markup=False)

@@ -1,0 +1,106 @@
+"""Collector cursors and the run log, on both real backends (``store`` from tests/conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import inspect
+
+from signals.collector_state import (
+    RunRecord,
+    collector_cursors,
+    collector_runs,
+    load_cursor,
+    prune_runs,
+    recent_runs,
+    record_run,
+    reset_cursor,
+    run_summaries,
+    save_cursor,
+)
+from signals.store import Store
+
+T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+
+
+def run(collector: str, minutes: int, ok: bool = True) -> RunRecord:
+    started = T0 + timedelta(minutes=minutes)
+    return RunRecord(
+        collector=collector,
+        started_at=started,
+        finished_at=started + timedelta(seconds=3),
+        ok=ok,
+        error=None if ok else "HTTP 500",
+    )
+
+
+def test_migrated_tables_match_the_state_module(store: Store) -> None:
+    inspector = inspect(store.engine)
+    for table in (collector_cursors, collector_runs):
+        columns = {c["name"]: c["nullable"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name: c.nullable for c in table.columns}, table.name
+    indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("collector_runs")}
+    assert indexes == {"ix_collector_runs_collector_started": ["collector", "started_at"]}
+
+
+def test_a_cursor_is_saved_replaced_and_reset(store: Store) -> None:
+    assert load_cursor(store, "zendesk") is None
+    save_cursor(store, "zendesk", {"start_time": 1717243200, "pages": ["a", None]}, T0)
+    assert load_cursor(store, "zendesk") == {"start_time": 1717243200, "pages": ["a", None]}
+    save_cursor(store, "zendesk", 42, T0 + timedelta(minutes=1))
+    assert load_cursor(store, "zendesk") == 42
+    save_cursor(store, "jira", None, T0)
+    assert load_cursor(store, "jira") is None
+    reset_cursor(store, "zendesk")
+    assert load_cursor(store, "zendesk") is None
+
+
+def test_runs_are_logged_with_their_details_and_read_back_newest_first(store: Store) -> None:
+    first = RunRecord(
+        collector="nps",
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=2.5),
+        ok=True,
+        items=10,
+        stored=4,
+        unmapped=3,
+        skipped=1,
+        unmapped_ids={"gmail.example": 2, "hooli.example": 1},
+        skip_reasons=("nps.csv:7: Score: 'six' is not a number",),
+        pages=1,
+    )
+    second = run("nps", 15, ok=False)
+    for record in (first, second):
+        assert record_run(store, record) > 0
+    assert recent_runs(store, "nps") == [second, first]
+    assert recent_runs(store, "nps", limit=1) == [second]
+    assert first.duration == 2.5
+
+
+def test_summaries_give_the_latest_success_and_failure_up_to_an_instant(store: Store) -> None:
+    for record in (run("a", 0), run("a", 10, ok=False), run("a", 20), run("b", 5, ok=False)):
+        record_run(store, record)
+    summaries = run_summaries(store)
+    assert (summaries["a"].last_success, summaries["a"].last_failure) == (
+        T0 + timedelta(minutes=20, seconds=3),
+        T0 + timedelta(minutes=10, seconds=3),
+    )
+    assert (summaries["b"].last_success, summaries["b"].last_failure) == (
+        None,
+        T0 + timedelta(minutes=5, seconds=3),
+    )
+    earlier = run_summaries(store, until=T0 + timedelta(minutes=15))
+    assert earlier["a"].last_success == T0 + timedelta(seconds=3)
+
+
+def test_pruning_keeps_the_newest_runs_of_each_collector(store: Store) -> None:
+    for minutes in range(5):
+        record_run(store, run("a", minutes))
+        record_run(store, run("b", minutes))
+    assert prune_runs(store, keep=2, collectors=["a"]) == 3
+    assert [r.started_at for r in recent_runs(store, "a")] == [
+        T0 + timedelta(minutes=4),
+        T0 + timedelta(minutes=3),
+    ]
+    assert len(recent_runs(store, "b")) == 5
+    assert prune_runs(store, keep=1) == 1 + 4
