@@ -48,3 +48,16 @@ class UnknownClientError(RapportError):
     def __init__(self, client_id: str) -> None:
         self.client_id = client_id
         super().__init__(f"No client by the id of {client_id!r} was found")
+
+
+class ScoringError(RapportError):
+    """The scorer met a rule that validation should have refused (an unknown measure, say).
+
+    ``engine.validate`` reports such mistakes with file positions; this error only guards callers
+    that hand the scorer an unvalidated scorecard, so they get a named reason, not a KeyError.
+    """
+
+    def __init__(self, subject: str, problem: str) -> None:
+        self.subject = subject
+        self.problem = problem
+        super().__init__(f"Cannot score {subject}: {problem} (validate the scorecard first)")

@@ -1,0 +1,121 @@
+"""Per-client reductions of per-event numbers, without a loop over clients.
+
+Every function takes ``groups`` (the client row of each event, events in frame order), the values
+aligned with it and ``count`` (events per client, ``np.bincount(groups)``), and returns one float
+per client; a client without events gets NaN (the caller decides what missing means). Sums use
+``np.bincount``, extremes ``ufunc.at``; order statistics sort once per call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.frame import BoolArray, FloatArray
+
+#: The client row of each event.
+Groups = npt.NDArray[np.integer[Any]]
+#: Events per client.
+CountArray = npt.NDArray[np.intp]
+
+
+def sums(groups: Groups, values: FloatArray, count: CountArray) -> FloatArray:
+    """Σ values per client (0 for a client without events)."""
+    return np.asarray(np.bincount(groups, weights=values, minlength=len(count)), dtype=np.float64)
+
+
+def per_event(total: FloatArray, count: CountArray) -> FloatArray:
+    """``total / count``, NaN where ``count`` is 0."""
+    out: FloatArray = np.divide(total, count, out=np.full(len(count), np.nan), where=count > 0)
+    return out
+
+
+def minima(groups: Groups, values: FloatArray, count: CountArray) -> FloatArray:
+    """The smallest value per client."""
+    low = np.full(len(count), np.inf)
+    np.minimum.at(low, groups, values)
+    return np.where(count > 0, low, np.nan)
+
+
+def maxima(groups: Groups, values: FloatArray, count: CountArray) -> FloatArray:
+    """The largest value per client."""
+    high = np.full(len(count), -np.inf)
+    np.maximum.at(high, groups, values)
+    return np.where(count > 0, high, np.nan)
+
+
+def percentiles(groups: Groups, values: FloatArray, count: CountArray, q: float) -> FloatArray:
+    """The ``q``-th percentile per client, interpolated as ``numpy.percentile``'s default."""
+    out = np.full(len(count), np.nan)
+    has = count > 0
+    if not has.any():
+        return out
+    flat, starts = _sorted_by_group(groups, values, count)
+    n, start = count[has], starts[has]
+    virtual = (n - 1) * (q / 100)
+    below = np.floor(virtual)
+    gamma = virtual - below
+    low = below.astype(np.int64)
+    a = flat[start + low]
+    b = flat[start + np.minimum(low + 1, n - 1)]
+    diff = b - a
+    # numpy lerps from the nearer end, which keeps the result monotone in q
+    out[has] = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return out
+
+
+def latest(groups: Groups, ts: FloatArray, values: FloatArray, count: CountArray) -> FloatArray:
+    """The value of each client's event with the greatest ``ts``; a tie goes to the later row."""
+    newest = np.full(len(count), -np.inf)
+    np.maximum.at(newest, groups, ts)
+    candidates = np.flatnonzero(ts == newest[groups])
+    last = np.full(len(count), -1, dtype=np.intp)
+    np.maximum.at(last, groups[candidates], candidates)
+    out = np.full(len(count), np.nan)
+    has = last >= 0
+    out[has] = values[last[has]]
+    return out
+
+
+def trend(
+    groups: Groups, x: FloatArray, y: FloatArray, count: CountArray
+) -> tuple[FloatArray, BoolArray]:
+    """Least-squares slope of ``y`` over ``x`` per client, and whether the client's ``x`` vary.
+
+    Two passes (means first, then centred sums) so that a slope over timestamps far from zero does
+    not drown in cancellation. A client whose events share one ``x`` has no slope (NaN).
+    """
+    size = len(count)
+    anchor = np.full(size, np.nan)
+    anchor[groups] = x  # whichever event lands here, any member of the group will do
+    spread = np.bincount(groups, weights=x != anchor[groups], minlength=size) > 0
+    dx = x - per_event(sums(groups, x, count), count)[groups]
+    dy = y - per_event(sums(groups, y, count), count)[groups]
+    sxx = sums(groups, dx * dx, count)
+    slope = np.divide(sums(groups, dx * dy, count), sxx, out=np.full(size, np.nan), where=spread)
+    return slope, spread
+
+
+def _sorted_by_group(
+    groups: Groups, values: FloatArray, count: CountArray
+) -> tuple[FloatArray, CountArray]:
+    """``values`` ordered by client, then value, and where each client's run starts.
+
+    When groups are balanced (the usual case: every client has a handful of events in a window),
+    the values go into a clients × widest-group table padded with +inf and each row is sorted on
+    its own: far cheaper than one global two-key sort. A skewed group falls back to ``lexsort``.
+    """
+    width = int(count.max())
+    if width * len(count) > 4 * len(groups) + 4096:
+        order = np.lexsort((values, groups))
+        return values[order], np.cumsum(count) - count
+    if len(groups) > 1 and not bool(np.all(groups[1:] >= groups[:-1])):
+        order = np.argsort(groups, kind="stable")
+        groups, values = groups[order], values[order]
+    starts = np.cumsum(count) - count
+    table = np.full((len(count), width), np.inf)
+    table[groups, np.arange(len(groups)) - starts[groups]] = values
+    table.sort(axis=1)
+    return table.ravel(), np.arange(len(count), dtype=np.int64) * width

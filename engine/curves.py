@@ -1,0 +1,55 @@
+"""Curves: how a component's raw value becomes points, for every client at once.
+
+A NaN value (missing data) gives NaN points; every other value gives points clipped to the scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.frame import FloatArray
+from engine.model import Band, Curve, Linear, Scale
+
+
+def apply_curve(curve: Curve, scale: Scale, values: FloatArray) -> FloatArray:
+    """Points for ``values`` under ``curve``, within ``[scale.min, scale.max]``; NaN stays NaN."""
+    if curve.bands is not None:
+        points = _bands(curve.bands, values)
+    elif curve.points is not None:
+        xs, ys = zip(*sorted(curve.points, key=lambda pair: pair[0]), strict=True)
+        points = np.interp(values, xs, ys)
+    else:
+        assert curve.linear is not None  # a validated Curve has exactly one kind
+        points = _linear(curve.linear, scale, values)
+    return np.where(np.isnan(values), np.nan, np.clip(points, scale.min, scale.max))
+
+
+def band_bounds(bands: tuple[Band, ...]) -> list[tuple[float, float, float]]:
+    """``(low, high, points)`` per band, ordered by ``low``; an absent bound is infinite."""
+    bounds = [
+        (-np.inf if b.min is None else b.min, np.inf if b.max is None else b.max, b.points)
+        for b in bands
+    ]
+    return sorted(bounds, key=lambda bound: bound[0])
+
+
+def _bands(bands: tuple[Band, ...], values: FloatArray) -> FloatArray:
+    """A value in ``[min, max)`` scores its band (the first one, were bands to overlap); a value in
+    no band scores the nearest band (below the first → the first, above the last → the last)."""
+    bounds = band_bounds(bands)
+    out = np.full(len(values), np.nan)
+    for low, high, points in bounds:
+        out[(values >= low) & (values < high) & np.isnan(out)] = points
+    outside = np.flatnonzero(np.isnan(out) & ~np.isnan(values))
+    if outside.size:
+        lows, highs, points_of = (np.array(column) for column in zip(*bounds, strict=True))
+        v = values[outside, None]
+        distance = np.where(v < lows, lows - v, v - highs)
+        out[outside] = points_of[np.argmin(distance, axis=1)]  # argmin: the first of equals
+    return out
+
+
+def _linear(linear: Linear, scale: Scale, values: FloatArray) -> FloatArray:
+    """``best`` or better → ``scale.max``, ``worst`` or worse → ``scale.min``, either direction."""
+    share = np.clip((values - linear.worst) / (linear.best - linear.worst), 0.0, 1.0)
+    return scale.min + share * (scale.max - scale.min)
