@@ -19,6 +19,7 @@ from rich.table import Table
 
 from api.output import render_history, render_scores
 from api.pipeline import evaluate_store, sync_registry
+from api.rules_check import check_rules
 from api.settings import Settings, load_settings
 from engine.errors import RapportError, RulesError
 from engine.loader import Ruleset, load_ruleset
@@ -35,7 +36,7 @@ rules_app = typer.Typer(help="Check and test the rules directory.", no_args_is_h
 app.add_typer(rules_app, name="rules")
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_FINDING = 1
 EXIT_ENVIRONMENT = 2
@@ -48,7 +49,9 @@ def configure(
     ctx: typer.Context,
     database_url: Annotated[
         str | None,
-        typer.Option(help="Store URL (env RAPPORT_DATABASE_URL; default sqlite:///data/rapport.db)."),
+        typer.Option(
+            help="Store URL (env RAPPORT_DATABASE_URL; default sqlite:///data/rapport.db)."
+        ),
     ] = None,
     rules_dir: Annotated[
         Path | None, typer.Option(help="Rules directory (env RAPPORT_RULES_DIR; default ./rules).")
@@ -116,14 +119,14 @@ def ruleset_of(settings: Settings) -> Ruleset:
 @rules_app.command("check")
 def rules_check(
     ctx: typer.Context,
-    directory: Annotated[Path | None, typer.Argument(help="Rules directory (default: --rules-dir).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(help="Rules directory (default: --rules-dir).")
+    ] = None,
 ) -> None:
     """Validate every file of a rules directory; print all problems as path:line:col."""
-    from signals.registry import check_rules_dir
-
     target = directory or settings_of(ctx).rules_dir
     with reported_errors():
-        findings = check_rules_dir(target)
+        findings = check_rules(target)
         if findings:
             for finding in sorted(findings):
                 out.print(str(finding), markup=False)
@@ -137,7 +140,9 @@ def rules_check(
 @rules_app.command("test")
 def rules_test(
     ctx: typer.Context,
-    directory: Annotated[Path | None, typer.Argument(help="Rules directory (default: --rules-dir).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(help="Rules directory (default: --rules-dir).")
+    ] = None,
 ) -> None:
     """Run the rule tests in DIR/tests/*.yaml against DIR's scorecard; print a diff per failure."""
     from api.rule_tests import run_rule_tests
@@ -170,11 +175,18 @@ def import_command(
     if missing:
         fail(f"no such file: {', '.join(missing)}")
     settings = settings_of(ctx)
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
     with reported_errors(), open_store(settings) as store, Progress(*columns, console=err) as bar:
         task = bar.add_task("importing", total=sum(f.stat().st_size for f in files))
         report = import_files(
-            store, files, kind=kind,  # type: ignore[arg-type]
+            store,
+            files,
+            kind=kind,  # type: ignore[arg-type]
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     out.print(report.summary(), markup=False)
@@ -189,7 +201,9 @@ def score_command(ctx: typer.Context, as_of: AsOf = None, output: Format = "tabl
         ruleset = ruleset_of(settings)
         with open_store(settings) as store:
             sync_registry(store, settings.rules_dir)
-            evaluation = evaluate_store(store, ruleset, moment, stale=stale_kinds(store, settings, moment))
+            evaluation = evaluate_store(
+                store, ruleset, moment, stale=stale_kinds(store, settings, moment)
+            )
             clients = {c.id: c for c in store.clients()}
     print_records(output, [r for r in evaluation.records()], clients)
 
@@ -251,7 +265,9 @@ def demo_command(
             sync_registry(store, settings.rules_dir)
             if seeded:
                 store.upsert_signals(demo_signals(store.clients(), end=moment))
-            evaluation = evaluate_store(store, ruleset, moment, stale=stale_kinds(store, settings, moment))
+            evaluation = evaluate_store(
+                store, ruleset, moment, stale=stale_kinds(store, settings, moment)
+            )
             clients = {c.id: c for c in store.clients()}
             count = store.signal_count()
     if output == "table":
@@ -277,7 +293,8 @@ def stale_kinds(store: Store, settings: Settings, moment: datetime) -> dict[str,
 def print_records(output: str, records: list[Any], clients: dict[str, Any]) -> None:
     if output == "table":
         table: Table = render_scores(records, clients)
-        out.print(table)
+        # Piped output is read in files and CI logs, not 80-column terminals: keep rows whole.
+        (out if out.is_terminal else Console(width=200, highlight=False)).print(table)
     elif output == "json":
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in records], indent=2) + "\n")
     elif output == "csv":
@@ -293,8 +310,19 @@ def records_csv(records: list[Any]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["client", "as_of", "score", "grade", "rules_version", *component_ids])
     for r in records:
-        points = [_blank(r.components[c].points) if c in r.components else "" for c in component_ids]
-        writer.writerow([r.client, r.as_of.isoformat(), _blank(r.score), r.grade or "", r.rules_version, *points])
+        points = [
+            _blank(r.components[c].points) if c in r.components else "" for c in component_ids
+        ]
+        writer.writerow(
+            [
+                r.client,
+                r.as_of.isoformat(),
+                _blank(r.score),
+                r.grade or "",
+                r.rules_version,
+                *points,
+            ]
+        )
     return buffer.getvalue()
 
 

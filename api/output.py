@@ -24,15 +24,19 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
     A component mark ``?`` means missing data (its policy applied), ``~`` stale or carried data.
     """
     component_ids = sorted({cid for r in records for cid in r.components})
-    table = Table(title="Client health", caption="? missing data   ~ stale/carried   ⛔ cap applied")
-    table.add_column("client", no_wrap=True)
+    table = Table(
+        title="Client health", caption="? missing data   ~ stale/carried   ⛔ cap applied"
+    )
+    table.add_column("client", overflow="fold", min_width=12)
     table.add_column("score", justify="right")
     table.add_column("grade")
     table.add_column("owner")
     for cid in component_ids:
-        table.add_column(cid.replace("_", " "), justify="right")
+        table.add_column(cid.replace("_", "\n"), justify="right", min_width=5)
     table.add_column("limits")
-    ordered = sorted(records, key=lambda r: (r.score is None, r.score if r.score is not None else 0.0))
+    ordered = sorted(
+        records, key=lambda r: (r.score is None, r.score if r.score is not None else 0.0)
+    )
     for record in ordered:
         client = clients.get(record.client)
         owner = client.owner.name if client is not None and client.owner is not None else ""
@@ -40,7 +44,9 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
         cells = []
         for cid in component_ids:
             comp = record.components.get(cid)
-            cells.append("" if comp is None else _number(comp.points, 0) + _STATUS_MARK[comp.status])
+            cells.append(
+                "" if comp is None else _number(comp.points, 0) + _STATUS_MARK[comp.status]
+            )
         limits = ", ".join(f"⛔ {lim.id}" for lim in record.limits)
         table.add_row(record.client, _number(record.score), grade, owner, *cells, limits)
     return table

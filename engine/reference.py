@@ -45,7 +45,7 @@ from engine.model import (
     percentile_of,
 )
 from engine.result import Evaluation, Status
-from engine.scoring import evaluation_of, limits_of
+from engine.scoring import SCORE_DECIMALS, evaluation_of, limits_of
 
 NAN = math.nan
 
@@ -145,9 +145,10 @@ def _score_client(
     total = sum(weights)
     out.share = [w / total if total > 0 else 0.0 for w in weights]
     if total > 0:
-        out.score = sum(
+        weighted = sum(
             s * p for s, p in zip(out.share, out.points, strict=True) if not math.isnan(p)
         )
+        out.score = float(np.round(weighted, SCORE_DECIMALS))
     ids = list(components)
     out.applied = [_holds(limit, ids, out.raw, events, at) for limit in limits_of(scorecard)]
     for floor, held in zip(scorecard.floors, out.applied[len(scorecard.caps) :], strict=True):

@@ -279,13 +279,19 @@ class _Table:
         self.notes.update({(row, column): text for row, text in outcome.notes.items()})
 
 
+#: Scores are rounded to this many decimals before limits and grades.
+SCORE_DECIMALS = 9
+
+
 def _combine(points: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Weights renormalised per client over components with points, and the weighted score (NaN
     for a client with no points, or only zero weights, to share)."""
     total = weight.sum(axis=1, keepdims=True)
     share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
     score = np.where(total[:, 0] > 0, (share * np.nan_to_num(points)).sum(axis=1), np.nan)
-    return share, score
+    # Weighted sums of round numbers land a hair off (59.99999999999999): rounding keeps such a
+    # score on the grade boundary it is meant to reach.
+    return share, np.round(score, SCORE_DECIMALS)
 
 
 def _conditions(
