@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from engine.frame import Categorical, ClientSet, KindFrame, SignalSet
+from engine.frame import BoolArray, Categorical, ClientSet, KindFrame, SignalSet
 from signals.model import StoredSignal
 
 
@@ -64,9 +64,18 @@ def build_signal_set(
             continue
         value = float("nan") if s.value is None else s.value
         by_kind[s.kind].append((row, epoch(s.ts), epoch(s.end), value, s.attrs))
-    stale_masks = {}
+    frames = {kind: build_kind_frame(rows) for kind, rows in by_kind.items()}
+    return SignalSet(frames, build_stale_masks(clients, stale))
+
+
+def build_stale_masks(
+    clients: ClientSet, stale: Mapping[str, Iterable[str]] | None
+) -> dict[str, BoolArray]:
+    """``{kind: client ids}`` → ``{kind: mask over clients' rows}``; unknown ids are ignored."""
+    row_of = {cid: i for i, cid in enumerate(clients.ids)}
+    masks = {}
     for kind, ids in (stale or {}).items():
         mask = np.zeros(len(clients), dtype=np.bool_)
         mask[[row_of[c] for c in ids if c in row_of]] = True
-        stale_masks[kind] = mask
-    return SignalSet({kind: build_kind_frame(rows) for kind, rows in by_kind.items()}, stale_masks)
+        masks[kind] = mask
+    return masks

@@ -88,7 +88,9 @@ scores = Table(
     metadata,
     # BIGINT: an hourly evaluation of 10k clients adds ~90M rows a year. SQLite only autoincrements
     # a column declared exactly INTEGER PRIMARY KEY (its 64-bit rowid), hence the variant.
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("client", Text, nullable=False),
     Column("as_of", UTCDateTime, nullable=False),
     Column("evaluated_at", UTCDateTime, nullable=False),

@@ -1,0 +1,122 @@
+"""The store's fast path from signal rows to the scorer's ``SignalSet``.
+
+``signals.frames.build_signal_set`` does the same from ``StoredSignal`` objects; this module works
+on raw database rows ``(kind, client, ts, end_ts, value, attrs_json)`` fetched in chunks, because a
+million rows must load in about two seconds: strings are turned into integer codes through dicts
+(kinds, clients and attrs JSON repeat heavily), every JSON text is parsed once, and grouping and
+ordering happen in numpy rather than in SQL (an ORDER BY doubles SQLite's time).
+
+Rows within each kind come out ordered by (client row, ts), ties in their fetch order; attribute
+categories are in order of first appearance, as ``Categorical.from_values`` orders them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.frame import Categorical, ClientSet, IntArray, KindFrame, SignalSet
+from signals.frames import build_stale_masks
+
+#: One database row: kind, client id, ts, end_ts (None while open), value (None), attrs JSON text.
+SignalRow = tuple[str, str, float, float | None, float | None, str]
+
+
+class SignalSetBuilder:
+    """Accumulates chunks of ``SignalRow``s for ``clients``, then builds one ``SignalSet``.
+
+    Rows of clients not in ``clients`` are dropped as they arrive (they are not scored).
+    """
+
+    def __init__(self, clients: ClientSet) -> None:
+        self._clients = clients
+        self._row_of = {cid: i for i, cid in enumerate(clients.ids)}
+        self._kind_codes: dict[str, int] = {}
+        self._attrs_codes: dict[str, int] = {}
+        self._parts: list[tuple[IntArray, IntArray, IntArray, npt.NDArray[np.float64]]] = []
+
+    def add(self, chunk: Sequence[SignalRow] | Sequence[Sequence[Any]]) -> None:
+        """Take one chunk of rows (any length, possibly empty)."""
+        if not chunk:
+            return
+        kinds, client_ids, ts, ends, values, attrs = zip(*chunk, strict=True)
+        rows = _codes(client_ids, self._row_of, grow=False)
+        keep = rows >= 0
+        if not keep.any():
+            return
+        # Three float columns in one array: NaN stands for NULL (np.array turns None into NaN).
+        times = np.array((ts, ends, values), dtype=np.float64)
+        self._parts.append(
+            (
+                rows[keep],
+                _codes(kinds, self._kind_codes, grow=True)[keep],
+                _codes(attrs, self._attrs_codes, grow=True)[keep],
+                times[:, keep],
+            )
+        )
+
+    def build(self, stale: Mapping[str, Iterable[str]] | None = None) -> SignalSet:
+        """The ``SignalSet`` of everything added; ``stale`` as in ``build_stale_masks``."""
+        masks = build_stale_masks(self._clients, stale)
+        if not self._parts:
+            return SignalSet({}, masks)
+        rows = np.concatenate([p[0] for p in self._parts])
+        kinds = np.concatenate([p[1] for p in self._parts])
+        attrs = np.concatenate([p[2] for p in self._parts])
+        times = np.concatenate([p[3] for p in self._parts], axis=1)
+        # Sort by ts, then stably by (kind, client row): two argsorts beat one np.lexsort by ~30%.
+        by_ts = np.argsort(times[0], kind="stable")
+        group = kinds.astype(np.int64) * len(self._clients) + rows
+        order = by_ts[np.argsort(group[by_ts], kind="stable")]
+        rows, kinds, attrs, times = rows[order], kinds[order], attrs[order], times[:, order]
+        texts = list(self._attrs_codes)  # code -> JSON text: dicts keep insertion order
+        frames: dict[str, KindFrame] = {}
+        for kind, code in sorted(self._kind_codes.items()):
+            start, stop = np.searchsorted(kinds, [code, code + 1])
+            if start == stop:
+                continue
+            part = slice(int(start), int(stop))
+            frames[kind] = KindFrame(
+                client=rows[part],
+                ts=times[0, part],
+                end=times[1, part],
+                value=times[2, part],
+                attrs=_categoricals(attrs[part], texts),
+            )
+        return SignalSet(frames, masks)
+
+
+def _codes(values: Sequence[str], index: dict[str, int], *, grow: bool) -> IntArray:
+    """Integer code of every value via ``index``; with ``grow`` unseen values get new codes,
+    without it they get -1."""
+    if grow:
+        for value in dict.fromkeys(values):  # unique values in order, at C speed
+            if value not in index:
+                index[value] = len(index)
+    return np.fromiter(map(index.get, values, repeat(-1)), dtype=np.int32, count=len(values))
+
+
+def _categoricals(attrs: IntArray, texts: Sequence[str]) -> dict[str, Categorical]:
+    """One ``Categorical`` per attribute name over rows whose attrs JSON codes are ``attrs``.
+
+    Each distinct JSON text is parsed once; categories follow first appearance in row order.
+    """
+    distinct, first, inverse = np.unique(attrs, return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")
+    categories: dict[str, dict[str, int]] = {}
+    luts: dict[str, IntArray] = {}
+    for position in by_appearance:
+        parsed: dict[str, str] = json.loads(texts[int(distinct[position])])
+        for name, value in parsed.items():
+            if name not in luts:
+                luts[name] = np.full(len(distinct), -1, dtype=np.int32)
+                categories[name] = {}
+            luts[name][position] = categories[name].setdefault(value, len(categories[name]))
+    return {
+        name: Categorical(luts[name][inverse], tuple(categories[name])) for name in sorted(luts)
+    }

@@ -1,0 +1,118 @@
+"""Score history rows: ``ClientScore`` ↔ the ``scores`` table, and the queries that read it.
+
+Components and applied limits are stored as JSON text (pydantic's own serialisation, so a record
+reads back equal to what was saved); times are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select
+
+from engine.result import AppliedLimit, ClientScore, ComponentScore
+from signals import schema
+from signals.dbapi import execute_many
+
+_COMPONENTS: TypeAdapter[dict[str, ComponentScore]] = TypeAdapter(dict[str, ComponentScore])
+_LIMITS: TypeAdapter[list[AppliedLimit]] = TypeAdapter(list[AppliedLimit])
+
+
+def score_rows(records: Sequence[ClientScore], evaluated_at: datetime) -> list[dict[str, Any]]:
+    """``records`` as rows of the ``scores`` table, all stamped ``evaluated_at``."""
+    return [
+        {
+            "client": r.client,
+            "as_of": r.as_of,
+            "evaluated_at": evaluated_at,
+            "score": r.score,
+            "grade": r.grade,
+            "rules_version": r.rules_version,
+            "components": _COMPONENTS.dump_json(r.components).decode(),
+            "limits": _LIMITS.dump_json(r.limits).decode(),
+        }
+        for r in records
+    ]
+
+
+def insert_scores(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``score_rows`` output with one driver-level executemany.
+
+    Only the two time columns need SQLAlchemy's type processing, and an evaluation's rows share
+    their values, so each distinct value is converted once instead of once per row.
+    """
+    converted: dict[str, dict[datetime, Any]] = {"as_of": {}, "evaluated_at": {}}
+    for column, cache in converted.items():
+        column_type = schema.scores.c[column].type.dialect_impl(connection.dialect)
+        process = column_type.bind_processor(connection.dialect)
+        for moment in {row[column] for row in rows}:
+            cache[moment] = process(moment) if process is not None else moment
+    prepared = [
+        {**row, "as_of": converted["as_of"][row["as_of"]],
+         "evaluated_at": converted["evaluated_at"][row["evaluated_at"]]}
+        for row in rows
+    ]  # fmt: skip
+    execute_many(connection, insert(schema.scores), prepared, _SCORE_COLUMNS)
+
+
+_SCORE_COLUMNS = (
+    "client", "as_of", "evaluated_at", "score", "grade", "rules_version", "components", "limits",
+)  # fmt: skip
+
+
+def client_score(row: RowMapping) -> ClientScore:
+    """A row of the ``scores`` table back as the ``ClientScore`` that was saved."""
+    return ClientScore(
+        client=row["client"],
+        as_of=row["as_of"],
+        score=row["score"],
+        grade=row["grade"],
+        rules_version=row["rules_version"],
+        components=_COMPONENTS.validate_json(row["components"]),
+        limits=_LIMITS.validate_json(row["limits"]),
+    )
+
+
+def json_object(raw: str) -> dict[str, Any]:
+    """A JSON object column (attrs) back as a dict."""
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, found {raw[:40]!r}")
+    return value
+
+
+def history_query(client_id: str, since: datetime | None, until: datetime | None) -> Select[Any]:
+    """Scores of ``client_id`` with ``since <= as_of <= until``, oldest first (then saved first)."""
+    table = schema.scores
+    statement = select(table).where(table.c.client == client_id)
+    if since is not None:
+        statement = statement.where(table.c.as_of >= since)
+    if until is not None:
+        statement = statement.where(table.c.as_of <= until)
+    return statement.order_by(table.c.as_of, table.c.id)
+
+
+def latest_query(client_id: str, before: datetime | None) -> Select[Any]:
+    """The newest score of ``client_id`` (``as_of < before``); of equal as_of, the last saved."""
+    table = schema.scores
+    statement = select(table).where(table.c.client == client_id)
+    if before is not None:
+        statement = statement.where(table.c.as_of < before)
+    return statement.order_by(table.c.as_of.desc(), table.c.id.desc()).limit(1)
+
+
+def latest_per_client_query() -> Select[Any]:
+    """Every client's newest score (as ``latest_query``), in no particular order."""
+    table = schema.scores
+    rank = (
+        func.row_number()
+        .over(partition_by=table.c.client, order_by=(table.c.as_of.desc(), table.c.id.desc()))
+        .label("rank")
+    )
+    ranked = select(table, rank).subquery()
+    columns = [ranked.c[column.name] for column in table.columns]
+    return select(*columns).where(ranked.c.rank == 1)

@@ -1,0 +1,307 @@
+"""Import signals or clients from CSV and JSON Lines files into the store (``rapport import``).
+
+The format follows the extension: ``.csv`` has a header row; ``.jsonl``/``.ndjson`` hold one JSON
+object per line (blank lines are ignored). A file with a ``kind`` field holds signals; one with
+``id`` and ``name`` holds clients. An import is all or nothing: every row of every file is checked,
+and if any is bad, ``ImportRejectedError`` lists them all (``path:line: field: reason``, physical
+1-based lines) and nothing is written. Re-importing a file changes nothing; a row whose
+``event_id`` (or client ``id``) is stored with other values updates it.
+
+Signals: a CSV cell left empty is absent. JSON Lines objects use the same field names, except that
+a custom kind's attributes are one nested ``attrs`` object.
+
+=================  ==============================================================================
+column             meaning
+=================  ==============================================================================
+event_id           unique id of the event; importing it again updates the stored one (required)
+client             client id (required); signals of unregistered clients are kept, not scored
+kind               response_time, milestone, survey, incident, or a custom kind (required)
+source             where the row came from (default ``manual``)
+ts                 time of the event (response_time, survey, custom kinds)
+value              number: hours to first reply, survey score, or a custom kind's value
+due                milestone due date or instant; a bare date means the end of that day (UTC)
+delivered_at       milestone delivery date or instant; empty while not delivered
+severity           incident severity: sev1, sev2, sev3 or sev4
+opened_at          incident opening instant
+resolved_at        incident resolution instant; empty while open
+channel            response_time channel (default ``other``)
+thread             response_time thread or ticket id
+scale              survey scale: nps (default), csat, or a range such as ``1..7``
+survey             survey name
+name               milestone name
+project            milestone project
+service            incident service
+attrs.<name>       an attribute of a custom kind (lower_snake_case name)
+=================  ==============================================================================
+
+Times are ISO 8601; without an offset they are UTC. Clients CSV columns: ``id``, ``name``,
+``segment``, ``owner_name``, ``owner_email``, ``owner_locale`` and ``attrs.<name>``; clients JSON
+Lines objects have the registry's shape (``owner`` nested: ``name``, ``email``, ``locale``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from engine.errors import RapportError
+from signals.model import Client, Signal
+from signals.records import BadRow, FileFormat, FileRejectedError, RecordFile, Row, open_records
+from signals.store import Store
+from signals.writer import StoreWriter, UpsertResult, signal_params
+
+ImportKind = Literal["auto", "signals", "clients"]
+ProgressCallback = Callable[[int, int], None]
+
+SIGNAL_COLUMNS = (
+    "event_id", "client", "kind", "source", "ts", "value", "due", "delivered_at", "severity",
+    "opened_at", "resolved_at", "channel", "thread", "scale", "survey", "name", "project",
+    "service",
+)  # fmt: skip
+CLIENT_COLUMNS = ("id", "name", "segment", "owner_name", "owner_email", "owner_locale")
+
+#: Rows validated and written per batch: big enough for executemany to pay, small enough to stream.
+BATCH_ROWS = 5000
+#: Bad rows listed in an ``ImportRejectedError`` message before "... and N more".
+SHOWN_ERRORS = 50
+
+_SIGNALS: TypeAdapter[list[Signal]] = TypeAdapter(list[Signal])
+_CLIENTS: TypeAdapter[list[Client]] = TypeAdapter(list[Client])
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad row (or a bad file, ``line`` None): ``path:line: field: reason``."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """Rows of one table that an import inserted, updated, or found already stored."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def __add__(self, result: UpsertResult | ImportCounts) -> ImportCounts:
+        return ImportCounts(
+            self.inserted + result.inserted,
+            self.updated + result.updated,
+            self.unchanged + result.unchanged,
+        )
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do).
+
+    ``errors`` is only ever non-empty for a dry run (a real import with bad rows raises
+    ``ImportRejectedError`` instead); a dry run's counts then stop at the first bad batch.
+    """
+
+    signals: ImportCounts
+    clients: ImportCounts
+    rows_read: int
+    errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        """One line per table for the CLI, e.g. ``signals: 10 inserted, 2 updated, 0 unchanged``."""
+        lead = "Dry run, nothing written. " if self.dry_run else ""
+        lines = [f"{lead}{self.rows_read} rows read"]
+        for name, counts in (("signals", self.signals), ("clients", self.clients)):
+            if counts.total:
+                lines.append(
+                    f"{name}: {counts.inserted} inserted, {counts.updated} updated, "
+                    f"{counts.unchanged} unchanged"
+                )
+        lines.extend(str(error) for error in self.errors)
+        return "\n".join(lines)
+
+
+class ImportRejectedError(RapportError):
+    """Some rows or files were bad, so nothing was imported; lists every problem found."""
+
+    def __init__(self, errors: Sequence[RowError], rows_read: int) -> None:
+        self.errors = tuple(errors)
+        self.rows_read = rows_read
+        count = len(self.errors)
+        shown = [str(e) for e in self.errors[:SHOWN_ERRORS]]
+        if count > SHOWN_ERRORS:
+            shown.append(f"... and {count - SHOWN_ERRORS} more")
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"Nothing imported: {count} {noun} found\n" + "\n".join(shown))
+
+
+def import_files(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    kind: ImportKind = "auto",
+    on_progress: ProgressCallback | None = None,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Import every file of ``paths`` into ``store`` in one transaction.
+
+    ``kind`` forces signals or clients instead of telling them apart by their fields.
+    ``on_progress(done_bytes, total_bytes)`` is called as the files are read. Raises
+    ``ImportRejectedError`` (and writes nothing) if any file or row is bad. With ``dry_run``
+    nothing is written either, and the report says what the import would do, bad rows included.
+    """
+    files: list[RecordFile] = []
+    errors: list[RowError] = []
+    for path in paths:
+        try:
+            records = open_records(path, kind)
+        except FileRejectedError as rejected:
+            errors.append(RowError(rejected.path, None, rejected.reason))
+            continue
+        header = _header_errors(records)
+        errors.extend(header)
+        if not header:  # a file whose columns are not understood is not read further
+            files.append(records)
+    run = _Run(errors, _Progress(sum(f.size for f in files), on_progress))
+    with store.writing() as writer:
+        for records in files:
+            run.import_file(records, writer)
+        if run.errors or dry_run:
+            writer.discard()
+    # Files in the order given, lines in file order; a line's own problems keep pydantic's order.
+    position = {str(path): i for i, path in enumerate(paths)}
+    found = sorted(run.errors, key=lambda e: (position.get(e.path, 0), e.line or 0))
+    if found and not dry_run:
+        raise ImportRejectedError(found, run.rows_read)
+    return ImportReport(run.signals, run.clients, run.rows_read, found, dry_run)
+
+
+def _header_errors(records: RecordFile) -> list[RowError]:
+    """Unknown (or repeated) CSV columns; JSON Lines files have no header to check."""
+    if records.format is not FileFormat.CSV:
+        return []
+    known = SIGNAL_COLUMNS if records.kind == "signals" else CLIENT_COLUMNS
+    errors = []
+    for column in records.columns:
+        if column in known or (column.startswith("attrs.") and len(column) > len("attrs.")):
+            continue
+        close = difflib.get_close_matches(column, [*known, "attrs.<name>"], n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known columns: {', '.join(known)}"
+        errors.append(RowError(records.shown, 1, f"{column}: unknown column ({hint})"))
+    repeated = sorted({c for c in records.columns if records.columns.count(c) > 1})
+    errors.extend(RowError(records.shown, 1, f"{c}: column appears twice") for c in repeated)
+    return errors
+
+
+class _Progress:
+    """Bytes read so far across all files, reported through the caller's callback."""
+
+    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        self.total = total
+        self.done = 0
+        self._callback = callback
+
+    def advance(self, size: int) -> None:
+        self.done += size
+
+    def report(self) -> None:
+        if self._callback is not None:
+            self._callback(min(self.done, self.total), self.total)
+
+
+class _Run:
+    """The state of one import: counts, errors, progress. It stops writing at the first error
+    but keeps validating, so that every bad row is reported."""
+
+    def __init__(self, errors: list[RowError], progress: _Progress) -> None:
+        self.errors = errors
+        self.progress = progress
+        self.rows_read = 0
+        self.signals = ImportCounts()
+        self.clients = ImportCounts()
+
+    def import_file(self, records: RecordFile, writer: StoreWriter) -> None:
+        for batch in _batches(records.rows(self.progress.advance), BATCH_ROWS):
+            self.rows_read += len(batch)
+            lines: list[int] = []
+            items: list[dict[str, Any]] = []
+            for line, item in batch:
+                if isinstance(item, BadRow):
+                    self.errors.append(RowError(records.shown, line, item.message))
+                else:
+                    lines.append(line)
+                    items.append(item)
+            if records.kind == "signals":
+                self._signals(records, lines, items, writer)
+            else:
+                self._clients(records, lines, items, writer)
+            self.progress.report()
+
+    def _signals(
+        self, records: RecordFile, lines: list[int], items: list[Any], writer: StoreWriter
+    ) -> None:
+        try:
+            signals = _SIGNALS.validate_python(items)
+        except ValidationError as error:
+            self.errors.extend(_row_errors(records, lines, error, tagged=True))
+            return
+        if not self.errors:
+            params = [signal_params(s.to_stored()) for s in signals]
+            self.signals += writer.upsert_signal_params(params)
+
+    def _clients(
+        self, records: RecordFile, lines: list[int], items: list[Any], writer: StoreWriter
+    ) -> None:
+        try:
+            clients = _CLIENTS.validate_python(items)
+        except ValidationError as error:
+            self.errors.extend(_row_errors(records, lines, error, tagged=False))
+            return
+        if not self.errors:
+            self.clients += writer.upsert_clients(clients)
+
+
+def _row_errors(
+    records: RecordFile, lines: list[int], error: ValidationError, *, tagged: bool
+) -> Iterator[RowError]:
+    """One ``RowError`` per pydantic error, located at its row's physical line.
+
+    A location is (row index, [kind tag,] field, ...); the tag that picked the signal model is
+    not a field, and CSV clients' nested owner fields are named by their columns.
+    """
+    for detail in error.errors(include_url=False):
+        index, *rest = detail["loc"]
+        tag = str(rest.pop(0)) if tagged and rest else None
+        path = [str(part) for part in rest if part != "[key]"]
+        if records.format is FileFormat.CSV and path[:1] == ["owner"] and len(path) > 1:
+            path = [f"owner_{path[1]}", *path[2:]]
+        name = ".".join(path) or "row"
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden":
+            message = f"not a field of {tag} signals" if tag else "not a known field"
+        yield RowError(records.shown, lines[int(index)], f"{name}: {message}")
+
+
+def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,219 @@
+"""Writes to the store: idempotent upserts of clients and signals inside one transaction.
+
+An item's identity is its key (``event_id``, client ``id``). Storing the same key with the same
+payload again changes nothing and reports ``unchanged``; a different payload replaces the row and
+reports ``updated`` (a milestone gets delivered, an incident resolved). Each batch is classified by
+selecting the stored payloads of its keys first, then new rows are inserted and changed rows
+updated with one ``executemany`` each, so the table after a series of upserts depends only on the
+last payload given for each key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+
+from signals import schema
+from signals.dbapi import execute_many
+from signals.model import Client, StoredSignal
+
+UpsertStatus = Literal["inserted", "updated", "unchanged"]
+
+#: Keys per ``IN (...)`` when looking up stored rows: well under SQLite's 32766 variables.
+_LOOKUP_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an upsert did: counts, and ``statuses[i]`` for the ``i``-th item given."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    statuses: tuple[UpsertStatus, ...]
+
+    @classmethod
+    def of(cls, statuses: Sequence[UpsertStatus]) -> UpsertResult:
+        return cls(
+            inserted=statuses.count("inserted"),
+            updated=statuses.count("updated"),
+            unchanged=statuses.count("unchanged"),
+            statuses=tuple(statuses),
+        )
+
+
+def epoch(moment: datetime) -> float:
+    """UTC epoch seconds; a naive datetime is read as UTC (never as the machine's local time)."""
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp()
+
+
+def attrs_json(attrs: Mapping[str, Any]) -> str:
+    """Canonical JSON of an attrs mapping (sorted keys, compact), so equal attrs compare equal."""
+    return json.dumps(attrs, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+#: Canonical JSON of signal attrs seen lately, by their items: a million signals carry only a
+#: few hundred distinct attrs, and json.dumps was a fifth of an import's time. Bounded by clearing.
+_ATTRS_CACHE: dict[tuple[tuple[str, str], ...], str] = {}
+_ATTRS_CACHE_SIZE = 100_000
+
+
+def _signal_attrs_json(attrs: Mapping[str, str]) -> str:
+    key = tuple(attrs.items())
+    text = _ATTRS_CACHE.get(key)
+    if text is None:
+        if len(_ATTRS_CACHE) >= _ATTRS_CACHE_SIZE:
+            _ATTRS_CACHE.clear()
+        text = _ATTRS_CACHE[key] = attrs_json(attrs)
+    return text
+
+
+#: Signal columns whose stored values decide ``unchanged`` vs ``updated`` (not ``ingested_at``).
+SIGNAL_PAYLOAD = ("client", "kind", "ts", "end_ts", "value", "attrs", "source")
+CLIENT_PAYLOAD = ("name", "segment", "owner_name", "owner_email", "owner_locale", "attrs")
+
+
+def signal_params(signal: StoredSignal) -> dict[str, Any]:
+    """A signal as a row of the ``signals`` table, without ``ingested_at``.
+
+    A NaN value becomes NULL: NaN means absent, and SQLite would store it as NULL anyway.
+    """
+    value = signal.value
+    return {
+        "event_id": signal.event_id,
+        "client": signal.client,
+        "kind": signal.kind,
+        "ts": epoch(signal.ts),
+        "end_ts": None if signal.end is None else epoch(signal.end),
+        "value": None if value is None or math.isnan(value) else value,
+        "attrs": _signal_attrs_json(signal.attrs),
+        "source": signal.source,
+    }
+
+
+def client_params(client: Client) -> dict[str, Any]:
+    """A client as a row of the ``clients`` table, without ``updated_at``."""
+    owner = client.owner
+    return {
+        "id": client.id,
+        "name": client.name,
+        "segment": client.segment,
+        "owner_name": owner.name if owner else None,
+        "owner_email": owner.email if owner else None,
+        "owner_locale": owner.locale if owner else None,
+        "attrs": attrs_json(client.attrs),
+    }
+
+
+class StoreWriter:
+    """Upserts inside one open transaction (see ``Store.writing``); not shared between threads.
+
+    ``discard()`` makes the transaction roll back instead of commit when the block ends, which a
+    dry run uses to learn what an import would do without keeping it.
+    """
+
+    def __init__(self, connection: Connection, clock: Callable[[], datetime]) -> None:
+        self._connection = connection
+        self._clock = clock
+        self.discarded = False
+
+    def upsert_signals(self, signals: Sequence[StoredSignal]) -> UpsertResult:
+        """Insert new signals, update changed ones, by ``event_id``; statuses in input order."""
+        return self.upsert_signal_params([signal_params(s) for s in signals])
+
+    def upsert_signal_params(self, params: Sequence[dict[str, Any]]) -> UpsertResult:
+        """``upsert_signals`` for rows already made by ``signal_params`` (the importer's path)."""
+        stamp = {"ingested_at": self._clock().timestamp()}
+        # Signals are text and float columns only, so they may skip SQLAlchemy's per-row work.
+        return _upsert(
+            self._connection, schema.signals, params,
+            key="event_id", payload=SIGNAL_PAYLOAD, stamp=stamp, via_driver=True,
+        )  # fmt: skip
+
+    def upsert_clients(self, clients: Sequence[Client]) -> UpsertResult:
+        """Insert new clients, update changed ones, by ``id``; statuses in input order."""
+        params = [client_params(c) for c in clients]
+        stamp = {"updated_at": self._clock()}
+        return _upsert(
+            self._connection, schema.clients, params,
+            key="id", payload=CLIENT_PAYLOAD, stamp=stamp, via_driver=False,
+        )  # fmt: skip
+
+    def discard(self) -> None:
+        """Roll the whole transaction back at the end of the block instead of committing it."""
+        self.discarded = True
+
+
+_ABSENT: Any = object()
+
+
+def _upsert(
+    connection: Connection,
+    table: Table,
+    params: Sequence[dict[str, Any]],
+    *,
+    key: str,
+    payload: tuple[str, ...],
+    stamp: Mapping[str, Any],
+    via_driver: bool,
+) -> UpsertResult:
+    """Classify ``params`` against the stored rows (and earlier items of the same batch), then
+    insert the new keys and update the changed ones, each with its last payload. ``via_driver``
+    sends the writes through ``signals.dbapi`` (only for tables without type processing)."""
+    current = _stored_payloads(connection, table, key, [p[key] for p in params], payload)
+    stored = set(current)
+    changed: dict[str, dict[str, Any]] = {}
+    statuses: list[UpsertStatus] = []
+    payload_of = itemgetter(*payload)  # a tuple of the payload columns, at C speed
+    for row in params:
+        identity = row[key]
+        values = payload_of(row)
+        before = current.get(identity, _ABSENT)
+        if before == values:
+            statuses.append("unchanged")
+            continue
+        statuses.append("inserted" if before is _ABSENT else "updated")
+        current[identity] = values
+        changed[identity] = row
+    inserts = [{**row, **stamp} for k, row in changed.items() if k not in stored]
+    updates = [{**row, **stamp, "_key": k} for k, row in changed.items() if k in stored]
+    inserted = [key, *payload, *stamp]
+    updated = [*payload, *stamp]
+    modify = update(table).where(table.c[key] == bindparam("_key"))
+    modify = modify.values({c: bindparam(c) for c in updated})
+    for statement, rows, columns in (
+        (insert(table), inserts, inserted),
+        (modify, updates, updated),
+    ):
+        if not rows:
+            continue
+        if via_driver:
+            execute_many(connection, statement, rows, columns)
+        else:
+            connection.execute(statement, rows)
+    return UpsertResult.of(statuses)
+
+
+def _stored_payloads(
+    connection: Connection, table: Table, key: str, keys: Sequence[str], payload: tuple[str, ...]
+) -> dict[str, tuple[Any, ...]]:
+    """``{key: payload tuple}`` of the stored rows among ``keys``."""
+    distinct = list(dict.fromkeys(keys))
+    columns: list[Any] = [table.c[key], *(table.c[c] for c in payload)]
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(distinct, _LOOKUP_CHUNK):
+        for row in connection.execute(select(*columns).where(table.c[key].in_(chunk))):
+            found[row[0]] = tuple(row[1:])
+    return found
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
