@@ -15,14 +15,21 @@ from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from api.output import render_history, render_scores
 from api.pipeline import evaluate_store, sync_registry
+from api.rule_tests import run_rule_tests
 from api.rules_check import check_rules
 from api.settings import Settings, load_settings
-from engine.errors import RapportError, RulesError
+from engine.errors import FindingsError, RapportError
+from engine.explain import explain, render_explanation
 from engine.loader import Ruleset, load_ruleset
+from signals.collectors.config import COLLECTORS_FILE, load_collectors_config
+from signals.collectors.runner import stale_kinds as collector_stale_kinds
+from signals.demo import demo_signals
+from signals.importer import import_files
 from signals.store import Store
 
 app = typer.Typer(
@@ -67,7 +74,7 @@ def reported_errors() -> Iterator[None]:
     """Turn Rapport's own errors into a message and an exit code instead of a traceback."""
     try:
         yield
-    except RulesError as error:
+    except FindingsError as error:
         err.print(str(error), markup=False)
         raise typer.Exit(EXIT_FINDING) from None
     except RapportError as error:
@@ -145,8 +152,6 @@ def rules_test(
     ] = None,
 ) -> None:
     """Run the rule tests in DIR/tests/*.yaml against DIR's scorecard; print a diff per failure."""
-    from api.rule_tests import run_rule_tests
-
     target = directory or settings_of(ctx).rules_dir
     with reported_errors():
         report = run_rule_tests(target)
@@ -165,10 +170,6 @@ def import_command(
     kind: Annotated[str, typer.Option(help="auto, signals or clients.")] = "auto",
 ) -> None:
     """Import signals or clients from CSV/JSONL files: all rows or, if any row is bad, none."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    from signals.importer import import_files
-
     if kind not in ("auto", "signals", "clients"):
         fail(f"--kind must be auto, signals or clients, not {kind!r}")
     missing = [str(f) for f in files if not f.is_file()]
@@ -211,8 +212,6 @@ def score_command(ctx: typer.Context, as_of: AsOf = None, output: Format = "tabl
 @app.command("explain")
 def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None:
     """Why CLIENT has its score: each component, what was missing, caps, and what changed."""
-    from engine.explain import explain, render_explanation
-
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
     with reported_errors():
@@ -253,9 +252,7 @@ def demo_command(
     as_of: AsOf = None,
     output: Format = "table",
 ) -> None:
-    """Seed the deterministic demo (about 60 clients, 180 days) when the store is empty, then score it."""
-    from signals.demo import demo_signals
-
+    """Seed the deterministic demo (60 clients, 180 days) if the store is empty, then score it."""
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
     with reported_errors():
@@ -277,10 +274,7 @@ def demo_command(
 
 
 def stale_kinds(store: Store, settings: Settings, moment: datetime) -> dict[str, set[str]] | None:
-    """Which (kind, client) pairs come from a collector that has gone stale (none without collectors)."""
-    from signals.collectors.config import COLLECTORS_FILE, load_collectors_config
-    from signals.collectors.runner import stale_kinds as collector_stale_kinds
-
+    """The clients, per signal kind, whose collector has gone stale (None without collectors)."""
     path = settings.rules_dir / COLLECTORS_FILE
     if not path.exists():
         return None

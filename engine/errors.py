@@ -1,7 +1,7 @@
 """The one exception hierarchy every Rapport package raises from.
 
-Each subclass builds its own message, so a caller never formats one and a user never sees a traceback
-for their own mistake: the CLI and the API catch ``RapportError`` and print or return ``str(error)``.
+Each subclass builds its own message, so a caller never formats one and a user never sees a
+traceback for their own mistake: the CLI and the API catch ``RapportError`` and show ``str(error)``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ class Finding:
         return f"{where}: {key}: {self.message}{hint}"
 
 
-class RulesError(RapportError):
+class FindingsError(RapportError):
+    """A user's input was checked and rejected (rules, rule tests, import rows): a finding, which
+    the CLI reports with exit code 1, not an environment failure (exit code 2)."""
+
+
+class RulesError(FindingsError):
     """A rules directory failed validation; carries every finding, not just the first."""
 
     def __init__(self, findings: Sequence[Finding]) -> None:

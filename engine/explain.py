@@ -365,7 +365,8 @@ def _limit_lines(e: Explanation) -> list[str]:
 def _change_lines(change: Change, e: Explanation) -> list[str]:
     before = "no score" if change.previous_score is None else f"{change.previous_score:.1f}"
     after = "no score" if e.score is None else f"{e.score:.1f}"
-    delta = "" if change.score_delta is None else f" ({change.score_delta:+.1f})"
+    # `+ 0.0` turns a -0.0 delta (a rounding hair below zero) into a plain 0.0.
+    delta = "" if change.score_delta is None else f" ({round(change.score_delta, 1) + 0.0:+.1f})"
     grade = (
         f"grade {change.previous_grade} -> {e.grade}" if change.grade_changed else "grade unchanged"
     )

@@ -36,7 +36,8 @@ class Categorical:
 
     def lookup(self, table: Mapping[str, float], default: float = np.nan) -> FloatArray:
         """Map every row's category through ``table``; unmapped and absent rows get ``default``."""
-        lut = np.array([table.get(c, default) for c in self.categories] + [default], dtype=np.float64)
+        mapped = [table.get(c, default) for c in self.categories]
+        lut = np.array([*mapped, default], dtype=np.float64)
         return lut[self.codes]  # ABSENT (-1) indexes the trailing default
 
     def isin(self, wanted: Iterable[str]) -> BoolArray:

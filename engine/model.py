@@ -21,7 +21,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_duration(value: Any) -> float:
-    """``"30d"`` → seconds. Units: s, m, h, d, w. A bare number is rejected: units are not guessed."""
+    """``"30d"`` → seconds. Units: s, m, h, d, w; a bare number is rejected, not guessed at."""
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
@@ -102,7 +102,6 @@ def scale_bounds(scale: str) -> tuple[float, float]:
     raise ValueError(f"unknown survey scale {scale!r} (use nps, csat or a range such as 1..7)")
 
 
-
 SIMPLE_AGGREGATES = ("count", "sum", "mean", "median", "min", "max", "latest", "ratio", "trend")
 #: Percentiles are spelled p1 … p99 (``p90``); ``nps`` is promoters% − detractors% of NPS surveys.
 AGGREGATE_NAMES = (*SIMPLE_AGGREGATES, "nps", "p50", "p75", "p90", "p95", "p99")
@@ -178,7 +177,7 @@ class Linear(Spec):
 
 
 class Curve(Spec):
-    """Exactly one of ``bands``, ``points`` (piecewise-linear ``[value, points]`` pairs) or ``linear``."""
+    """Exactly one of ``bands``, ``points`` (piecewise-linear ``[value, points]``) or ``linear``."""
 
     bands: tuple[Band, ...] | None = None
     points: tuple[tuple[float, float], ...] | None = None
@@ -202,7 +201,7 @@ class Neutral(Spec):
 
 
 class Carry(Spec):
-    """Missing data reuses the value measured at the last signal, if that is at most ``carry`` old."""
+    """Missing data reuses the value measured at the last signal if at most ``carry`` old."""
 
     carry: Duration
 
@@ -264,7 +263,8 @@ class Condition(Spec):
             raise ValueError("a condition names either a component or a signal, not both")
         if self.signal is not None and self.aggregate is None:
             raise ValueError("a condition on a signal needs an aggregate")
-        compared = [k for k in ("above", "below", "at_least", "at_most") if getattr(self, k) is not None]
+        comparisons = ("above", "below", "at_least", "at_most")
+        compared = [k for k in comparisons if getattr(self, k) is not None]
         if len(compared) != 1:
             raise ValueError("a condition needs exactly one of: above, below, at_least, at_most")
         return self

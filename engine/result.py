@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from engine.errors import UnknownClientError
 from engine.frame import BoolArray, ClientSet, FloatArray
 
 
@@ -55,7 +56,7 @@ class AppliedLimit(BaseModel):
 
 
 class ClientScore(BaseModel):
-    """One client's evaluated health. ``score`` and ``grade`` are None when no component had data."""
+    """One client's evaluated health (``score`` and ``grade`` None when no component had data)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -95,45 +96,67 @@ class Evaluation:
         try:
             return self.clients.ids.index(client)
         except ValueError:
-            from engine.errors import UnknownClientError
-
             raise UnknownClientError(client) from None
 
     def record(self, row: int) -> ClientScore:
         """The per-client record of row ``row``, as stored in history and served by the API."""
-        components = {
-            cid: ComponentScore(
-                value=_opt(self.raw[row, j]),
-                points=_opt(self.points[row, j]),
-                weight=float(self.weight[row, j]),
-                contribution=float(np.nan_to_num(self.points[row, j]) * self.weight[row, j]),
-                status=_STATUS_NAMES[int(self.status[row, j])],
-                note=self.notes.get((row, j)),
-            )
-            for j, cid in enumerate(self.component_ids)
-        }
+        return self._records(np.array([row]))[0]
+
+    def records(self) -> list[ClientScore]:
+        """Every client's record, in row order."""
+        return self._records(np.arange(len(self.clients)))
+
+    def _records(self, rows: npt.NDArray[np.intp]) -> list[ClientScore]:
+        # Built from whole-array conversions (tolist) and unvalidated construction: the arrays come
+        # from the scorer, not a user, and per-element numpy calls made 10k records take seconds.
+        raw, points, weight = self.raw[rows], self.points[rows], self.weight[rows]
+        contribution = (np.nan_to_num(points) * weight).tolist()
+        raw_l, points_l, weight_l = _optional(raw), _optional(points), weight.tolist()
+        status = self.status[rows].tolist()
+        score = _optional(self.score[rows])
+        grade = self.grade[rows].tolist()
+        applied = self.limit_applied[rows]
         limits = [
-            AppliedLimit(
+            AppliedLimit.model_construct(
                 id=self.limit_ids[k],
                 kind=self.limit_kinds[k],
                 limit=float(self.limit_values[k]),
                 reason=self.limit_reasons[k],
             )
-            for k in np.flatnonzero(self.limit_applied[row])
+            for k in range(len(self.limit_ids))
         ]
-        grade = int(self.grade[row])
-        return ClientScore(
-            client=self.clients.ids[row],
-            as_of=self.as_of,
-            score=_opt(self.score[row]),
-            grade=self.grade_names[grade] if grade >= 0 else None,
-            rules_version=self.rules_version,
-            components=components,
-            limits=limits,
-        )
+        out = []
+        for i, row in enumerate(rows.tolist()):
+            components = {
+                cid: ComponentScore.model_construct(
+                    value=raw_l[i][j],
+                    points=points_l[i][j],
+                    weight=weight_l[i][j],
+                    contribution=contribution[i][j],
+                    status=_STATUS_NAMES[status[i][j]],
+                    note=self.notes.get((row, j)),
+                )
+                for j, cid in enumerate(self.component_ids)
+            }
+            out.append(
+                ClientScore.model_construct(
+                    client=self.clients.ids[row],
+                    as_of=self.as_of,
+                    score=score[i],
+                    grade=self.grade_names[grade[i]] if grade[i] >= 0 else None,
+                    rules_version=self.rules_version,
+                    components=components,
+                    limits=[limits[k] for k in np.flatnonzero(applied[i]).tolist()],
+                )
+            )
+        return out
 
-    def records(self) -> list[ClientScore]:
-        return [self.record(i) for i in range(len(self.clients))]
+
+def _optional(values: FloatArray) -> Any:
+    """Floats as Python floats, NaN as None, in the array's nesting."""
+    boxed = values.astype(object)
+    boxed[np.isnan(values)] = None
+    return boxed.tolist()
 
 
 _STATUS_NAMES: dict[int, StatusName] = {
@@ -141,7 +164,3 @@ _STATUS_NAMES: dict[int, StatusName] = {
     Status.MISSING: "missing",
     Status.STALE: "stale",
 }
-
-
-def _opt(x: float | np.floating) -> float | None:
-    return None if np.isnan(x) else float(x)

@@ -291,7 +291,7 @@ def _combine(points: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatA
     score = np.where(total[:, 0] > 0, (share * np.nan_to_num(points)).sum(axis=1), np.nan)
     # Weighted sums of round numbers land a hair off (59.99999999999999): rounding keeps such a
     # score on the grade boundary it is meant to reach.
-    return share, np.round(score, SCORE_DECIMALS)
+    return share, np.asarray(np.round(score, SCORE_DECIMALS), dtype=np.float64)
 
 
 def _conditions(

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from engine.errors import RapportError
+from engine.errors import FindingsError
 from signals.model import Client, Signal
 from signals.records import BadRow, FileFormat, FileRejectedError, RecordFile, Row, open_records
 from signals.store import Store
@@ -135,7 +135,7 @@ class ImportReport:
         return "\n".join(lines)
 
 
-class ImportRejectedError(RapportError):
+class ImportRejectedError(FindingsError):
     """Some rows or files were bad, so nothing was imported; lists every problem found."""
 
     def __init__(self, errors: Sequence[RowError], rows_read: int) -> None:

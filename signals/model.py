@@ -50,7 +50,10 @@ def _bare_date_as_end_of_day(value: Any) -> Any:
 
 
 Instant = Annotated[datetime, AfterValidator(_as_utc)]
-DayOrInstant = Annotated[datetime, BeforeValidator(_bare_date_as_end_of_day), AfterValidator(_as_utc)]
+DayOrInstant = Annotated[
+    datetime, BeforeValidator(_bare_date_as_end_of_day), AfterValidator(_as_utc)
+]
+
 
 class StoredSignal(BaseModel):
     """The one row shape of every signal: what the store keeps and the scorer's arrays are built of.
@@ -97,8 +100,12 @@ class ResponseTimeSignal(_Signal):
 
     def to_stored(self) -> StoredSignal:
         return StoredSignal(
-            event_id=self.event_id, client=self.client, kind=self.kind, ts=self.ts,
-            value=self.value, attrs=_attrs(channel=self.channel, thread=self.thread),
+            event_id=self.event_id,
+            client=self.client,
+            kind=self.kind,
+            ts=self.ts,
+            value=self.value,
+            attrs=_attrs(channel=self.channel, thread=self.thread),
             source=self.source,
         )
 
@@ -114,8 +121,12 @@ class MilestoneSignal(_Signal):
 
     def to_stored(self) -> StoredSignal:
         return StoredSignal(
-            event_id=self.event_id, client=self.client, kind=self.kind, ts=self.due,
-            end=self.delivered_at, attrs=_attrs(name=self.name, project=self.project),
+            event_id=self.event_id,
+            client=self.client,
+            kind=self.kind,
+            ts=self.due,
+            end=self.delivered_at,
+            attrs=_attrs(name=self.name, project=self.project),
             source=self.source,
         )
 
@@ -133,19 +144,24 @@ class SurveySignal(_Signal):
     def _value_on_scale(self) -> SurveySignal:
         low, high = scale_bounds(self.scale)
         if not low <= self.value <= high:
-            raise ValueError(f"value {self.value:g} is outside the {self.scale} scale {low:g}..{high:g}")
+            scale = f"{self.scale} scale {low:g}..{high:g}"
+            raise ValueError(f"value {self.value:g} is outside the {scale}")
         return self
 
     def to_stored(self) -> StoredSignal:
         return StoredSignal(
-            event_id=self.event_id, client=self.client, kind=self.kind, ts=self.ts,
-            value=self.value, attrs=_attrs(scale=self.scale, survey=self.survey),
+            event_id=self.event_id,
+            client=self.client,
+            kind=self.kind,
+            ts=self.ts,
+            value=self.value,
+            attrs=_attrs(scale=self.scale, survey=self.survey),
             source=self.source,
         )
 
 
 class IncidentSignal(_Signal):
-    """An incident of ``severity`` opened at ``opened_at``, resolved at ``resolved_at`` (or open)."""
+    """An incident of ``severity`` opened at ``opened_at``, resolved at ``resolved_at`` or open."""
 
     kind: Literal["incident"]
     severity: Severity
@@ -161,14 +177,18 @@ class IncidentSignal(_Signal):
 
     def to_stored(self) -> StoredSignal:
         return StoredSignal(
-            event_id=self.event_id, client=self.client, kind=self.kind, ts=self.opened_at,
-            end=self.resolved_at, attrs=_attrs(severity=self.severity, service=self.service),
+            event_id=self.event_id,
+            client=self.client,
+            kind=self.kind,
+            ts=self.opened_at,
+            end=self.resolved_at,
+            attrs=_attrs(severity=self.severity, service=self.service),
             source=self.source,
         )
 
 
 class CustomSignal(_Signal):
-    """A numeric signal of a kind declared in the scorecard's ``signals:`` (e.g. overdue_invoices)."""
+    """A numeric signal of a kind declared under the scorecard's ``signals:`` (overdue_invoices)."""
 
     kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     ts: Instant
@@ -185,8 +205,13 @@ class CustomSignal(_Signal):
 
     def to_stored(self) -> StoredSignal:
         return StoredSignal(
-            event_id=self.event_id, client=self.client, kind=self.kind, ts=self.ts,
-            value=self.value, attrs=dict(self.attrs), source=self.source,
+            event_id=self.event_id,
+            client=self.client,
+            kind=self.kind,
+            ts=self.ts,
+            value=self.value,
+            attrs=dict(self.attrs),
+            source=self.source,
         )
 
 

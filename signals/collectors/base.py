@@ -1,9 +1,10 @@
 """The collector plugin contract and its registry.
 
-A collector is a stable ``name``, a pydantic ``Config`` model, the signal ``kinds`` it produces and a
-``fetch`` step: given the cursor it returned last time (None on the first run), it returns signals
-plus the next cursor. Collectors never write to the store and never score: the runner does both, so
-a collector is testable with nothing but its source (a local HTTP server, a file, a database).
+A collector is a stable ``name``, a pydantic ``Config`` model, the signal ``kinds`` it produces
+and a ``fetch`` step: given the cursor it returned last time (None on the first run), it returns
+signals plus the next cursor. Collectors never write to the store and never score: the runner
+does both, so a collector is testable with nothing but its source (a local HTTP server, a file, a
+database).
 
 Everything a collector talks to (an ``httpx.Client``, a clock, the client mapping) is handed in
 through ``FetchContext``; tests hand in ones pointed at local servers.
@@ -42,7 +43,8 @@ class DuplicateCollectorError(RapportError):
 
 class UnknownCollectorError(RapportError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"No collector type by the name of {name!r} (known: {', '.join(sorted(known))})")
+        listing = ", ".join(sorted(known))
+        super().__init__(f"No collector type by the name of {name!r} (known: {listing})")
 
 
 class CollectorConfig(BaseModel):
@@ -159,4 +161,3 @@ def collector_type(name: str) -> type[Collector]:
     if name not in REGISTRY:
         raise UnknownCollectorError(name, list(REGISTRY))
     return REGISTRY[name]
-

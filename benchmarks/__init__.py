@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): measured ratios, not timed tests (``python -m benchmarks -h``)."""

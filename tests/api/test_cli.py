@@ -1,0 +1,137 @@
+"""The ``rapport`` CLI as a user runs it: real rules, a real SQLite store in a temp dir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+AS_OF = "2026-06-30T00:00:00Z"
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Invoke the CLI against a store and a copy of the shipped rules under ``tmp_path``."""
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    runner = CliRunner()
+
+    def invoke(*args: str, db: str | None = None):  # type: ignore[no-untyped-def]
+        url = db or f"sqlite:///{tmp_path}/rapport.db"
+        return runner.invoke(app, ["--database-url", url, "--rules-dir", str(rules), *args])
+
+    invoke.rules = rules  # type: ignore[attr-defined]
+    return invoke
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["rules"],
+        ["rules", "check"],
+        ["rules", "test"],
+        ["import"],
+        ["score"],
+        ["explain"],
+        ["history"],
+        ["demo"],
+    ],
+    ids=lambda c: "help of " + (" ".join(c) or "rapport"),
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_shipped_rules_check_clean(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("rules", "check")
+    assert result.exit_code == 0, result.output
+    assert "rules OK" in result.output
+
+
+def test_bad_rules_are_a_finding_with_positions(run) -> None:  # type: ignore[no-untyped-def]
+    scorecard = run.rules / "scorecard.yaml"
+    scorecard.write_text(scorecard.read_text().replace("aggregate: p90", "aggregate: p9O", 1))
+    result = run("rules", "check")
+    assert result.exit_code == 1
+    assert "scorecard.yaml:" in result.output
+    assert "components.responsiveness.aggregate: unknown aggregate 'p9O'" in result.output
+
+
+def test_shipped_rule_tests_pass(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("rules", "test")
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_seeds_once_and_scores_every_client(run) -> None:  # type: ignore[no-untyped-def]
+    first = run("demo", "--as-of", AS_OF, "--format", "json")
+    assert first.exit_code == 0, first.output
+    scores = json.loads(first.stdout)
+    assert len(scores) >= 50
+    assert {"client", "score", "grade", "rules_version", "components"} <= set(scores[0])
+    component = next(iter(scores[0]["components"].values()))
+    assert {"value", "points", "weight", "status"} <= set(component)
+    again = run("demo", "--as-of", AS_OF, "--format", "json")
+    assert json.loads(again.stdout) == scores
+
+
+def test_score_explain_and_history(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("demo", "--as-of", "2026-06-01", "--format", "csv").exit_code == 0
+    scored = run("score", "--as-of", AS_OF, "--format", "csv")
+    assert scored.exit_code == 0, scored.output
+    header, first_row = scored.stdout.splitlines()[:2]
+    assert header.startswith("client,as_of,score,grade,rules_version")
+    client = first_row.split(",")[0]
+
+    explained = run("explain", client, "--as-of", AS_OF)
+    assert explained.exit_code == 0, explained.output
+    assert client in explained.output
+
+    history = run("history", client, "--format", "json")
+    assert history.exit_code == 0, history.output
+    assert len(json.loads(history.stdout)) == 2
+
+
+def test_unknown_client_is_a_clear_error(run) -> None:  # type: ignore[no-untyped-def]
+    run("demo", "--as-of", AS_OF)
+    result = run("explain", "no-such-client")
+    assert result.exit_code == 2
+    assert "no client by the id of 'no-such-client'" in result.output
+
+
+def test_unreachable_database_exits_2_without_traceback(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("score", db="postgresql://postgres@127.0.0.1:1/nowhere")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "127.0.0.1:1" in result.output
+
+
+def test_bad_as_of_is_a_usage_error(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("score", "--as-of", "yesterday")
+    assert result.exit_code == 2
+    assert "ISO 8601" in result.output
+
+
+def test_import_with_bad_rows_writes_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "signals.csv"
+    bad.write_text(
+        "event_id,client,kind,ts,value\n"
+        "e1,acme,response_time,2026-06-01T10:00:00Z,3\n"
+        "e2,acme,response_time,2026-06-02T10:00:00Z,fast\n"
+    )
+    result = run("import", str(bad))
+    assert result.exit_code == 1
+    assert "signals.csv:3" in result.output
+    good = tmp_path / "good.csv"
+    good.write_text("event_id,client,kind,ts,value\ne1,acme,response_time,2026-06-01T10:00:00Z,3\n")
+    result = run("import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "1" in result.stdout
