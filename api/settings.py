@@ -2,29 +2,79 @@
 
 One ``Settings`` object is built at the edge (CLI or service start) and handed to what needs it;
 nothing else reads the environment.
+
+Sources, lowest priority first:
+
+- the defaults below;
+- an optional YAML config file (``RAPPORT_CONFIG_FILE`` or ``--config``): a mapping of field names,
+  optionally starting with ``version: 1``;
+- ``RAPPORT_<FIELD>`` environment variables (complex values such as ``tokens`` as JSON);
+- a secrets directory (``RAPPORT_SECRETS_DIR``): one file per field, named ``rapport_<field>``
+  (e.g. ``rapport_tokens`` holding the JSON token list) — how Docker and Kubernetes mount secrets;
+- explicit overrides (CLI flags).
+
+Tokens are configured by the SHA-256 hex digest of the token, never the token itself::
+
+    RAPPORT_TOKENS='[{"name": "grafana", "sha256": "<64 hex>", "scopes": ["read"]},
+        {"name": "mei", "sha256": "<64 hex>", "scopes": ["read"], "owner": "mei-chen"}]'
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from engine.errors import RapportError
+from engine.model import Duration, format_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///data/rapport.db"
+
+Scope = Literal["read", "ingest", "admin"]
 
 
 class SettingsError(RapportError):
     """A configuration value is invalid; the message names the variable and what is wrong."""
 
-    def __init__(self, error: ValidationError) -> None:
+    def __init__(self, error: ValidationError | str) -> None:
+        if isinstance(error, str):
+            super().__init__(f"Invalid configuration: {error}")
+            return
         problems = "; ".join(
-            f"RAPPORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+            f"RAPPORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
         )
         super().__init__(f"Invalid configuration: {problems}")
+
+
+class TokenSpec(BaseModel):
+    """One API token: its SHA-256 digest, what it may do and, optionally, whose clients it sees.
+
+    ``owner`` restricts every client endpoint to clients whose owner matches it: either the owner's
+    email (case-insensitive) or the slug of their name (``"Mei Chen"`` → ``mei-chen``), the same
+    value the ``owner`` metrics label carries.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+    scopes: tuple[Scope, ...] = Field(min_length=1)
+    owner: Annotated[str, Field(min_length=1, max_length=254)] | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower(cls, digest: str) -> str:
+        return digest.lower()
 
 
 class Settings(BaseSettings):
@@ -39,6 +89,25 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store (SQLite file by default, or postgresql://…)",
     )
     rules_dir: Path = Field(default=Path("rules"), description="directory holding scorecard.yaml")
+    host: str = Field(default="127.0.0.1", min_length=1, description="address `serve` binds to")
+    port: int = Field(default=8000, ge=0, le=65535, description="port `serve` binds to (0: any)")
+    tokens: tuple[TokenSpec, ...] = Field(
+        default=(), description="API tokens (SHA-256 digests); none = open, loopback only"
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="largest request body accepted (bytes)"
+    )
+    evaluate_interval: Duration = Field(
+        default="15m",  # type: ignore[assignment]  # parsed by Duration's validator
+        description="re-score everything this often even without new signals",
+    )
+    evaluate_debounce: Duration = Field(
+        default="2s",  # type: ignore[assignment]
+        description="after new signals, wait this long for more before re-scoring",
+    )
+    watch_rules: bool = Field(default=True, description="reload rules when files change")
+    config_file: Path | None = Field(default=None, description="YAML file with these settings")
+    secrets_dir: Path | None = Field(default=None, description="directory of rapport_<field> files")
 
     @field_validator("database_url")
     @classmethod
@@ -47,11 +116,90 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
         return url
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: overrides, then secrets, then the environment, then the config file.
+        return (
+            init_settings,
+            file_secret_settings,
+            env_settings,
+            _ConfigFileSource(settings_cls, init_settings),
+        )
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Values from the YAML file named by the ``config_file`` override or RAPPORT_CONFIG_FILE."""
+
+    def __init__(self, settings_cls: type[BaseSettings], init: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._init = init
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        given = self._init.init_kwargs if isinstance(self._init, InitSettingsSource) else {}
+        path = given.get("config_file") or os.environ.get("RAPPORT_CONFIG_FILE")
+        if not path:
+            return {}
+        return read_config_file(Path(path))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings mapping in ``path`` (``version: 1`` optional); SettingsError when unusable."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SettingsError(f"cannot read config file {path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"config file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path} must hold a mapping of settings")
+    version = data.pop("version", 1)
+    if version != 1:
+        raise SettingsError(f"config file {path}: unsupported version {version!r} (supported: 1)")
+    return {str(k): v for k, v in data.items()}
+
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with explicit (e.g. CLI flag) ``overrides`` on top."""
+    """Settings from every source, with explicit (e.g. CLI flag) ``overrides`` on top."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    secrets = given.get("secrets_dir") or os.environ.get("RAPPORT_SECRETS_DIR")
+    extra: dict[str, Any] = {}
+    if secrets:
+        if not Path(secrets).is_dir():
+            raise SettingsError(f"RAPPORT_SECRETS_DIR: {secrets} is not a directory")
+        extra["_secrets_dir"] = Path(secrets)
     try:
-        return Settings(**given)
+        return Settings(**given, **extra)
     except ValidationError as error:
         raise SettingsError(error) from None
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data with secrets masked (for ``rapport config show``)."""
+    data = settings.model_dump(mode="json")
+    data["database_url"] = mask_url(settings.database_url)
+    data["evaluate_interval"] = format_duration(settings.evaluate_interval)
+    data["evaluate_debounce"] = format_duration(settings.evaluate_debounce)
+    data["tokens"] = [{**token, "sha256": "***"} for token in data.get("tokens", [])]
+    return data
+
+
+def mask_url(url: str) -> str:
+    """``postgresql://app:secret@db/x`` → ``postgresql://app:***@db/x``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_api", description=__doc__)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--ingest-clients", type=int, default=1_000)
-    parser.add_argument("--ingest-batches", type=int, default=30)
+    parser.add_argument("--ingest-batches", type=int, default=60, help="per round")
     parser.add_argument("--requests", type=int, default=5_000, help="GETs per latency round")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3)

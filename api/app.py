@@ -1,0 +1,219 @@
+"""The app factory: the one place that wires the store, rules, evaluator, metrics and routes.
+
+``create_app`` builds everything from ``Settings`` (or an injected store and clock, for tests and
+benchmarks); the returned app's lifespan starts the service (load rules, score, background
+re-scoring, rules watcher, SIGHUP) and stops it on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from api.auth import Authenticator, check_exposure
+from api.errors import ApiError, PayloadTooLargeError
+from api.idempotency import IdempotencyKeys
+from api.metrics import ServiceMetrics
+from api.reload import Reloader, install_sighup
+from api.routes import clients, ops, rules, signals
+from api.service import Clock, CollectorsHook, Evaluator, RulesHolder, Service, utc_now
+from api.settings import Settings
+from engine.errors import RapportError, RulesError, UnknownClientError
+from signals.store import Store, StoreError
+
+log = logging.getLogger("rapport.api")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    collectors: CollectorsHook | None = None,
+) -> FastAPI:
+    """A ready-to-serve app. Opens the store at ``settings.database_url`` unless one is given
+    (an injected store is not closed at shutdown). Raises ``InsecureBindError`` for an open
+    (tokenless) configuration on a non-loopback host, ``StoreError`` for an unreachable store."""
+    check_exposure(settings.host, settings.tokens)
+    owned = store is None
+    store = store if store is not None else Store.open(settings.database_url)
+    metrics = ServiceMetrics()
+    now = clock or utc_now
+    holder = RulesHolder(settings.rules_dir, metrics=metrics, clock=now)
+    evaluator = Evaluator(
+        store,
+        holder,
+        metrics,
+        clock=now,
+        debounce=settings.evaluate_debounce,
+        interval=settings.evaluate_interval,
+    )
+    service = Service(store, holder, evaluator, metrics, collectors=collectors)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()  # no-op when `serve` already started it (to report bad rules nicely)
+        reloader = Reloader(holder.reload, settings.rules_dir if settings.watch_rules else None)
+        reloader.start()
+        install_sighup(reloader)
+        service.add_stopper(reloader.stop)
+        try:
+            yield
+        finally:
+            service.stop()
+            if owned:
+                store.close()
+
+    app = FastAPI(
+        title="Rapport",
+        version=_version(),
+        description="Client-relationship health scores: read them, push signals, manage rules.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.authenticator = Authenticator(settings.tokens)
+    app.state.idempotency = IdempotencyKeys(store.engine)
+    _add_error_handlers(app)
+    for module in (clients, signals, rules, ops):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+def _version() -> str:
+    try:
+        return version("rapport")
+    except PackageNotFoundError:
+        return "0"
+
+
+# --- errors as JSON ----------------------------------------------------------------------------
+
+
+def _reason(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"reason": reason}, status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ApiError)
+        return _reason(error.status_code, str(error), dict(error.headers))
+
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        problems = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]
+        return JSONResponse({"reason": summarize(problems), "detail": problems}, status_code=422)
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        return _reason(error.status_code, str(error.detail), dict(error.headers or {}))
+
+    async def rapport_error(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, StoreError):
+            return _reason(503, str(error))
+        if isinstance(error, UnknownClientError):
+            return _reason(404, str(error))
+        if isinstance(error, RulesError):
+            return _reason(422, str(error))
+        return _reason(400, str(error))
+
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _reason(500, "internal error; the server log has the details")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RapportError, rapport_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+_TAGS = {"response_time", "milestone", "survey", "incident", "custom"}
+
+
+def summarize(problems: list[dict[str, Any]], shown: int = 5) -> str:
+    """``signals[3].value: Input should be a valid number; …`` from validation problems."""
+    parts = []
+    for problem in problems[:shown]:
+        parts.append(f"{_dotted(problem['loc'])}: {problem['msg']}")
+    more = len(problems) - shown
+    if more > 0:
+        parts.append(f"… and {more} more")
+    return "; ".join(parts) or "invalid request"
+
+
+def _dotted(loc: list[Any]) -> str:
+    """``['body', 'signals', 3, 'survey', 'value']`` → ``signals[3].value`` (union tags dropped)."""
+    out = ""
+    previous: Any = None
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(previous, int) and part in _TAGS:
+            pass  # which union member was tried, not a key of the data
+        else:
+            out += f".{part}" if out else str(part)
+        previous = part
+    return out or (str(loc[0]) if loc else "body")
+
+
+# --- request body limit ------------------------------------------------------------------------
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with a 413: at once when Content-Length says so,
+    and while reading when a chunked body grows past it (before it is all in memory)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            response = _reason(413, str(PayloadTooLargeError(self.limit)), {"Connection": "close"})
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # FastAPI re-raises HTTPException from body reading; the handler renders it.
+                    raise HTTPException(413, str(PayloadTooLargeError(self.limit)))
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

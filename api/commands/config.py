@@ -1,0 +1,47 @@
+"""``rapport config show``: the effective configuration, every source applied, secrets masked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+from api.commands.serve import global_options
+from api.settings import load_settings, masked_settings
+from engine.errors import RapportError
+
+config_app = typer.Typer(help="Inspect Rapport's configuration.", no_args_is_help=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@config_app.command("show")
+def show(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config file (env RAPPORT_CONFIG_FILE).")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", "-f", help="yaml or json.")] = "yaml",
+) -> None:
+    """Print the configuration Rapport would run with (defaults < file < env < secrets < flags)."""
+    if output not in ("yaml", "json"):
+        err.print(f"error: --format must be yaml or json, not {output!r}", markup=False)
+        raise typer.Exit(2)
+    try:
+        settings = load_settings(**global_options(ctx), config_file=config)
+    except RapportError as error:
+        err.print(f"error: {error}", markup=False)
+        raise typer.Exit(2) from None
+    data = masked_settings(settings)
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``config show`` to the ``rapport`` command line."""
+    app.add_typer(config_app, name="config")

@@ -1,0 +1,152 @@
+"""``rapport serve``: the API, ``/metrics``, the evaluator and the rules watcher in one process.
+
+Order matters for a friendly failure: settings are validated, the store opened and the rules
+loaded and scored *before* uvicorn starts, so a bad value, an unreachable database or a broken
+scorecard is one clear message and an exit code, never a half-started server.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from api.app import create_app
+from api.pipeline import sync_registry
+from api.settings import Settings, load_settings
+from engine.errors import RapportError, RulesError
+from signals.demo import demo_signals
+from signals.store import Store
+
+EXIT_FINDING = 1
+EXIT_ENVIRONMENT = 2
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # findings stay one per line
+
+
+def global_options(ctx: typer.Context) -> dict[str, Any]:
+    """The global ``--database-url``/``--rules-dir`` as given on the command line (None if not),
+    so that they override the config file while unset ones do not."""
+    params = ctx.find_root().params
+    return {k: params.get(k) for k in ("database_url", "rules_dir")}
+
+
+def serve(
+    ctx: typer.Context,
+    *,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (env RAPPORT_HOST; default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to bind (env RAPPORT_PORT; default 8000; 0 = any).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config file (env RAPPORT_CONFIG_FILE).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Seed the demo clients and signals when the store has none.")
+    ] = False,
+    watch: Annotated[
+        bool | None, typer.Option(help="Reload rules when their files change (default on).")
+    ] = None,
+) -> None:
+    """Serve the HTTP API, /metrics and live re-scoring until interrupted."""
+    try:
+        settings = load_settings(
+            **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
+        )
+        run(settings, demo=demo)
+    except RulesError as error:
+        err.print(str(error), markup=False)
+        raise typer.Exit(EXIT_FINDING) from None
+    except RapportError as error:
+        err.print(f"error: {error}", markup=False)
+        raise typer.Exit(EXIT_ENVIRONMENT) from None
+
+
+def run(settings: Settings, *, demo: bool = False) -> None:
+    """Build, start and serve; returns when uvicorn stops (SIGINT/SIGTERM)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    if not settings.tokens:
+        err.print(
+            "[bold red]WARNING: no API tokens configured; anyone who can reach "
+            f"{settings.host} can read and change everything. Loopback only.[/]"
+        )
+    app = create_app(settings)
+    service = app.state.service
+    sock = bind(settings.host, settings.port)  # before starting anything: a busy port fails fast
+    if demo:
+        seed_demo(service.store, settings.rules_dir)
+    service.start()
+    address = _url(sock)
+    ruleset = service.rules.current()
+    print(
+        f"Rapport serving on {address}\n"
+        f"  API docs  {address}/docs   metrics {address}/metrics   ready {address}/-/ready\n"
+        f"  rules     {ruleset.directory} ({ruleset.version})\n"
+        f"  store     {service.store.url}",
+        flush=True,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="info", access_log=False, timeout_graceful_shutdown=10)
+    )
+    server.run(sockets=[sock])
+
+
+def seed_demo(store: Store, rules_dir: Path) -> None:
+    """The demo clients (from ``rules_dir/clients.yaml``) and 180 days of their signals, ending
+    now — only when the store holds no signal yet."""
+    if store.signal_count() > 0:
+        return
+    sync_registry(store, rules_dir)
+    store.upsert_signals(demo_signals(store.clients(), end=datetime.now(UTC)))
+
+
+class BindError(RapportError):
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"Cannot listen on {host}:{port}: {reason}")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on (host, port); port 0 picks a free one (printed in the banner)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as error:
+        raise BindError(host, port, error.strerror or str(error)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``rapport`` command line."""
+    app.command("serve")(serve)
+
+
+if __name__ == "__main__":  # `python -m api.commands.serve`: the same command without api.cli
+    standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @standalone.callback()
+    def _options(database_url: str | None = None, rules_dir: Path | None = None) -> None:
+        """Global options, as ``rapport`` has them."""
+
+    register(standalone)
+    standalone(args=["serve", *sys.argv[1:]] if sys.argv[1:2] != ["serve"] else sys.argv[1:])

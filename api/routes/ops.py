@@ -1,0 +1,85 @@
+"""Operations endpoints at the root, Prometheus-style: ``/-/healthy``, ``/-/ready``, ``/-/reload``
+and ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.auth import Principal, require
+from api.metrics import CONTENT_TYPE, NO_CLIENTS
+from api.routes import AUTH_ERRORS, errors, service_of
+from api.routes.rules import reload_out
+from api.schemas import HealthOut, ReadyOut, ReloadOut
+from engine.errors import RapportError
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/-/healthy", response_model=HealthOut)
+def healthy() -> HealthOut:
+    """The process is up and serving HTTP (no authentication: for probes)."""
+    return HealthOut(status="ok")
+
+
+@router.get(
+    "/-/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "Not ready; checks say why"}},
+)
+def ready(request: Request) -> JSONResponse:
+    """Ready to serve: the store answers and valid rules are loaded (no authentication)."""
+    service = service_of(request)
+    checks: dict[str, str] = {}
+    try:
+        service.store.ping()
+        checks["store"] = "ok"
+    except RapportError as error:
+        checks["store"] = str(error)
+    ruleset = service.rules.ruleset
+    checks["rules"] = "ok" if ruleset is not None else "no valid rules loaded"
+    ok = all(v == "ok" for v in checks.values())
+    body = ReadyOut(ready=ok, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.post(
+    "/-/reload",
+    response_model=ReloadOut,
+    responses={
+        **errors(*AUTH_ERRORS),
+        422: {"model": ReloadOut, "description": "Rejected; the previous rules keep serving"},
+    },
+)
+def reload_rules(
+    request: Request, principal: Annotated[Principal, Depends(require("admin"))]
+) -> JSONResponse:
+    """Re-read the rules directory now; a bad change is rejected with its findings."""
+    result = service_of(request).rules.reload()
+    body = reload_out(result)
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if result.ok else 422)
+
+
+@router.get(
+    "/metrics",
+    responses={
+        **errors(*AUTH_ERRORS),
+        200: {"content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
+    },
+    response_class=Response,
+)
+def metrics(
+    request: Request,
+    principal: Annotated[Principal, Depends(require("read", unrestricted=True))],
+) -> Response:
+    """Prometheus exposition (text format 0.0.4), gzip-encoded when the scraper accepts it."""
+    service = service_of(request)
+    snapshot = service.evaluator.snapshot
+    clients = snapshot.metrics if snapshot is not None else NO_CLIENTS
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = service.metrics.render_gzip(clients)
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(body, media_type=CONTENT_TYPE, headers=headers)
+    return Response(service.metrics.render(clients), media_type=CONTENT_TYPE)

@@ -1,0 +1,274 @@
+"""Request and response bodies of the HTTP API (``/api/v1``), as pydantic models.
+
+Incoming signals reuse ``signals.model``'s per-kind models with strict numbers and text-only
+timestamps: ``"value": "3.5"`` or ``"ts": 1700000000`` is a 422, never silently converted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+)
+
+from engine.errors import Finding
+from engine.model import BUILTIN_KINDS
+from engine.result import AppliedLimit, ComponentScore
+from signals.model import (
+    Client,
+    CustomSignal,
+    DayOrInstant,
+    IncidentSignal,
+    Instant,
+    MilestoneSignal,
+    ResponseTimeSignal,
+    SurveySignal,
+)
+
+#: The most signals one ``POST /signals`` request may carry.
+MAX_SIGNALS_PER_REQUEST = 5000
+#: The most clients one ``PUT /clients`` request may carry.
+MAX_CLIENTS_PER_REQUEST = 20000
+
+
+_YEAR = re.compile(r"^\s*(\d{4})-")
+
+
+def _text_only(value: Any) -> Any:
+    """Timestamps must be ISO 8601 text; a bare number is refused rather than read as epoch.
+
+    Years are kept within 1900–8999 so that converting to UTC (or a due date to the end of its
+    day) can never leave the range of ``datetime``.
+    """
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date-time string such as 2026-05-01T09:30:00Z")
+    year = _YEAR.match(value)
+    if year is not None and not 1900 <= int(year.group(1)) <= 8999:
+        raise ValueError("the year must be between 1900 and 8999")
+    return value
+
+
+TextInstant = Annotated[Instant, BeforeValidator(_text_only)]
+TextDayOrInstant = Annotated[DayOrInstant, BeforeValidator(_text_only)]
+StrictNumber = Annotated[float, Strict()]
+
+
+class ResponseTimeIn(ResponseTimeSignal):
+    ts: TextInstant
+    value: Annotated[StrictNumber, Field(ge=0, description="hours to first reply")]
+
+
+class MilestoneIn(MilestoneSignal):
+    due: TextDayOrInstant
+    delivered_at: TextDayOrInstant | None = None
+
+
+class SurveyIn(SurveySignal):
+    ts: TextInstant
+    value: StrictNumber
+
+
+class IncidentIn(IncidentSignal):
+    opened_at: TextInstant
+    resolved_at: TextInstant | None = None
+
+
+class CustomIn(CustomSignal):
+    ts: TextInstant
+    value: StrictNumber
+
+
+def _kind_tag(data: Any) -> str:
+    kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
+    return kind if isinstance(kind, str) and kind in BUILTIN_KINDS else "custom"
+
+
+SignalIn = Annotated[
+    Annotated[ResponseTimeIn, Tag("response_time")]
+    | Annotated[MilestoneIn, Tag("milestone")]
+    | Annotated[SurveyIn, Tag("survey")]
+    | Annotated[IncidentIn, Tag("incident")]
+    | Annotated[CustomIn, Tag("custom")],
+    Discriminator(_kind_tag),
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SignalBatch(_Body):
+    """Signals to store; each is idempotent by ``event_id``."""
+
+    signals: list[SignalIn] = Field(min_length=1, max_length=MAX_SIGNALS_PER_REQUEST)
+
+
+class AcceptedItem(_Body):
+    index: int
+    event_id: str
+    status: Literal["inserted", "updated"]
+
+
+class SkippedItem(_Body):
+    index: int
+    event_id: str
+    reason: str
+
+
+class IngestResult(_Body):
+    """What happened to each item of a batch; everything accepted is committed."""
+
+    accepted: list[AcceptedItem]
+    duplicates: list[SkippedItem]
+    rejected: list[SkippedItem]
+
+
+class ErrorBody(_Body):
+    """Every error response: a human-readable reason (422s add pydantic's ``detail`` list)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    reason: str
+
+
+class OwnerOut(_Body):
+    name: str
+    email: str
+    slug: str
+
+
+class ClientSummary(_Body):
+    """A client as listed: registry fields plus its latest evaluated health."""
+
+    id: str
+    name: str
+    segment: str | None
+    owner: OwnerOut | None
+    score: float | None
+    grade: str | None
+    delta_7d: float | None = Field(description="score change against 7 days before as_of")
+    delta_30d: float | None = Field(description="score change against 30 days before as_of")
+    stale: list[str] = Field(description="components whose data is stale or carried")
+    as_of: datetime | None
+
+
+class ClientPage(_Body):
+    items: list[ClientSummary]
+    total: int
+    offset: int
+    limit: int
+    as_of: datetime | None
+    rules_version: str | None
+
+
+class ClientDetail(ClientSummary):
+    attrs: dict[str, str | int | float | bool]
+    rules_version: str | None
+    components: dict[str, ComponentScore]
+    limits: list[AppliedLimit]
+    last_signals: dict[str, datetime] = Field(description="newest signal time per kind")
+
+
+class HistoryPoint(_Body):
+    as_of: datetime
+    score: float | None
+    grade: str | None
+    rules_version: str
+    components: dict[str, float | None] = Field(description="points per component")
+
+
+class HistoryOut(_Body):
+    client: str
+    points: list[HistoryPoint]
+
+
+class ClientWritten(_Body):
+    client: Client
+    status: Literal["inserted", "updated", "unchanged"]
+
+
+class ClientsBatch(_Body):
+    clients: list[Client] = Field(min_length=1, max_length=MAX_CLIENTS_PER_REQUEST)
+
+
+class RegistryResult(_Body):
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int
+
+
+class FindingOut(_Body):
+    path: str
+    line: int
+    column: int
+    key: str
+    message: str
+    hint: str | None
+    text: str = Field(description="path:line:col: key: message (hint), as the CLI prints it")
+
+    @classmethod
+    def of(cls, finding: Finding) -> FindingOut:
+        return cls(
+            path=finding.path,
+            line=finding.line,
+            column=finding.column,
+            key=finding.key,
+            message=finding.message,
+            hint=finding.hint,
+            text=str(finding),
+        )
+
+
+class ReloadOut(_Body):
+    ok: bool
+    at: datetime
+    version: str | None = Field(description="version now serving (ok) or rejected (not ok)")
+    findings: list[FindingOut]
+
+
+class GradeOut(_Body):
+    name: str
+    min: float
+    color: str
+
+
+class RulesOut(_Body):
+    version: str
+    directory: str
+    files: list[str]
+    scorecard: str
+    components: list[str]
+    grades: list[GradeOut]
+    last_reload: ReloadOut | None
+
+
+class ValidateOut(_Body):
+    ok: bool
+    findings: list[FindingOut]
+
+
+class EvaluateOut(_Body):
+    as_of: datetime
+    rules_version: str
+    clients: int
+    scored: int
+    duration_seconds: float
+
+
+class HealthOut(_Body):
+    status: Literal["ok"]
+
+
+class ReadyOut(_Body):
+    ready: bool
+    checks: dict[str, str] = Field(description="'ok' or why not, per check")

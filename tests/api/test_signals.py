@@ -1,0 +1,309 @@
+"""``POST /api/v1/signals`` over real HTTP, on SQLite and PostgreSQL: strict validation, per-item
+results, idempotency by event_id and by Idempotency-Key, commit before the 2xx, re-scoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from live_api import LiveServer, ServerFactory, seed_world, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.idempotency import idempotency_keys
+from api.schemas import MAX_SIGNALS_PER_REQUEST
+from signals import schema
+from signals.store import Store
+
+
+def reply_json(
+    event_id: str, client: str = "acme", value: Any = 2.0, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "client": client,
+        "kind": "response_time",
+        "ts": "2026-06-30T10:00:00Z",
+        "value": value,
+        "channel": "email",
+        **extra,
+    }
+
+
+@pytest.fixture
+def live(serve_api: ServerFactory, store_url: str) -> LiveServer:
+    """The seeded world on each backend (ids sqlite / postgresql)."""
+    server = serve_api(url=store_url)
+    seed_world(server)
+    return server
+
+
+def stored_event_ids(url: str) -> list[str]:
+    """What another connection sees: committed rows only."""
+    with Store.open(url) as other, other.engine.connect() as conn:
+        return sorted(conn.execute(sa.select(schema.signals.c.event_id)).scalars())
+
+
+def test_each_item_is_reported_as_accepted_duplicate_or_rejected(
+    live: LiveServer, store_url: str
+) -> None:
+    batch = [
+        reply_json("new-1"),  # 0 inserted
+        reply_json("acme-r1", value=1.0, ts="2026-06-29T12:00:00Z"),  # 1 same as stored: duplicate
+        reply_json("acme-r2", value=4.0, ts="2026-06-28T12:00:00Z"),  # 2 changed: updated
+        reply_json("new-1"),  # 3 repeats item 0: duplicate
+        reply_json("new-1", value=9.0),  # 4 same id, other payload: rejected
+        {
+            "event_id": "inv-1",
+            "client": "globex",
+            "kind": "overdue_invoices",
+            "ts": "2026-06-30T09:00:00Z",
+            "value": 2,
+            "attrs": {"currency": "USD"},
+        },  # 5 inserted
+        {
+            "event_id": "x-1",
+            "client": "globex",
+            "kind": "overdue_invoice",
+            "ts": "2026-06-30T09:00:00Z",
+            "value": 2,
+        },  # 6 undeclared kind: rejected
+        {
+            "event_id": "s-1",
+            "client": "acme",
+            "kind": "survey",
+            "ts": "2026-06-30T09:00:00Z",
+            "value": 9,
+            "scale": "nps",
+        },  # 7 inserted
+    ]
+    response = live.call("POST", "/api/v1/signals", token="ingest-token", json={"signals": batch})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == [
+        {"index": 0, "event_id": "new-1", "status": "inserted"},
+        {"index": 2, "event_id": "acme-r2", "status": "updated"},
+        {"index": 5, "event_id": "inv-1", "status": "inserted"},
+        {"index": 7, "event_id": "s-1", "status": "inserted"},
+    ]
+    assert body["duplicates"] == [
+        {"index": 1, "event_id": "acme-r1", "reason": "already stored with the same payload"},
+        {"index": 3, "event_id": "new-1", "reason": "repeats item 0 of this batch"},
+    ]
+    assert [(r["index"], r["event_id"]) for r in body["rejected"]] == [(4, "new-1"), (6, "x-1")]
+    assert body["rejected"][0]["reason"] == (
+        "same event_id as item 0 of this batch but a different payload"
+    )
+    assert body["rejected"][1]["reason"].startswith(
+        "unknown signal kind 'overdue_invoice' (declare it under signals: in the scorecard; "
+    )
+    # A 200 means committed: a separate connection already sees the rows.
+    assert {"new-1", "inv-1", "s-1"} <= set(stored_event_ids(store_url))
+
+
+def test_ingesting_the_same_batch_twice_stores_it_once(live: LiveServer) -> None:
+    batch = {"signals": [reply_json("twice-1"), reply_json("twice-2", value=3.0)]}
+    first = live.call("POST", "/api/v1/signals", json=batch).json()
+    second = live.call("POST", "/api/v1/signals", json=batch).json()
+    assert [a["status"] for a in first["accepted"]] == ["inserted", "inserted"]
+    assert second["accepted"] == []
+    assert [d["event_id"] for d in second["duplicates"]] == ["twice-1", "twice-2"]
+    assert live.store.signal_count() == 5 + 2
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        pytest.param(
+            reply_json("a", value="3.5"),
+            "signals[0].value: Input should be a valid number",
+            id="a string where a number belongs is refused, not coerced",
+        ),
+        pytest.param(
+            reply_json("a", value=True),
+            "signals[0].value: Input should be a valid number",
+            id="a boolean where a number belongs is refused",
+        ),
+        pytest.param(
+            reply_json("a", ts=1782813600),
+            "signals[0].ts: Value error, expected an ISO 8601 date-time string such as "
+            "2026-05-01T09:30:00Z",
+            id="an epoch number where a timestamp belongs is refused",
+        ),
+        pytest.param(
+            reply_json("a", colour="red"),
+            "signals[0].colour: Extra inputs are not permitted",
+            id="an unknown field is refused",
+        ),
+        pytest.param(
+            {
+                "event_id": "a",
+                "client": "acme",
+                "kind": "survey",
+                "ts": "2026-06-30T10:00:00Z",
+                "value": 11,
+            },
+            "signals[0]: Value error, value 11 is outside the nps scale 0..10",
+            id="a survey answer off its scale is refused",
+        ),
+        pytest.param(
+            reply_json("a", client="no spaces"),
+            "signals[0].client: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'",
+            id="a malformed client id is refused",
+        ),
+    ],
+)
+def test_a_malformed_item_fails_the_whole_request_with_422(
+    live: LiveServer, item: dict[str, Any], reason: str
+) -> None:
+    before = live.store.signal_count()
+    response = live.call("POST", "/api/v1/signals", json={"signals": [reply_json("ok"), item]})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["reason"] == reason.replace("signals[0]", "signals[1]")
+    assert body["detail"][0]["loc"][:3] == ["body", "signals", 1]
+    assert live.store.signal_count() == before  # nothing of the request was stored
+
+
+def test_an_empty_batch_and_an_oversized_batch_are_422(live: LiveServer) -> None:
+    empty = live.call("POST", "/api/v1/signals", json={"signals": []})
+    assert empty.status_code == 422
+    too_many = [reply_json(f"e{i}") for i in range(MAX_SIGNALS_PER_REQUEST + 1)]
+    response = live.call("POST", "/api/v1/signals", json={"signals": too_many})
+    assert response.status_code == 422
+    assert f"at most {MAX_SIGNALS_PER_REQUEST} items" in response.json()["reason"]
+
+
+def test_a_body_that_is_not_json_is_422_with_a_reason(live: LiveServer) -> None:
+    response = live.call(
+        "POST",
+        "/api/v1/signals",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["reason"]
+
+
+def test_same_idempotency_key_and_body_replays_the_first_response(live: LiveServer) -> None:
+    batch = {"signals": [reply_json("idem-1")]}
+    headers = {"Idempotency-Key": "retry-42"}
+    first = live.call("POST", "/api/v1/signals", json=batch, headers=headers)
+    # Stored in between, so a fresh run would now call the item a duplicate:
+    again = live.call("POST", "/api/v1/signals", json=batch, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert again.json()["accepted"][0]["status"] == "inserted"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+
+
+def test_same_idempotency_key_with_another_body_is_409(live: LiveServer, store_url: str) -> None:
+    headers = {"Idempotency-Key": "retry-43"}
+    live.call("POST", "/api/v1/signals", json={"signals": [reply_json("k-1")]}, headers=headers)
+    other = live.call(
+        "POST", "/api/v1/signals", json={"signals": [reply_json("k-2")]}, headers=headers
+    )
+    assert other.status_code == 409
+    assert other.json()["reason"] == (
+        "Idempotency-Key 'retry-43' was already used with a different request body "
+        "(use a new key for a new request)"
+    )
+    assert "k-2" not in stored_event_ids(store_url)
+
+
+def test_idempotency_keys_belong_to_one_token(live: LiveServer) -> None:
+    headers = {"Idempotency-Key": "shared-name"}
+    first = live.call(
+        "POST",
+        "/api/v1/signals",
+        json={"signals": [reply_json("t-1")]},
+        headers=headers,
+        token="admin-token",
+    )
+    other = live.call(
+        "POST",
+        "/api/v1/signals",
+        json={"signals": [reply_json("t-2")]},
+        headers=headers,
+        token="ingest-token",
+    )
+    assert first.status_code == other.status_code == 200
+    assert other.json()["accepted"][0]["event_id"] == "t-2"
+
+
+def test_a_malformed_idempotency_key_is_400(live: LiveServer) -> None:
+    response = live.call(
+        "POST",
+        "/api/v1/signals",
+        json={"signals": [reply_json("m-1")]},
+        headers={"Idempotency-Key": "has space"},
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["reason"]
+
+
+def test_new_signals_trigger_a_rescore(live: LiveServer) -> None:
+    # globex: replies 6h and now 0h → mean 3 → 70 (was 40).
+    live.call("POST", "/api/v1/signals", json={"signals": [reply_json("g-2", "globex", 0.0)]})
+    wait_for(
+        lambda: live.call("GET", "/api/v1/clients/globex").json()["score"] == pytest.approx(70.0),
+        what="the ingest to trigger a re-score",
+    )
+
+
+def test_ingest_results_are_counted_in_metrics(live: LiveServer) -> None:
+    batch = [
+        reply_json("c-1"),  # inserted
+        reply_json("c-1"),  # repeated: unchanged
+        reply_json("acme-r1", value=1.0, ts="2026-06-29T12:00:00Z"),  # stored already: unchanged
+        {
+            "event_id": "c-2",
+            "client": "acme",
+            "kind": "nope",
+            "ts": "2026-06-30T10:00:00Z",
+            "value": 1,
+        },  # undeclared kind: rejected
+    ]
+    live.call("POST", "/api/v1/signals", json={"signals": batch}).raise_for_status()
+    text = live.call("GET", "/metrics", token="read-token").text
+    samples = {
+        s.labels["result"]: s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "rapport_signals_ingested"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert samples == {"inserted": 1.0, "updated": 0.0, "unchanged": 2.0, "rejected": 1.0}
+
+
+def test_the_idempotency_table_matches_its_migration(live: LiveServer) -> None:
+    inspector = sa.inspect(live.store.engine)
+    columns = {c["name"]: c["nullable"] for c in inspector.get_columns("idempotency_keys")}
+    assert columns == {c.name: c.nullable for c in idempotency_keys.columns}
+    indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("idempotency_keys")}
+    assert indexes == {i.name: [c.name for c in i.columns] for i in idempotency_keys.indexes}
+
+
+def test_a_burst_of_ingests_is_rescored_once(serve_api: ServerFactory) -> None:
+    server = serve_api(evaluate_debounce="3s")
+    seed_world(server)
+
+    def evaluations() -> float:
+        text = server.call("GET", "/metrics").text
+        return next(
+            s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name == "rapport_evaluations_total" and s.labels["result"] == "ok"
+        )
+
+    before = evaluations()
+    for i in range(5):  # globex: replies 6h and five of 0h → mean 1 → 90
+        body = {"signals": [reply_json(f"burst-{i}", "globex", 0.0)]}
+        server.call("POST", "/api/v1/signals", json=body).raise_for_status()
+    wait_for(
+        lambda: server.call("GET", "/api/v1/clients/globex").json()["score"] == pytest.approx(90.0),
+        what="the burst to be re-scored",
+    )
+    assert evaluations() == before + 1
