@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
-## Seed the demo into the embedded SQLite store (when empty), score it and print the table.
+## Seed the demo into the embedded SQLite store (when empty), score it and print the table,
+## then serve the API, /metrics and the collectors on 127.0.0.1:8000 until Ctrl-C.
 run: $(STAMP)
 	$(BIN)/rapport demo
+	$(BIN)/rapport serve
 
 ## Every test, lint and type check.
 test: $(STAMP) lint

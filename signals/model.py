@@ -34,7 +34,10 @@ Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 has no UTC instant
+        raise ValueError("date-time is out of range") from None
 
 
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -45,6 +48,8 @@ def _bare_date_as_end_of_day(value: Any) -> Any:
     if isinstance(value, str) and _BARE_DATE.match(value.strip()):
         value = date.fromisoformat(value.strip())
     if isinstance(value, date) and not isinstance(value, datetime):
+        if value == date.max:
+            raise ValueError("date is out of range")
         return datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
     return value
 

@@ -19,9 +19,13 @@ import uvicorn
 from rich.console import Console
 
 from api.app import create_app
+from api.metrics import ServiceMetrics
 from api.pipeline import sync_registry
 from api.settings import Settings, load_settings
 from engine.errors import RapportError, RulesError
+from signals.collector_state import RunRecord
+from signals.collectors.runner import RunObserver
+from signals.collectors.schedule import collector_service_for
 from signals.demo import demo_signals
 from signals.store import Store
 
@@ -84,6 +88,9 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     sock = bind(settings.host, settings.port)  # before starting anything: a busy port fails fast
     if demo:
         seed_demo(service.store, settings.rules_dir)
+    service.collectors = collector_service_for(
+        service.store, settings.rules_dir, observer=CollectorRunMetrics(service.metrics)
+    )
     service.start()
     address = _url(sock)
     ruleset = service.rules.current()
@@ -107,6 +114,18 @@ def seed_demo(store: Store, rules_dir: Path) -> None:
         return
     sync_registry(store, rules_dir)
     store.upsert_signals(demo_signals(store.clients(), end=datetime.now(UTC)))
+
+
+class CollectorRunMetrics(RunObserver):
+    """Feeds each finished collector run into the service's Prometheus counters."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.metrics = metrics
+
+    def finished(self, record: RunRecord) -> None:
+        self.metrics.observe_collector_run(
+            record.collector, ok=record.ok, items=record.items, finished_at=record.finished_at
+        )
 
 
 class BindError(RapportError):

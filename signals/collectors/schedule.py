@@ -46,6 +46,7 @@ from signals.collectors.runner import (
     Clock,
     HttpFactory,
     Rescore,
+    RunObserver,
     default_http_factory,
     read_secret,
     run_collectors,
@@ -297,8 +298,10 @@ class CollectorService:
         clock: Clock = utc_now,
         http_factory: HttpFactory = default_http_factory,
         secret: Callable[[str], str] = read_secret,
+        observer: RunObserver | None = None,
     ) -> None:
         self.store = store
+        self._observer = observer
         self.config = config
         self._lock = lock if lock is not None else leader_lock_for(store)
         self._retry = retry
@@ -340,6 +343,7 @@ class CollectorService:
             http_factory=self._http_factory,
             rescore=self._rescore,
             secret=self._secret,
+            observer=self._observer,
         )
 
     @property

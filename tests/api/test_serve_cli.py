@@ -4,7 +4,9 @@ clear message with exit 2 (1 for broken rules) instead of a traceback or a half-
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -145,5 +147,24 @@ def test_serve_prints_where_to_look_and_warns_when_open(tmp_path: Path) -> None:
         assert f"metrics {serve.url}/metrics" in banner
         assert "WARNING: no API tokens configured" in banner
         assert serve.call("GET", "/docs", token=None).status_code == 200
+    finally:
+        serve.stop()
+
+
+def test_serve_runs_the_shipped_collectors_and_counts_their_runs(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    shutil.copytree(repo / "rules", tmp_path / "rules")
+    shutil.copytree(repo / "examples", tmp_path / "examples")
+    serve = ServeProcess(f"sqlite:///{tmp_path}/r.db", tmp_path / "rules", tokens=False)
+    try:
+        wanted = 'rapport_collector_runs_total{collector="helpdesk_exports",result="ok"} 1.0'
+        deadline = time.monotonic() + 60
+        text = ""
+        while wanted not in text and time.monotonic() < deadline:
+            text = serve.call("GET", "/metrics", token=None).text
+            time.sleep(0.2)  # polling a real process's first scheduled run, with a deadline
+        assert wanted in text
+        signals = serve.call("GET", "/api/v1/clients/meridian-bank", token=None).json()
+        assert signals["id"] == "meridian-bank"
     finally:
         serve.stop()
