@@ -30,6 +30,7 @@ lint: $(STAMP)
 ## Benchmarks (not part of `make test`): prints ratios, writes benchmarks/results.json.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.bench_api
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -20,7 +20,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -197,7 +197,7 @@ def _fetch_pages(env: _Round, spec: CollectorSpec, context: FetchContext, tally:
     cursor = load_cursor(store, spec.id)
     while tally.pages < spec.max_pages:
         result = collector.fetch(cursor, context)
-        signals = [s.model_copy(update={"source": spec.id}) for s in result.signals]
+        signals = [replace(s, source=spec.id) for s in result.signals]
         if signals:
             upserted = store.upsert_signals(signals)
             changed = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -105,10 +106,7 @@ def test_a_clients_signals_do_not_depend_on_the_other_clients() -> None:
 def test_moving_the_end_shifts_every_time_and_nothing_else() -> None:
     later = demo_signals(clients(), end=END + timedelta(days=3))
     shift = timedelta(days=3)
-    moved = [
-        s.model_copy(update={"ts": s.ts + shift, "end": s.end + shift if s.end else None})
-        for s in signals()
-    ]
+    moved = [replace(s, ts=s.ts + shift, end=s.end + shift if s.end else None) for s in signals()]
     assert later == moved
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 from sqlalchemy import create_engine, inspect, text
 
 from engine.frame import ClientSet, KindFrame
@@ -44,7 +46,7 @@ def signal(
     event_id: str, client: str = "acme", kind: str = "response_time", **fields: object
 ) -> StoredSignal:
     data = {"event_id": event_id, "client": client, "kind": kind, "ts": T0, "value": 1.0, **fields}
-    return StoredSignal.model_validate(data)
+    return TypeAdapter(StoredSignal).validate_python(data)
 
 
 def open_with_clock(url: str, now: datetime = T0) -> tuple[Store, Clock]:
@@ -288,7 +290,7 @@ def test_a_delivered_milestone_updates_its_row_and_its_ingestion_time(store_url:
         due = signal("m1", kind="milestone", value=None, attrs={"name": "go-live"})
         store.upsert_signals([due, signal("r1")])
         clock.now = T0 + HOUR
-        result = store.upsert_signals([due.model_copy(update={"end": T0 + DAY}), signal("r1")])
+        result = store.upsert_signals([replace(due, end=T0 + DAY), signal("r1")])
         assert result == type(result)(0, 1, 1, ("updated", "unchanged"))
         with store.engine.connect() as connection:
             rows = connection.execute(
