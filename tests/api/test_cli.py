@@ -135,3 +135,14 @@ def test_import_with_bad_rows_writes_nothing(run, tmp_path: Path) -> None:  # ty
     result = run("import", str(good))
     assert result.exit_code == 0, result.output
     assert "1" in result.stdout
+
+
+def test_rules_check_covers_collectors_and_rule_tests(run) -> None:  # type: ignore[no-untyped-def]
+    collectors = run.rules / "collectors.yaml"
+    collectors.write_text(collectors.read_text().replace("type: survey_csv", "type: survey_cvs"))
+    rule_test = run.rules / "tests" / "stability.yaml"
+    rule_test.write_text(rule_test.read_text().replace("stability:", "stabilty:", 1))
+    result = run("rules", "check")
+    assert result.exit_code == 1
+    assert "collectors.nps_survey.type: unknown collector type 'survey_cvs'" in result.output
+    assert "tests/stability.yaml:" in result.output
