@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from api.commands import collect, config, serve
 from api.output import render_history, render_scores
 from api.pipeline import evaluate_store, sync_registry
 from api.rule_tests import run_rule_tests
@@ -324,22 +325,9 @@ def _blank(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _register_feature_commands() -> None:
-    """Commands owned by feature modules (collectors, the service) register themselves."""
-    registrars: list[Callable[[typer.Typer], None]] = []
-    for module in ("api.commands.collect", "api.commands.serve", "api.commands.config"):
-        try:
-            imported = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as missing:
-            if missing.name != module:
-                raise
-            continue
-        registrars.append(imported.register)
-    for register in registrars:
-        register(app)
-
-
-_register_feature_commands()
+# Commands owned by a feature module (collectors, the service) add themselves.
+for feature in (collect, serve, config):
+    feature.register(app)
 
 
 def main() -> None:
