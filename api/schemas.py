@@ -21,7 +21,6 @@ from pydantic import (
 )
 
 from engine.errors import Finding
-from engine.model import BUILTIN_KINDS
 from engine.result import AppliedLimit, ComponentScore
 from signals.model import (
     Client,
@@ -32,6 +31,7 @@ from signals.model import (
     MilestoneSignal,
     ResponseTimeSignal,
     SurveySignal,
+    kind_tag,
 )
 
 #: The most signals one ``POST /signals`` request may carry.
@@ -87,18 +87,13 @@ class CustomIn(CustomSignal):
     value: StrictNumber
 
 
-def _kind_tag(data: Any) -> str:
-    kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
-    return kind if isinstance(kind, str) and kind in BUILTIN_KINDS else "custom"
-
-
 SignalIn = Annotated[
     Annotated[ResponseTimeIn, Tag("response_time")]
     | Annotated[MilestoneIn, Tag("milestone")]
     | Annotated[SurveyIn, Tag("survey")]
     | Annotated[IncidentIn, Tag("incident")]
     | Annotated[CustomIn, Tag("custom")],
-    Discriminator(_kind_tag),
+    Discriminator(kind_tag),
 ]
 
 

@@ -225,7 +225,8 @@ class CustomSignal(_Signal):
         )
 
 
-def _kind_tag(data: Any) -> str:
+def kind_tag(data: Any) -> str:
+    """The union tag of a signal payload: its built-in kind, or ``custom``."""
     kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
     return kind if isinstance(kind, str) and kind in BUILTIN_KINDS else "custom"
 
@@ -236,7 +237,7 @@ Signal = Annotated[
     | Annotated[SurveySignal, Tag("survey")]
     | Annotated[IncidentSignal, Tag("incident")]
     | Annotated[CustomSignal, Tag("custom")],
-    Discriminator(_kind_tag),
+    Discriminator(kind_tag),
 ]
 SIGNAL_ADAPTER: TypeAdapter[Signal] = TypeAdapter(Signal)
 
