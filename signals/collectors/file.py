@@ -25,11 +25,11 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -209,6 +209,29 @@ def short_error(error: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
+R = TypeVar("R")
+
+
+def convert_rows(
+    rows: Iterable[tuple[str, R]],
+    convert: Callable[[R], StoredSignal | None],
+    context: FetchContext,
+) -> list[StoredSignal]:
+    """``(label, row)`` pairs → signals. A row that does not make a valid signal is skipped with
+    ``label`` and the reason (the rest are kept); None (e.g. an unmapped client) is dropped."""
+    signals: list[StoredSignal] = []
+    for label, row in rows:
+        try:
+            signal = convert(row)
+        except ValueError as error:  # pydantic's ValidationError included
+            reason = short_error(error) if isinstance(error, ValidationError) else str(error)
+            context.log_skip(label, reason)
+            continue
+        if signal is not None:
+            signals.append(signal)
+    return signals
+
+
 def stable_id(*parts: object) -> str:
     """A short digest of ``parts``: the identity of a row that has no id column."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
@@ -264,6 +287,26 @@ def next_file(folder: DropFolder, cursor: JsonValue) -> tuple[Path | None, dict[
     return pending[0], files, len(pending) > 1
 
 
+def fetch_drop_folder(
+    config: Any,
+    collector: str,
+    cursor: JsonValue,
+    context: FetchContext,
+    read: Callable[[Path, str, FetchContext], list[StoredSignal]],
+) -> FetchResult:
+    """One fetch of a drop-folder collector: ``read`` the next new or changed file (one too big
+    is skipped with a reason); ``more`` while others are waiting."""
+    folder = DropFolder(config, collector)
+    path, files, more = next_file(folder, cursor)
+    if path is None:
+        return FetchResult([], {"files": files})
+    state = signature(path)  # taken before reading: a file changing meanwhile is read again
+    name = folder.name(path)
+    signals = [] if folder.too_big(path, context) else read(path, name, context)
+    files[name] = state
+    return FetchResult(signals, {"files": files}, more)
+
+
 @register
 class FileCollector:
     """Rows of CSV/JSONL files in a drop folder → signals of one kind."""
@@ -278,38 +321,22 @@ class FileCollector:
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Read the next new or changed file; ``more`` while others are waiting."""
-        folder = DropFolder(self.config, self.name)
-        path, files, more = next_file(folder, cursor)
-        if path is None:
-            return FetchResult([], {"files": files})
-        state = signature(path)  # taken before reading: a file changing meanwhile is read again
-        signals = (
-            [] if folder.too_big(path, context) else self._read(path, folder.name(path), context)
-        )
-        files[folder.name(path)] = state
-        return FetchResult(signals, {"files": files}, more)
+        return fetch_drop_folder(self.config, self.name, cursor, context, self._read)
 
     def _read(self, path: Path, name: str, context: FetchContext) -> list[StoredSignal]:
         config = self.config
         _, rows = read_rows(
             path, config.format, delimiter=config.delimiter, encoding=config.encoding
         )
-        signals: list[StoredSignal] = []
-        for row in rows:
-            if isinstance(row, str):
-                context.log_skip(name, row)
-                continue
-            try:
-                signal = self._signal(row, context)
-            except ValidationError as error:
-                context.log_skip(f"{name}:{row.line}", short_error(error))
-                continue
-            except ValueError as error:
-                context.log_skip(f"{name}:{row.line}", str(error))
-                continue
-            if signal is not None:
-                signals.append(signal)
-        return signals
+
+        def readable() -> Iterator[tuple[str, Row]]:
+            for row in rows:  # lazily, so skips are logged in file order
+                if isinstance(row, str):
+                    context.log_skip(name, row)
+                else:
+                    yield f"{name}:{row.line}", row
+
+        return convert_rows(readable(), lambda row: self._signal(row, context), context)
 
     def _signal(self, row: Row, context: FetchContext) -> StoredSignal | None:
         """One row → a signal; None when its client is not mapped (ClientMap counts it)."""

@@ -31,7 +31,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -46,7 +46,7 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.file import TIME_FIELDS, fields_of, is_field, short_error
+from signals.collectors.file import TIME_FIELDS, convert_rows, fields_of, is_field
 from signals.model import StoredSignal, parse_signal
 
 PAGE_QUERY = (
@@ -209,19 +209,8 @@ class SqlCollector:
             raise CollectorError(self.name, f"cannot use {url!r}: {error}") from error
 
     def _signals(self, rows: list[dict[str, Any]], context: FetchContext) -> list[StoredSignal]:
-        signals: list[StoredSignal] = []
-        for number, row in enumerate(rows, start=1):
-            try:
-                signal = self._signal(row, context)
-            except ValidationError as error:
-                context.log_skip(f"row {number} ({self._row_id(row)})", short_error(error))
-                continue
-            except ValueError as error:
-                context.log_skip(f"row {number} ({self._row_id(row)})", str(error))
-                continue
-            if signal is not None:
-                signals.append(signal)
-        return signals
+        labelled = ((f"row {n} ({self._row_id(row)})", row) for n, row in enumerate(rows, start=1))
+        return convert_rows(labelled, lambda row: self._signal(row, context), context)
 
     def _row_id(self, row: Mapping[str, Any]) -> str:
         return f"event_id={row.get(self.config.columns.get('event_id', 'event_id'))!r}"

@@ -29,7 +29,7 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from engine.model import scale_bounds
 from signals.collectors.base import (
@@ -40,13 +40,11 @@ from signals.collectors.base import (
     register,
 )
 from signals.collectors.file import (
-    DropFolder,
     Row,
     TableSource,
-    next_file,
+    convert_rows,
+    fetch_drop_folder,
     read_rows,
-    short_error,
-    signature,
     stable_id,
     to_time,
 )
@@ -132,16 +130,7 @@ class SurveyCsvCollector:
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Read the next new or changed export; ``more`` while others are waiting."""
-        folder = DropFolder(self.config, self.name)
-        path, files, more = next_file(folder, cursor)
-        if path is None:
-            return FetchResult([], {"files": files})
-        state = signature(path)
-        signals = (
-            [] if folder.too_big(path, context) else self._read(path, folder.name(path), context)
-        )
-        files[folder.name(path)] = state
-        return FetchResult(signals, {"files": files}, more)
+        return fetch_drop_folder(self.config, self.name, cursor, context, self._read)
 
     def _read(self, path: Path, name: str, context: FetchContext) -> list[StoredSignal]:
         config = self.config
@@ -171,24 +160,18 @@ class SurveyCsvCollector:
             scale = detected
         id_column = first_present(header, config.response_id, ID_COLUMNS)
         survey = config.survey or path.stem
-        signals = []
-        for row in rows:
-            try:
-                signal = self._signal(
-                    row,
-                    timestamp=timestamp,
-                    id_column=id_column,
-                    scale=scale,
-                    survey=survey,
-                    context=context,
-                )
-            except (ValidationError, ValueError) as error:
-                reason = short_error(error) if isinstance(error, ValidationError) else str(error)
-                context.log_skip(f"{name}:{row.line}", reason)
-                continue
-            if signal is not None:
-                signals.append(signal)
-        return signals
+        return convert_rows(
+            ((f"{name}:{row.line}", row) for row in rows),
+            lambda row: self._signal(
+                row,
+                timestamp=timestamp,
+                id_column=id_column,
+                scale=scale,
+                survey=survey,
+                context=context,
+            ),
+            context,
+        )
 
     def _signal(
         self,
