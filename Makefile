@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	mkdir -p build/typecheck/rapport  # mypy's view of the rapport.* names (see pyproject.toml)
+	for package in engine signals api; do ln -sfn ../../../$$package build/typecheck/rapport/$$package; done
 	touch $(STAMP)
 
 ## Seed the demo into the embedded SQLite store (when empty), score it and print the table,

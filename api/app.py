@@ -18,16 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from api.auth import Authenticator, check_exposure
-from api.errors import ApiError, PayloadTooLargeError
-from api.idempotency import IdempotencyKeys
-from api.metrics import ServiceMetrics
-from api.reload import Reloader, install_sighup
-from api.routes import clients, ops, rules, signals
-from api.service import Clock, CollectorsHook, Evaluator, RulesHolder, Service, utc_now
-from api.settings import Settings
-from engine.errors import RapportError, RulesError, UnknownClientError
-from signals.store import Store, StoreError
+from rapport.api.auth import Authenticator, check_exposure
+from rapport.api.errors import ApiError, PayloadTooLargeError
+from rapport.api.idempotency import IdempotencyKeys
+from rapport.api.metrics import ServiceMetrics
+from rapport.api.reload import Reloader, install_sighup
+from rapport.api.routes import clients, ops, rules, signals
+from rapport.api.service import Clock, CollectorsHook, Evaluator, RulesHolder, Service, utc_now
+from rapport.api.settings import Settings
+from rapport.engine.errors import RapportError, RulesError, UnknownClientError
+from rapport.signals.store import Store, StoreError
 
 log = logging.getLogger("rapport.api")
 

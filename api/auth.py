@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import ForbiddenError, UnauthorizedError
-from api.owners import owner_matches
-from api.settings import Scope, TokenSpec
-from engine.errors import RapportError
-from signals.model import Client
+from rapport.api.errors import ForbiddenError, UnauthorizedError
+from rapport.api.owners import owner_matches
+from rapport.api.settings import Scope, TokenSpec
+from rapport.engine.errors import RapportError
+from rapport.signals.model import Client
 
 log = logging.getLogger("rapport.auth")
 

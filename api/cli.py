@@ -18,20 +18,20 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from api.commands import collect, config, serve
-from api.output import render_history, render_scores
-from api.pipeline import evaluate_store, sync_registry
-from api.rule_tests import run_rule_tests
-from api.rules_check import check_rules
-from api.settings import Settings, load_settings
-from engine.errors import FindingsError, RapportError
-from engine.explain import explain, render_explanation
-from engine.loader import Ruleset, load_ruleset
-from signals.collectors.config import COLLECTORS_FILE, load_collectors_config
-from signals.collectors.runner import stale_kinds as collector_stale_kinds
-from signals.demo import demo_signals
-from signals.importer import import_files
-from signals.store import Store
+from rapport.api.commands import collect, config, serve
+from rapport.api.output import render_history, render_scores
+from rapport.api.pipeline import evaluate_store, sync_registry
+from rapport.api.rule_tests import run_rule_tests
+from rapport.api.rules_check import check_rules
+from rapport.api.settings import Settings, load_settings
+from rapport.engine.errors import FindingsError, RapportError
+from rapport.engine.explain import explain, render_explanation
+from rapport.engine.loader import Ruleset, load_ruleset
+from rapport.signals.collectors.config import COLLECTORS_FILE, load_collectors_config
+from rapport.signals.collectors.runner import stale_kinds as collector_stale_kinds
+from rapport.signals.demo import demo_signals
+from rapport.signals.importer import import_files
+from rapport.signals.store import Store
 
 app = typer.Typer(
     name="rapport",

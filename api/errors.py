@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.errors import RapportError
+from rapport.engine.errors import RapportError
 
 
 class ApiError(RapportError):

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from signals import schema
-from signals.model import StoredSignal
+from rapport.signals import schema
+from rapport.signals.model import StoredSignal
 
 
 def scores_at(engine: sa.Engine, cutoff: datetime) -> dict[str, float | None]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from api.errors import BadRequestError, IdempotencyConflictError
+from rapport.api.errors import BadRequestError, IdempotencyConflictError
 
 RETENTION = 24 * 3600.0  # seconds a key is remembered
 _PURGE_EVERY = 600.0

@@ -38,9 +38,9 @@ from prometheus_client.metrics_core import InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from api.owners import NONE_LABEL, client_owner_slug
-from engine.result import Evaluation, Status
-from signals.model import Client
+from rapport.api.owners import NONE_LABEL, client_owner_slug
+from rapport.engine.result import Evaluation, Status
+from rapport.signals.model import Client
 
 #: prometheus_client's Go-style float formatting, untyped upstream, so typed here once.
 _go: Callable[[float], str] = floatToGoString

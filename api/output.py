@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from rich.table import Table
 from rich.text import Text
 
-from engine.result import ClientScore
-from signals.model import Client
+from rapport.engine.result import ClientScore
+from rapport.signals.model import Client
 
 _GRADE_STYLE = {"healthy": "green", "watch": "yellow", "at_risk": "red"}
 _STATUS_MARK = {"ok": "", "missing": "?", "stale": "~"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from signals.model import Client
+from rapport.signals.model import Client
 
 _NOT_WORD = re.compile(r"[^\w]+")
 

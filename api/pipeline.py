@@ -10,12 +10,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from engine.frame import ClientSet
-from engine.loader import Ruleset
-from engine.result import Evaluation
-from engine.scoring import evaluate
-from signals.registry import load_clients_file
-from signals.store import Store
+from rapport.engine.frame import ClientSet
+from rapport.engine.loader import Ruleset
+from rapport.engine.result import Evaluation
+from rapport.engine.scoring import evaluate
+from rapport.signals.registry import load_clients_file
+from rapport.signals.store import Store
 
 CLIENTS_FILE = "clients.yaml"
 

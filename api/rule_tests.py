@@ -50,16 +50,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.errors import Finding, RulesError
-from engine.frame import ClientSet
-from engine.loader import check_model_text, load_scorecard, read_rules_text
-from engine.model import Scorecard
-from engine.result import ClientScore, StatusName
-from engine.scoring import evaluate
-from engine.validate import Locate
-from engine.yamlsource import Locator, format_key, parse_yaml
-from signals.frames import build_signal_set
-from signals.model import ClientId, Instant, StoredSignal, parse_signal
+from rapport.engine.errors import Finding, RulesError
+from rapport.engine.frame import ClientSet
+from rapport.engine.loader import check_model_text, load_scorecard, read_rules_text
+from rapport.engine.model import Scorecard
+from rapport.engine.result import ClientScore, StatusName
+from rapport.engine.scoring import evaluate
+from rapport.engine.validate import Locate
+from rapport.engine.yamlsource import Locator, format_key, parse_yaml
+from rapport.signals.frames import build_signal_set
+from rapport.signals.model import ClientId, Instant, StoredSignal, parse_signal
 
 TESTS_DIR = "tests"
 SCORECARD_FILE = "scorecard.yaml"

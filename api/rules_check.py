@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.rule_tests import check_rule_test_file
-from engine.errors import Finding
-from engine.loader import SCORECARD_FILE, load_scorecard
-from signals.collectors.config import COLLECTORS_FILE, check_collectors_file
-from signals.registry import RULES_FILE_CHECKS, RulesFileCheck, check_rules_dir
+from rapport.api.rule_tests import check_rule_test_file
+from rapport.engine.errors import Finding
+from rapport.engine.loader import SCORECARD_FILE, load_scorecard
+from rapport.signals.collectors.config import COLLECTORS_FILE, check_collectors_file
+from rapport.signals.registry import RULES_FILE_CHECKS, RulesFileCheck, check_rules_dir
 
 RULE_TESTS = "tests/*.yaml"
 CHECKS = (*RULES_FILE_CHECKS, RulesFileCheck(COLLECTORS_FILE, check_collectors_file))

@@ -20,9 +20,9 @@ from pydantic import (
     Tag,
 )
 
-from engine.errors import Finding
-from engine.result import AppliedLimit, ComponentScore
-from signals.model import (
+from rapport.engine.errors import Finding
+from rapport.engine.result import AppliedLimit, ComponentScore
+from rapport.signals.model import (
     Client,
     CustomSignal,
     DayOrInstant,

@@ -22,18 +22,18 @@ from typing import Protocol
 
 import numpy as np
 
-from api.errors import NotReadyError
-from api.history import scores_at
-from api.metrics import ClientMetricsInput, Prebuilt, ServiceMetrics, render_client_metrics
-from api.pipeline import evaluate_store, sync_registry
-from engine.errors import Finding, RulesError
-from engine.frame import ClientSet
-from engine.loader import Ruleset, load_ruleset
-from engine.result import ClientScore, Evaluation, Status
-from signals.collector_state import run_summaries
-from signals.model import Client
-from signals.registry import check_rules_dir
-from signals.store import Store
+from rapport.api.errors import NotReadyError
+from rapport.api.history import scores_at
+from rapport.api.metrics import ClientMetricsInput, Prebuilt, ServiceMetrics, render_client_metrics
+from rapport.api.pipeline import evaluate_store, sync_registry
+from rapport.engine.errors import Finding, RulesError
+from rapport.engine.frame import ClientSet
+from rapport.engine.loader import Ruleset, load_ruleset
+from rapport.engine.result import ClientScore, Evaluation, Status
+from rapport.signals.collector_state import run_summaries
+from rapport.signals.model import Client
+from rapport.signals.registry import check_rules_dir
+from rapport.signals.store import Store
 
 log = logging.getLogger("rapport.service")
 

@@ -34,8 +34,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from engine.errors import RapportError
-from engine.model import Duration, format_duration
+from rapport.engine.errors import RapportError
+from rapport.engine.model import Duration, format_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///data/rapport.db"
 

@@ -19,9 +19,9 @@ import numpy as np
 from benchmarks import baselines
 from benchmarks.data import AS_OF, event_count, slice_clients, synthetic_signals
 from benchmarks.store_roundtrip import store_roundtrip
-from engine.loader import load_ruleset, load_scorecard
-from engine.reference import evaluate_reference
-from engine.scoring import evaluate
+from rapport.engine.loader import load_ruleset, load_scorecard
+from rapport.engine.reference import evaluate_reference
+from rapport.engine.scoring import evaluate
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.json"

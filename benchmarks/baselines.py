@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.data import DAY
-from engine.frame import SignalSet
+from rapport.engine.frame import SignalSet
 
 SEVERITY_POINTS = {"sev1": 10.0, "sev2": 5.0, "sev3": 2.0, "sev4": 1.0}
 WEIGHTS = {"responsiveness": 30.0, "delivery": 25.0, "satisfaction": 25.0, "stability": 20.0}

@@ -40,14 +40,14 @@ import uvicorn
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
-from api.auth import hash_token
-from api.metrics import ClientMetricsInput, render_client_metrics
-from api.pipeline import evaluate_store
-from api.settings import Settings, TokenSpec
-from engine.loader import load_ruleset
-from signals.model import Client, Owner, StoredSignal
-from signals.store import Store
+from rapport.api.app import create_app
+from rapport.api.auth import hash_token
+from rapport.api.metrics import ClientMetricsInput, render_client_metrics
+from rapport.api.pipeline import evaluate_store
+from rapport.api.settings import Settings, TokenSpec
+from rapport.engine.loader import load_ruleset
+from rapport.signals.model import Client, Owner, StoredSignal
+from rapport.signals.store import Store
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent

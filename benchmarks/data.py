@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from engine.frame import Categorical, ClientSet, KindFrame, SignalSet
+from rapport.engine.frame import Categorical, ClientSet, KindFrame, SignalSet
 
 AS_OF = datetime(2026, 6, 30, tzinfo=UTC)
 DAY = 86400.0

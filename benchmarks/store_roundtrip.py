@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.data import AS_OF, synthetic_signals
-from engine.model import Scorecard
-from engine.scoring import evaluate
-from signals.model import Client, StoredSignal
-from signals.store import Store
+from rapport.engine.model import Scorecard
+from rapport.engine.scoring import evaluate
+from rapport.signals.model import Client, StoredSignal
+from rapport.signals.store import Store
 
 
 def _stored(clients: tuple[str, ...], signals: Any) -> list[StoredSignal]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.frame import BoolArray, FloatArray
+from rapport.engine.frame import BoolArray, FloatArray
 
 #: The client row of each event.
 Groups = npt.NDArray[np.integer[Any]]

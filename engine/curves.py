@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.frame import FloatArray
-from engine.model import Band, Curve, Linear, Scale
+from rapport.engine.frame import FloatArray
+from rapport.engine.model import Band, Curve, Linear, Scale
 
 
 def apply_curve(curve: Curve, scale: Scale, values: FloatArray) -> FloatArray:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.model import (
+from rapport.engine.model import (
     BUILTIN_KINDS,
     AttrMeasure,
     Carry,
@@ -25,7 +25,7 @@ from engine.model import (
     WhereValue,
     percentile_of,
 )
-from engine.result import AppliedLimit, ClientScore, ComponentScore, StatusName
+from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, StatusName
 
 #: Limits closer than this to the score are taken to be what set it (float noise aside).
 _BOUND_TOLERANCE = 1e-9

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.errors import ScoringError
-from engine.frame import BoolArray, FloatArray, IntArray, KindFrame
-from engine.model import BUILTIN_KINDS, AttrMeasure, WhereValue, scale_bounds
+from rapport.engine.errors import ScoringError
+from rapport.engine.frame import BoolArray, FloatArray, IntArray, KindFrame
+from rapport.engine.model import BUILTIN_KINDS, AttrMeasure, WhereValue, scale_bounds
 
 DAY = 86400.0
 HOUR = 3600.0

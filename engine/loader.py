@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from engine.errors import Finding, RulesError
-from engine.model import SUPPORTED_VERSIONS, Scorecard
-from engine.shape_errors import translate_errors
-from engine.validate import Locate, validate_scorecard
-from engine.yamlsource import Locator, parse_yaml
+from rapport.engine.errors import Finding, RulesError
+from rapport.engine.model import SUPPORTED_VERSIONS, Scorecard
+from rapport.engine.shape_errors import translate_errors
+from rapport.engine.validate import Locate, validate_scorecard
+from rapport.engine.yamlsource import Locator, parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine import aggregates as agg
-from engine import notes
-from engine.errors import ScoringError
-from engine.fields import EventView, Instant, is_grouped
-from engine.frame import BoolArray, FloatArray, SignalSet
-from engine.model import Measurement, percentile_of
+from rapport.engine import aggregates as agg
+from rapport.engine import notes
+from rapport.engine.errors import ScoringError
+from rapport.engine.fields import EventView, Instant, is_grouped
+from rapport.engine.frame import BoolArray, FloatArray, SignalSet
+from rapport.engine.model import Measurement, percentile_of
 
 #: Absence of events is itself the measurement (0), so these are never missing for lack of events.
 ALWAYS_MEASURED = ("count", "sum")

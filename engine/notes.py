@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
-from engine.model import format_duration
+from rapport.engine.model import format_duration
 
 
 @cache  # a few distinct (count, needed, window) words thousands of notes

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import numpy as np
 
-from engine import notes
-from engine.errors import ScoringError
-from engine.fields import (
+from rapport.engine import notes
+from rapport.engine.errors import ScoringError
+from rapport.engine.fields import (
     DAY,
     HOUR,
     epoch_seconds,
@@ -28,9 +28,9 @@ from engine.fields import (
     survey_bounds,
     where_texts,
 )
-from engine.frame import ClientSet, KindFrame, SignalSet
-from engine.measure import ALWAYS_MEASURED, COUNTING, needed_events
-from engine.model import (
+from rapport.engine.frame import ClientSet, KindFrame, SignalSet
+from rapport.engine.measure import ALWAYS_MEASURED, COUNTING, needed_events
+from rapport.engine.model import (
     AttrMeasure,
     Cap,
     Carry,
@@ -44,8 +44,8 @@ from engine.model import (
     WhereValue,
     percentile_of,
 )
-from engine.result import Evaluation, Status
-from engine.scoring import SCORE_DECIMALS, evaluation_of, limits_of
+from rapport.engine.result import Evaluation, Status
+from rapport.engine.scoring import SCORE_DECIMALS, evaluation_of, limits_of
 
 NAN = math.nan
 

@@ -11,8 +11,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from engine.errors import UnknownClientError
-from engine.frame import BoolArray, ClientSet, FloatArray
+from rapport.engine.errors import UnknownClientError
+from rapport.engine.frame import BoolArray, ClientSet, FloatArray
 
 
 class Status(IntEnum):

@@ -22,14 +22,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from engine import notes
-from engine.curves import apply_curve
-from engine.errors import ScoringError
-from engine.fields import epoch_seconds
-from engine.frame import BoolArray, Categorical, ClientSet, FloatArray, SignalSet
-from engine.measure import Measurer
-from engine.model import Cap, Carry, Component, Floor, Grade, Neutral, Scale, Scorecard
-from engine.result import Evaluation, Status
+from rapport.engine import notes
+from rapport.engine.curves import apply_curve
+from rapport.engine.errors import ScoringError
+from rapport.engine.fields import epoch_seconds
+from rapport.engine.frame import BoolArray, Categorical, ClientSet, FloatArray, SignalSet
+from rapport.engine.measure import Measurer
+from rapport.engine.model import Cap, Carry, Component, Floor, Grade, Neutral, Scale, Scorecard
+from rapport.engine.result import Evaluation, Status
 
 StatusArray = npt.NDArray[np.int8]
 

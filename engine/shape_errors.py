@@ -17,9 +17,9 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from engine.errors import Finding
-from engine.validate import did_you_mean
-from engine.yamlsource import Locator, format_key
+from rapport.engine.errors import Finding
+from rapport.engine.validate import did_you_mean
+from rapport.engine.yamlsource import Locator, format_key
 
 #: Errors that only say "the value is not this kind of thing": in a union, a member failing only
 #: with one of these at the union's own key is a shape the user did not mean.

@@ -11,8 +11,8 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from engine.errors import Finding
-from engine.model import (
+from rapport.engine.errors import Finding
+from rapport.engine.model import (
     AGGREGATE_NAMES,
     BUILTIN_KINDS,
     AttrMeasure,
@@ -28,7 +28,7 @@ from engine.model import (
     WhereValue,
     is_known_aggregate,
 )
-from engine.yamlsource import format_key
+from rapport.engine.yamlsource import format_key
 
 Loc = tuple[str | int, ...]
 Locate = Callable[[Sequence[str | int]], tuple[int, int]]

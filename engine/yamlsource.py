@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from engine.errors import Finding, RapportError
+from rapport.engine.errors import Finding, RapportError
 
 Loc = Sequence[str | int]
 

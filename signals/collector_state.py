@@ -30,9 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, RowMapping
 
-from signals.collectors.base import JsonValue
-from signals.schema import UTCDateTime
-from signals.store import Store
+from rapport.signals.collectors.base import JsonValue
+from rapport.signals.schema import UTCDateTime
+from rapport.signals.store import Store
 
 metadata = MetaData()
 

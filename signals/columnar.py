@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.frame import Categorical, ClientSet, IntArray, KindFrame, SignalSet
-from signals.frames import build_stale_masks
+from rapport.engine.frame import Categorical, ClientSet, IntArray, KindFrame, SignalSet
+from rapport.signals.frames import build_stale_masks
 
 #: One database row: kind, client id, ts, end_ts (None while open), value (None), attrs JSON text.
 SignalRow = tuple[str, str, float, float | None, float | None, str]

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import yaml
 
-from signals.model import Client, Owner, StoredSignal
+from rapport.signals.model import Client, Owner, StoredSignal
 
 PROFILES = (
     "healthy",

@@ -12,8 +12,8 @@ from datetime import datetime
 
 import numpy as np
 
-from engine.frame import BoolArray, Categorical, ClientSet, KindFrame, SignalSet
-from signals.model import StoredSignal
+from rapport.engine.frame import BoolArray, Categorical, ClientSet, KindFrame, SignalSet
+from rapport.signals.model import StoredSignal
 
 
 def epoch(moment: datetime | None) -> float:

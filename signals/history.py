@@ -14,9 +14,9 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, RowMapping, Select, func, insert, select
 
-from engine.result import AppliedLimit, ClientScore, ComponentScore
-from signals import schema
-from signals.dbapi import execute_many
+from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
+from rapport.signals import schema
+from rapport.signals.dbapi import execute_many
 
 _COMPONENTS: TypeAdapter[dict[str, ComponentScore]] = TypeAdapter(dict[str, ComponentScore])
 _LIMITS: TypeAdapter[list[AppliedLimit]] = TypeAdapter(list[AppliedLimit])

@@ -49,11 +49,18 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
-from engine.errors import FindingsError
-from signals.model import Client, Signal
-from signals.records import BadRow, FileFormat, FileRejectedError, RecordFile, Row, open_records
-from signals.store import Store
-from signals.writer import StoreWriter, UpsertResult, signal_params
+from rapport.engine.errors import FindingsError
+from rapport.signals.model import Client, Signal
+from rapport.signals.records import (
+    BadRow,
+    FileFormat,
+    FileRejectedError,
+    RecordFile,
+    Row,
+    open_records,
+)
+from rapport.signals.store import Store
+from rapport.signals.writer import StoreWriter, UpsertResult, signal_params
 
 ImportKind = Literal["auto", "signals", "clients"]
 ProgressCallback = Callable[[int, int], None]

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.model import BUILTIN_KINDS, scale_bounds
+from rapport.engine.model import BUILTIN_KINDS, scale_bounds
 
 ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 EventId = Annotated[str, Field(min_length=1, max_length=200)]

@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.errors import RapportError
+from rapport.engine.errors import RapportError
 
 RecordKind = Literal["signals", "clients"]
 

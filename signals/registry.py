@@ -13,12 +13,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import Finding, RulesError
-from engine.loader import SCORECARD_FILE, check_model_text, read_rules_text
-from engine.model import Scorecard
-from engine.validate import Locate
-from engine.yamlsource import format_key
-from signals.model import Client
+from rapport.engine.errors import Finding, RulesError
+from rapport.engine.loader import SCORECARD_FILE, check_model_text, read_rules_text
+from rapport.engine.model import Scorecard
+from rapport.engine.validate import Locate
+from rapport.engine.yamlsource import format_key
+from rapport.signals.model import Client
 
 CLIENTS_FILE = "clients.yaml"
 

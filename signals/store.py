@@ -40,14 +40,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from engine.errors import RapportError
-from engine.frame import ClientSet, SignalSet
-from engine.result import ClientScore, Evaluation
-from signals import history, schema
-from signals.columnar import SignalSetBuilder
-from signals.dbapi import compiled_sql, driver_cursor
-from signals.model import Client, Owner, StoredSignal
-from signals.writer import StoreWriter, UpsertResult, epoch
+from rapport.engine.errors import RapportError
+from rapport.engine.frame import ClientSet, SignalSet
+from rapport.engine.result import ClientScore, Evaluation
+from rapport.signals import history, schema
+from rapport.signals.columnar import SignalSetBuilder
+from rapport.signals.dbapi import compiled_sql, driver_cursor
+from rapport.signals.model import Client, Owner, StoredSignal
+from rapport.signals.writer import StoreWriter, UpsertResult, epoch
 
 __all__ = ["DEFAULT_URL", "Store", "StoreError", "StoreWriter", "UpsertResult"]
 

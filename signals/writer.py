@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from signals import schema
-from signals.dbapi import execute_many
-from signals.model import Client, StoredSignal
+from rapport.signals import schema
+from rapport.signals.dbapi import execute_many
+from rapport.signals.model import Client, StoredSignal
 
 UpsertStatus = Literal["inserted", "updated", "unchanged"]
 

@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy import make_url, select
 
-from signals import schema
-from signals.store import Store
+from rapport.signals import schema
+from rapport.signals.store import Store
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "RAPPORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"

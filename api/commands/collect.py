@@ -23,21 +23,21 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from api.pipeline import evaluate_store, sync_registry
-from api.settings import Settings
-from engine.errors import RapportError, RulesError
-from engine.frame import ClientSet
-from engine.loader import Ruleset, load_ruleset
-from signals.collector_state import RunRecord
-from signals.collectors.config import (
+from rapport.api.pipeline import evaluate_store, sync_registry
+from rapport.api.settings import Settings
+from rapport.engine.errors import RapportError, RulesError
+from rapport.engine.frame import ClientSet
+from rapport.engine.loader import Ruleset, load_ruleset
+from rapport.signals.collector_state import RunRecord
+from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
     CollectorsConfig,
     CollectorSpec,
     load_collectors_config,
 )
-from signals.collectors.runner import RunObserver, run_collectors, stale_kinds
-from signals.collectors.schedule import CollectorService
-from signals.store import Store
+from rapport.signals.collectors.runner import RunObserver, run_collectors, stale_kinds
+from rapport.signals.collectors.schedule import CollectorService
+from rapport.signals.store import Store
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2

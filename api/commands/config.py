@@ -10,9 +10,9 @@ import typer
 import yaml
 from rich.console import Console
 
-from api.commands.serve import global_options
-from api.settings import load_settings, masked_settings
-from engine.errors import RapportError
+from rapport.api.commands.serve import global_options
+from rapport.api.settings import load_settings, masked_settings
+from rapport.engine.errors import RapportError
 
 config_app = typer.Typer(help="Inspect Rapport's configuration.", no_args_is_help=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

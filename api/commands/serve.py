@@ -18,16 +18,16 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from api.app import create_app
-from api.metrics import ServiceMetrics
-from api.pipeline import sync_registry
-from api.settings import Settings, load_settings
-from engine.errors import RapportError, RulesError
-from signals.collector_state import RunRecord
-from signals.collectors.runner import RunObserver
-from signals.collectors.schedule import collector_service_for
-from signals.demo import demo_signals
-from signals.store import Store
+from rapport.api.app import create_app
+from rapport.api.metrics import ServiceMetrics
+from rapport.api.pipeline import sync_registry
+from rapport.api.settings import Settings, load_settings
+from rapport.engine.errors import RapportError, RulesError
+from rapport.signals.collector_state import RunRecord
+from rapport.signals.collectors.runner import RunObserver
+from rapport.signals.collectors.schedule import collector_service_for
+from rapport.signals.demo import demo_signals
+from rapport.signals.store import Store
 
 EXIT_FINDING = 1
 EXIT_ENVIRONMENT = 2
@@ -160,7 +160,9 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-if __name__ == "__main__":  # `python -m api.commands.serve`: the same command without api.cli
+if (
+    __name__ == "__main__"
+):  # `python -m rapport.api.commands.serve`: the same command without api.cli
     standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
     @standalone.callback()

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import Request
 
-from api.schemas import ErrorBody
-from api.service import Service
+from rapport.api.schemas import ErrorBody
+from rapport.api.service import Service
 
 
 def service_of(request: Request) -> Service:

@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.auth import Principal, require
-from api.errors import ForbiddenError, NotFoundError, UnprocessableError
-from api.history import client_signals, remove_clients_except
-from api.owners import client_owner_slug, owner_matches
-from api.routes import AUTH_ERRORS, errors, service_of
-from api.schemas import (
+from rapport.api.auth import Principal, require
+from rapport.api.errors import ForbiddenError, NotFoundError, UnprocessableError
+from rapport.api.history import client_signals, remove_clients_except
+from rapport.api.owners import client_owner_slug, owner_matches
+from rapport.api.routes import AUTH_ERRORS, errors, service_of
+from rapport.api.schemas import (
     ClientDetail,
     ClientPage,
     ClientsBatch,
@@ -32,14 +32,14 @@ from api.schemas import (
     OwnerOut,
     RegistryResult,
 )
-from api.service import Service, Snapshot
-from engine.explain import Explanation, explain, render_explanation
-from engine.frame import ClientSet
-from engine.model import BUILTIN_KINDS, parse_duration
-from engine.result import ClientScore
-from engine.scoring import evaluate
-from signals.frames import build_signal_set
-from signals.model import Client
+from rapport.api.service import Service, Snapshot
+from rapport.engine.explain import Explanation, explain, render_explanation
+from rapport.engine.frame import ClientSet
+from rapport.engine.model import BUILTIN_KINDS, parse_duration
+from rapport.engine.result import ClientScore
+from rapport.engine.scoring import evaluate
+from rapport.signals.frames import build_signal_set
+from rapport.signals.model import Client
 
 router = APIRouter(prefix="/api/v1", tags=["clients"])
 

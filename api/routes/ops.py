@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import Principal, require
-from api.metrics import CONTENT_TYPE, NO_CLIENTS
-from api.routes import AUTH_ERRORS, errors, service_of
-from api.routes.rules import reload_out
-from api.schemas import HealthOut, ReadyOut, ReloadOut
-from engine.errors import RapportError
+from rapport.api.auth import Principal, require
+from rapport.api.metrics import CONTENT_TYPE, NO_CLIENTS
+from rapport.api.routes import AUTH_ERRORS, errors, service_of
+from rapport.api.routes.rules import reload_out
+from rapport.api.schemas import HealthOut, ReadyOut, ReloadOut
+from rapport.engine.errors import RapportError
 
 router = APIRouter(tags=["operations"])
 

@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import Principal, require
-from api.errors import BadRequestError
-from api.routes import AUTH_ERRORS, errors, service_of
-from api.schemas import (
+from rapport.api.auth import Principal, require
+from rapport.api.errors import BadRequestError
+from rapport.api.routes import AUTH_ERRORS, errors, service_of
+from rapport.api.schemas import (
     EvaluateOut,
     FindingOut,
     GradeOut,
@@ -23,9 +23,9 @@ from api.schemas import (
     RulesOut,
     ValidateOut,
 )
-from api.service import ReloadResult
-from engine.errors import Finding
-from signals.registry import check_rules_dir
+from rapport.api.service import ReloadResult
+from rapport.engine.errors import Finding
+from rapport.signals.registry import check_rules_dir
 
 router = APIRouter(prefix="/api/v1", tags=["rules"])
 

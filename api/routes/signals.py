@@ -19,13 +19,13 @@ from typing import Annotated, TypedDict
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
-from api.auth import Principal, require
-from api.idempotency import IdempotencyKeys, check_key, request_hash
-from api.routes import AUTH_ERRORS, errors, service_of
-from api.schemas import MAX_SIGNALS_PER_REQUEST, IngestResult, SignalBatch
-from api.service import Service
-from engine.model import BUILTIN_KINDS
-from signals.model import StoredSignal
+from rapport.api.auth import Principal, require
+from rapport.api.idempotency import IdempotencyKeys, check_key, request_hash
+from rapport.api.routes import AUTH_ERRORS, errors, service_of
+from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST, IngestResult, SignalBatch
+from rapport.api.service import Service
+from rapport.engine.model import BUILTIN_KINDS
+from rapport.signals.model import StoredSignal
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 

@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.errors import RapportError
-from signals.model import Client, StoredSignal
+from rapport.engine.errors import RapportError
+from rapport.signals.model import Client, StoredSignal
 
 JsonValue = Any  # a cursor is any JSON-serialisable value the collector understands
 

@@ -7,7 +7,7 @@ here, at import, with ``DuplicateCollectorError``. Configuration loading imports
 
 from __future__ import annotations
 
-from signals.collectors import (
+from rapport.signals.collectors import (
     file,
     github,
     http_json,

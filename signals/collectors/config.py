@@ -41,14 +41,14 @@ from pydantic import (
     model_validator,
 )
 
-import signals.collectors.builtin  # noqa: F401  (fills REGISTRY with every collector type)
-from engine.errors import Finding, RapportError, RulesError
-from engine.loader import check_model_text, read_rules_text
-from engine.model import SUPPORTED_VERSIONS, Duration, parse_duration
-from engine.shape_errors import translate_errors
-from engine.yamlsource import Locator, format_key, parse_yaml
-from signals.collectors.base import REGISTRY, Collector, CollectorConfig
-from signals.model import ClientId
+import rapport.signals.collectors.builtin  # noqa: F401  (fills REGISTRY with every collector type)
+from rapport.engine.errors import Finding, RapportError, RulesError
+from rapport.engine.loader import check_model_text, read_rules_text
+from rapport.engine.model import SUPPORTED_VERSIONS, Duration, parse_duration
+from rapport.engine.shape_errors import translate_errors
+from rapport.engine.yamlsource import Locator, format_key, parse_yaml
+from rapport.signals.collectors.base import REGISTRY, Collector, CollectorConfig
+from rapport.signals.model import ClientId
 
 COLLECTORS_FILE = "collectors.yaml"
 _COLLECTOR_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from engine.model import BUILTIN_KINDS
-from signals.collectors.base import (
+from rapport.engine.model import BUILTIN_KINDS
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -43,7 +43,7 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.model import StoredSignal, parse_signal
+from rapport.signals.model import StoredSignal, parse_signal
 
 #: Per built-in kind, the fields a row may fill (``event_id`` and ``client`` apply to every kind).
 KIND_FIELDS: Mapping[str, tuple[str, ...]] = {

@@ -35,7 +35,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from signals.collectors.base import (
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -43,8 +43,8 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.http import HttpSourceConfig, Source, read_token, same_origin
-from signals.collectors.items import (
+from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token, same_origin
+from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
     instant,
@@ -53,7 +53,7 @@ from signals.collectors.items import (
     require,
     to_signal,
 )
-from signals.model import StoredSignal
+from rapport.signals.model import StoredSignal
 
 NAME = "github"
 Repo = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]

@@ -36,9 +36,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from engine.errors import RapportError
-from engine.model import Duration
-from signals.collectors.base import CollectorConfig, CollectorError, FetchContext
+from rapport.engine.errors import RapportError
+from rapport.engine.model import Duration
+from rapport.signals.collectors.base import CollectorConfig, CollectorError, FetchContext
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024

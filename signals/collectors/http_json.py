@@ -51,8 +51,8 @@ import jmespath
 from jmespath.parser import ParsedResult
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from engine.model import BUILTIN_KINDS, Duration
-from signals.collectors.base import (
+from rapport.engine.model import BUILTIN_KINDS, Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -60,9 +60,9 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
-from signals.collectors.items import ItemError, convert_items, instant, to_signal
-from signals.model import Instant, StoredSignal
+from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
+from rapport.signals.collectors.items import ItemError, convert_items, instant, to_signal
+from rapport.signals.model import Instant, StoredSignal
 
 NAME = "http_json"
 

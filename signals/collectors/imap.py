@@ -41,8 +41,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.model import Duration
-from signals.collectors.base import (
+from rapport.engine.model import Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -50,8 +50,8 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.sql import read_password
-from signals.model import StoredSignal, parse_signal
+from rapport.signals.collectors.sql import read_password
+from rapport.signals.model import StoredSignal, parse_signal
 
 HEADERS = "FROM DATE SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from engine.errors import RapportError
-from signals.collectors.base import CollectorError, FetchContext
-from signals.model import StoredSignal, parse_signal
+from rapport.engine.errors import RapportError
+from rapport.signals.collectors.base import CollectorError, FetchContext
+from rapport.signals.model import StoredSignal, parse_signal
 
 T = TypeVar("T")
 

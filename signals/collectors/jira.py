@@ -60,8 +60,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from engine.model import Duration
-from signals.collectors.base import (
+from rapport.engine.model import Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -69,8 +69,8 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.http import HttpSourceConfig, Source, read_token
-from signals.collectors.items import (
+from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token
+from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
     instant,
@@ -80,7 +80,7 @@ from signals.collectors.items import (
     require,
     to_signal,
 )
-from signals.model import StoredSignal
+from rapport.signals.model import StoredSignal
 
 NAME = "jira"
 SEARCH = "/rest/api/3/search/jql"

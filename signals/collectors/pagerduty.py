@@ -43,8 +43,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from engine.model import Duration
-from signals.collectors.base import (
+from rapport.engine.model import Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -52,8 +52,8 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.http import HttpSourceConfig, Source, read_token
-from signals.collectors.items import (
+from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token
+from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
     instant,
@@ -63,7 +63,7 @@ from signals.collectors.items import (
     require,
     to_signal,
 )
-from signals.model import Severity, StoredSignal
+from rapport.signals.model import Severity, StoredSignal
 
 NAME = "pagerduty"
 PATH = "/incidents"

@@ -51,8 +51,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from engine.model import Duration
-from signals.collectors.base import (
+from rapport.engine.model import Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -60,8 +60,8 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
-from signals.collectors.items import (
+from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
+from rapport.signals.collectors.items import (
     convert_items,
     instant,
     labeller,
@@ -70,7 +70,7 @@ from signals.collectors.items import (
     require,
     to_signal,
 )
-from signals.model import StoredSignal
+from rapport.signals.model import StoredSignal
 
 NAME = "pingcode"
 TOKEN_PATH = "/v1/auth/token"

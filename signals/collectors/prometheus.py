@@ -35,8 +35,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from engine.model import BUILTIN_KINDS, Duration
-from signals.collectors.base import (
+from rapport.engine.model import BUILTIN_KINDS, Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -44,9 +44,9 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
-from signals.collectors.items import ItemError, convert_items, to_signal
-from signals.model import StoredSignal
+from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
+from rapport.signals.collectors.items import ItemError, convert_items, to_signal
+from rapport.signals.model import StoredSignal
 
 MAX_POINTS = 10_000
 ERROR_STATUSES = (400, 422)

@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from engine.errors import RapportError
-from signals.collector_state import (
+from rapport.engine.errors import RapportError
+from rapport.signals.collector_state import (
     RunRecord,
     load_cursor,
     prune_runs,
@@ -36,11 +36,11 @@ from signals.collector_state import (
     run_summaries,
     save_cursor,
 )
-from signals.collectors.base import ClientMap, CollectorError, FetchContext
-from signals.collectors.config import CollectorsConfig, CollectorSpec
-from signals.collectors.http import make_http_client
-from signals.model import Client
-from signals.store import Store
+from rapport.signals.collectors.base import ClientMap, CollectorError, FetchContext
+from rapport.signals.collectors.config import CollectorsConfig, CollectorSpec
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.model import Client
+from rapport.signals.store import Store
 
 log = logging.getLogger(__name__)
 

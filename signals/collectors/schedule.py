@@ -33,8 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from signals.collector_state import run_summaries
-from signals.collectors.config import (
+from rapport.signals.collector_state import run_summaries
+from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
     CollectorsConfig,
     CollectorSpec,
@@ -42,7 +42,7 @@ from signals.collectors.config import (
     cron_fields,
     load_collectors_config,
 )
-from signals.collectors.runner import (
+from rapport.signals.collectors.runner import (
     Clock,
     HttpFactory,
     Rescore,
@@ -53,7 +53,7 @@ from signals.collectors.runner import (
     stale_kinds,
     utc_now,
 )
-from signals.store import Store
+from rapport.signals.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from engine.model import Duration
-from signals.collectors.base import (
+from rapport.engine.model import Duration
+from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
     FetchContext,
@@ -46,8 +46,8 @@ from signals.collectors.base import (
     JsonValue,
     register,
 )
-from signals.collectors.file import TIME_FIELDS, convert_rows, fields_of, is_field
-from signals.model import StoredSignal, parse_signal
+from rapport.signals.collectors.file import TIME_FIELDS, convert_rows, fields_of, is_field
+from rapport.signals.model import StoredSignal, parse_signal
 
 PAGE_QUERY = (
     "SELECT * FROM ({query}) AS rapport_rows ORDER BY {cursor}, {key} LIMIT {limit} OFFSET {offset}"

@@ -31,15 +31,15 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.model import scale_bounds
-from signals.collectors.base import (
+from rapport.engine.model import scale_bounds
+from rapport.signals.collectors.base import (
     CollectorConfig,
     FetchContext,
     FetchResult,
     JsonValue,
     register,
 )
-from signals.collectors.file import (
+from rapport.signals.collectors.file import (
     Row,
     TableSource,
     convert_rows,
@@ -48,7 +48,7 @@ from signals.collectors.file import (
     stable_id,
     to_time,
 )
-from signals.model import StoredSignal, parse_signal
+from rapport.signals.model import StoredSignal, parse_signal
 
 TIMESTAMP_COLUMNS = (
     "Submit Date (UTC)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from signals.store import StoreError
+from rapport.signals.store import StoreError
 
 connection = context.config.attributes.get("connection")
 if context.is_offline_mode() or not isinstance(connection, Connection):

@@ -41,12 +41,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from api.app import create_app
-from api.auth import hash_token
-from api.service import Service
-from api.settings import Settings, TokenSpec
-from signals.model import Client, Owner, StoredSignal
-from signals.store import Store
+from rapport.api.app import create_app
+from rapport.api.auth import hash_token
+from rapport.api.service import Service
+from rapport.api.settings import Settings, TokenSpec
+from rapport.signals.model import Client, Owner, StoredSignal
+from rapport.signals.store import Store
 
 T = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).parent / "data"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from live_api import LiveServer, ServerFactory
 
-from api.app import create_app
-from api.auth import InsecureBindError, check_exposure, is_loopback
-from api.settings import Settings
+from rapport.api.app import create_app
+from rapport.api.auth import InsecureBindError, check_exposure, is_loopback
+from rapport.api.settings import Settings
 
 ACME = {
     "id": "acme", "name": "Acme Corp", "segment": "enterprise", "attrs": {"tier": "gold"},

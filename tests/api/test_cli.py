@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from rapport.api.cli import app
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 AS_OF = "2026-06-30T00:00:00Z"

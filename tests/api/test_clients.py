@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from live_api import LiveServer, ServerFactory, T, reply, seed_world, wait_for
 
-from signals.model import Client
+from rapport.signals.model import Client
 
 
 def test_list_shows_score_grade_owner_segment_and_stale_flags(world: LiveServer) -> None:

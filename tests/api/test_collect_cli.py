@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from api.cli import app
-from signals.collector_state import recent_runs
-from signals.store import Store
+from rapport.api.cli import app
+from rapport.signals.collector_state import recent_runs
+from rapport.signals.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"

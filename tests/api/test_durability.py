@@ -8,8 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from live_api import ServeProcess
 
-from signals import schema
-from signals.store import Store
+from rapport.signals import schema
+from rapport.signals.store import Store
 
 ROUNDS = 4
 BATCH = 250

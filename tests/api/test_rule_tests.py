@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from api.rule_tests import check_rule_test_file, run_rule_tests
-from engine.errors import RulesError
-from engine.loader import load_scorecard
+from rapport.api.rule_tests import check_rule_test_file, run_rule_tests
+from rapport.engine.errors import RulesError
+from rapport.engine.loader import load_scorecard
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

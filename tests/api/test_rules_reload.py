@@ -11,7 +11,7 @@ import pytest
 from live_api import LiveServer, ServeProcess, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from signals.registry import check_rules_dir
+from rapport.signals.registry import check_rules_dir
 
 # responsiveness: 100 − 10·hours → 100 − 5·hours. acme (mean 2h): 80 → 90, score (3·90+80)/4.
 GOOD_EDIT = ("linear: {best: 0, worst: 10}", "linear: {best: 0, worst: 20}")

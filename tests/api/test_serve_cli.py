@@ -14,8 +14,8 @@ import yaml
 from live_api import DATA, ServeProcess, token_specs
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.settings import SettingsError, load_settings
+from rapport.api.cli import app
+from rapport.api.settings import SettingsError, load_settings
 
 TOKENS_JSON = json.dumps([t.model_dump() for t in token_specs()])
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from live_api import LiveServer, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.idempotency import idempotency_keys
-from api.schemas import MAX_SIGNALS_PER_REQUEST
-from signals import schema
-from signals.store import Store
+from rapport.api.idempotency import idempotency_keys
+from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
+from rapport.signals import schema
+from rapport.signals.store import Store
 
 
 def reply_json(

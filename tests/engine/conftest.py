@@ -11,11 +11,11 @@ from datetime import datetime
 import pytest
 from scorer_builders import AS_OF, Score, clients
 
-from engine.frame import ClientSet, SignalSet
-from engine.model import Scorecard
-from engine.reference import evaluate_reference
-from engine.result import Evaluation
-from engine.scoring import evaluate
+from rapport.engine.frame import ClientSet, SignalSet
+from rapport.engine.model import Scorecard
+from rapport.engine.reference import evaluate_reference
+from rapport.engine.result import Evaluation
+from rapport.engine.scoring import evaluate
 
 
 @pytest.fixture(params=[evaluate, evaluate_reference], ids=["vectorized", "reference"])

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.frame import Categorical, ClientSet, KindFrame, SignalSet
-from engine.model import Scorecard
-from engine.result import Evaluation
+from rapport.engine.frame import Categorical, ClientSet, KindFrame, SignalSet
+from rapport.engine.model import Scorecard
+from rapport.engine.result import Evaluation
 
 DAY = 86400.0
 HOUR = 3600.0

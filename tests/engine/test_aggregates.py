@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scorer_builders import NAN, Ev, Score, card, ev, raw_of, same, signal_set
 
-from engine import aggregates
+from rapport.engine import aggregates
 
 METRIC = {"metric": {"attrs": ["team", "tier"]}}
 # Client 0: values 4, 1, 3, 10, 2 at 5, 4, 3, 2 and 1 days before as_of. Client 1: nothing.

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scorer_builders import Score, card, ev, same, signal_set
 
-from engine.curves import apply_curve
-from engine.model import Curve, Scale
+from rapport.engine.curves import apply_curve
+from rapport.engine.model import Curve, Scale
 
 BANDS = {
     "bands": [

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import pytest
 
-from engine.explain import Explanation, describe_measurement, explain, render_explanation
-from engine.model import Measurement, Scorecard
-from engine.result import AppliedLimit, ClientScore, ComponentScore
+from rapport.engine.explain import Explanation, describe_measurement, explain, render_explanation
+from rapport.engine.model import Measurement, Scorecard
+from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
 
 AS_OF = datetime(2026, 6, 30, tzinfo=UTC)
 WEEK_BEFORE = datetime(2026, 6, 23, tzinfo=UTC)

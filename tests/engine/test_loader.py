@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from engine.errors import Finding, RulesError
-from engine.loader import (
+from rapport.engine.errors import Finding, RulesError
+from rapport.engine.loader import (
     Ruleset,
     check_model_text,
     content_hash,
@@ -21,8 +21,8 @@ from engine.loader import (
     load_scorecard,
     rules_version,
 )
-from engine.model import Scorecard
-from engine.validate import Locate
+from rapport.engine.model import Scorecard
+from rapport.engine.validate import Locate
 
 GOOD = Path(__file__).parents[1] / "rules" / "good"
 

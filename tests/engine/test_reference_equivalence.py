@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scorer_builders import AS_OF, AT, GRADES, HOUR
 
-from engine.fields import flags_of, measures_of
-from engine.frame import Categorical, ClientSet, KindFrame, SignalSet
-from engine.model import Scorecard
-from engine.reference import evaluate_reference
-from engine.result import Evaluation
-from engine.scoring import evaluate
+from rapport.engine.fields import flags_of, measures_of
+from rapport.engine.frame import Categorical, ClientSet, KindFrame, SignalSet
+from rapport.engine.model import Scorecard
+from rapport.engine.reference import evaluate_reference
+from rapport.engine.result import Evaluation
+from rapport.engine.scoring import evaluate
 
 #: Attribute vocabularies per kind (None: the event lacks the attribute).
 ATTRS: dict[str, dict[str, list[str | None]]] = {

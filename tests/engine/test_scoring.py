@@ -24,10 +24,10 @@ from scorer_builders import (
     signal_set,
 )
 
-from engine.frame import SignalSet
-from engine.model import Scorecard
-from engine.result import Status
-from engine.scoring import evaluate
+from rapport.engine.frame import SignalSet
+from rapport.engine.model import Scorecard
+from rapport.engine.result import Status
+from rapport.engine.scoring import evaluate
 
 OK, MISSING, STALE = Status.OK, Status.MISSING, Status.STALE
 KINDS = {"metric": {"attrs": ["team"]}, "other": {}}

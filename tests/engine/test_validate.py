@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.loader import check_model_text
-from engine.model import AGGREGATE_NAMES, Scorecard
-from engine.validate import did_you_mean, validate_scorecard
-from engine.yamlsource import parse_yaml
+from rapport.engine.loader import check_model_text
+from rapport.engine.model import AGGREGATE_NAMES, Scorecard
+from rapport.engine.validate import did_you_mean, validate_scorecard
+from rapport.engine.yamlsource import parse_yaml
 
 GOOD = (Path(__file__).parents[1] / "rules" / "good" / "scorecard.yaml").read_text(encoding="utf-8")
 ZERO_HINT = "(give at least one component a weight above 0)"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import Finding
-from engine.yamlsource import MAX_VALUES, format_key, parse_yaml
+from rapport.engine.errors import Finding
+from rapport.engine.yamlsource import MAX_VALUES, format_key, parse_yaml
 
 DOC = """\
 version: 1

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import RulesError
-from engine.loader import load_scorecard
+from rapport.engine.errors import RulesError
+from rapport.engine.loader import load_scorecard
 
 HERE = Path(__file__).parent
 BAD_FILES = sorted((HERE / "bad").glob("*.yaml"))

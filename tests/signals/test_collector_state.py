@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import inspect
 
-from signals.collector_state import (
+from rapport.signals.collector_state import (
     RunRecord,
     collector_cursors,
     collector_runs,
@@ -18,7 +18,7 @@ from signals.collector_state import (
     run_summaries,
     save_cursor,
 )
-from signals.store import Store
+from rapport.signals.store import Store
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -10,15 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from engine.frame import ClientSet
-from engine.loader import load_scorecard
-from engine.model import BUILTIN_KINDS
-from engine.result import ClientScore
-from engine.scoring import evaluate
-from signals.demo import DETERIORATING, PROFILES, demo_clients, demo_signals, render_clients_yaml
-from signals.frames import build_signal_set
-from signals.model import Client, StoredSignal, parse_signal
-from signals.registry import load_clients_file
+from rapport.engine.frame import ClientSet
+from rapport.engine.loader import load_scorecard
+from rapport.engine.model import BUILTIN_KINDS
+from rapport.engine.result import ClientScore
+from rapport.engine.scoring import evaluate
+from rapport.signals.demo import (
+    DETERIORATING,
+    PROFILES,
+    demo_clients,
+    demo_signals,
+    render_clients_yaml,
+)
+from rapport.signals.frames import build_signal_set
+from rapport.signals.model import Client, StoredSignal, parse_signal
+from rapport.signals.registry import load_clients_file
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 END = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)

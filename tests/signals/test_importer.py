@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from signals.importer import (
+from rapport.signals.importer import (
     BATCH_ROWS,
     ImportCounts,
     ImportRejectedError,
     RowError,
     import_files,
 )
-from signals.model import Client, Owner
-from signals.store import Store
+from rapport.signals.model import Client, Owner
+from rapport.signals.store import Store
 
 DATA = Path(__file__).with_name("data")
 TableRows = Callable[..., list[tuple[Any, ...]]]  # the conftest fixture table_rows

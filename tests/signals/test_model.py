@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from signals.model import Client, StoredSignal, parse_signal
+from rapport.signals.model import Client, StoredSignal, parse_signal
 
 BASE = {"event_id": "e1", "client": "acme"}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import Finding, RulesError
-from signals.model import Client, Owner
-from signals.registry import (
+from rapport.engine.errors import Finding, RulesError
+from rapport.signals.model import Client, Owner
+from rapport.signals.registry import (
     RULES_FILE_CHECKS,
     RulesFileCheck,
     check_clients_text,

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from sqlalchemy import create_engine, inspect, text
 
-from engine.frame import ClientSet, KindFrame
-from engine.result import AppliedLimit, ClientScore, ComponentScore, Evaluation
-from signals import schema
-from signals.frames import build_signal_set
-from signals.model import Client, Owner, StoredSignal
-from signals.store import Store, StoreError
+from rapport.engine.frame import ClientSet, KindFrame
+from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, Evaluation
+from rapport.signals import schema
+from rapport.signals.frames import build_signal_set
+from rapport.signals.model import Client, Owner, StoredSignal
+from rapport.signals.store import Store, StoreError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)  # 1709294400.0
 E0 = 1709294400.0

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from signals.model import Client
+from rapport.signals.model import Client
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from collector_helpers import ImapServer
 
-from signals.store import Store
+from rapport.signals.store import Store
 
 DOVECOT = "/usr/sbin/dovecot"
 

@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from signals.collectors.base import ClientMap, FetchContext
-from signals.model import Client
+from rapport.signals.collectors.base import ClientMap, FetchContext
+from rapport.signals.model import Client
 
 HANG_LIMIT = 30.0  # a hung reply never outlives this, even if a test forgets to stop the server
 

@@ -13,9 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
-from signals.collectors.config import check_collectors_text
-from signals.collectors.schedule import CollectorService, PgAdvisoryLock
-from signals.store import Store
+from rapport.signals.collectors.config import check_collectors_text
+from rapport.signals.collectors.schedule import CollectorService, PgAdvisoryLock
+from rapport.signals.store import Store
 
 
 def main(url: str, collector: str, folder: str, retry: float) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from engine.errors import RulesError
-from signals.collectors.config import (
+from rapport.engine.errors import RulesError
+from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
     UnknownCollectorNameError,
     check_collectors_file,
@@ -17,8 +17,8 @@ from signals.collectors.config import (
     cron_fields,
     load_collectors_config,
 )
-from signals.collectors.file import FileConfig
-from signals.collectors.survey_csv import SurveyCsvConfig
+from rapport.signals.collectors.file import FileConfig
+from rapport.signals.collectors.survey_csv import SurveyCsvConfig
 
 RULES = Path(__file__).parents[3] / "rules"
 

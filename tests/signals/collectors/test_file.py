@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from signals.collectors.base import ClientMap, CollectorError, FetchContext
-from signals.collectors.file import FileCollector, FileConfig
-from signals.model import Client, StoredSignal
+from rapport.signals.collectors.base import ClientMap, CollectorError, FetchContext
+from rapport.signals.collectors.file import FileCollector, FileConfig
+from rapport.signals.model import Client, StoredSignal
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 REGISTRY = [Client(id=c, name=c) for c in ("acme", "globex", "initech")]

@@ -8,12 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-
-from signals.collectors.base import CollectorError
-from signals.collectors.github import GithubCollector, GithubConfig
-from signals.collectors.http import make_http_client
-from signals.model import StoredSignal
-from tests.signals.collectors.fakeapi import (
+from fakeapi import (
     NOW,
     FakeAPI,
     Reply,
@@ -22,6 +17,11 @@ from tests.signals.collectors.fakeapi import (
     fetch_context,
     http_date,
 )
+
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.github import GithubCollector, GithubConfig
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.model import StoredSignal
 
 REPOS = [("acme/portal", "acme"), ("globex/site", "globex")]
 

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fakeapi import NOW, FakeAPI, Reply, fetch_context, http_date
 from pydantic import ValidationError
 
-from signals.collectors.base import CollectorError
-from signals.collectors.http import (
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.http import (
     HttpSourceConfig,
     Source,
     make_http_client,
@@ -21,7 +22,6 @@ from signals.collectors.http import (
     request,
     same_origin,
 )
-from tests.signals.collectors.fakeapi import NOW, FakeAPI, Reply, fetch_context, http_date
 
 
 @pytest.fixture

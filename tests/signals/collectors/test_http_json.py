@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fakeapi import FakeAPI, Reply, Seen, drain, fetch_context
 from pydantic import ValidationError
 
-from signals.collectors.base import ClientMap, CollectorError
-from signals.collectors.http import make_http_client
-from signals.collectors.http_json import HttpJsonCollector, HttpJsonConfig
-from signals.model import StoredSignal
-from tests.signals.collectors.fakeapi import FakeAPI, Reply, Seen, drain, fetch_context
+from rapport.signals.collectors.base import ClientMap, CollectorError
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.collectors.http_json import HttpJsonCollector, HttpJsonConfig
+from rapport.signals.model import StoredSignal
 
 ACCOUNTS = [("ACME-CRM", "acme"), ("GLX-CRM", "globex")]
 

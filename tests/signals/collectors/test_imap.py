@@ -10,9 +10,9 @@ import pytest
 from collector_helpers import ImapServer
 from fakeapi import drain
 
-from signals.collectors.base import ClientMap, CollectorError, FetchContext
-from signals.collectors.imap import ImapCollector, ImapConfig, normalized_subject
-from signals.model import Client, StoredSignal
+from rapport.signals.collectors.base import ClientMap, CollectorError, FetchContext
+from rapport.signals.collectors.imap import ImapCollector, ImapConfig, normalized_subject
+from rapport.signals.model import Client, StoredSignal
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
 REGISTRY = [

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fakeapi import FakeAPI, Reply, Seen, drain, fetch_context
 
-from signals.collectors.base import CollectorError
-from signals.collectors.http import make_http_client
-from signals.collectors.jira import SEARCH, JiraCollector, JiraConfig
-from signals.model import StoredSignal
-from tests.signals.collectors.fakeapi import FakeAPI, Reply, Seen, drain, fetch_context
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.collectors.jira import SEARCH, JiraCollector, JiraConfig
+from rapport.signals.model import StoredSignal
 
 PROJECTS = [("ACME", "acme"), ("GLOBEX", "globex")]
 

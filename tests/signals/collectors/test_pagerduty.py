@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fakeapi import FakeAPI, Reply, Seen, drain, fetch_context
 
-from signals.collectors.base import CollectorError
-from signals.collectors.http import make_http_client
-from signals.collectors.pagerduty import PATH, PagerDutyCollector, PagerDutyConfig
-from signals.model import StoredSignal
-from tests.signals.collectors.fakeapi import FakeAPI, Reply, Seen, drain, fetch_context
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.collectors.pagerduty import PATH, PagerDutyCollector, PagerDutyConfig
+from rapport.signals.model import StoredSignal
 
 SERVICES = [("PSVC1", "acme"), ("PSVC2", "globex")]
 SERVICE_NAMES = {"PSVC1": "Checkout API", "PSVC2": "Data platform", "PSVC9": "Legacy"}

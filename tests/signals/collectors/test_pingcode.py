@@ -8,12 +8,17 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fakeapi import NOW, FakeAPI, Reply, Seen, drain, fetch_context
 
-from signals.collectors.base import CollectorError
-from signals.collectors.http import make_http_client
-from signals.collectors.pingcode import ITEMS_PATH, TOKEN_PATH, PingCodeCollector, PingCodeConfig
-from signals.model import StoredSignal
-from tests.signals.collectors.fakeapi import NOW, FakeAPI, Reply, Seen, drain, fetch_context
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.collectors.pingcode import (
+    ITEMS_PATH,
+    TOKEN_PATH,
+    PingCodeCollector,
+    PingCodeConfig,
+)
+from rapport.signals.model import StoredSignal
 
 PROJECTS = [("SCR", "acme"), ("WTF", "globex")]
 MAY_10 = int(datetime(2024, 5, 10, 15, 59, 59, tzinfo=UTC).timestamp())

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fakeapi import NOW, FakeAPI, Reply, Seen, fetch_context
 
-from signals.collectors.base import CollectorError
-from signals.collectors.http import make_http_client
-from signals.collectors.prometheus import PrometheusCollector, PrometheusConfig, series_key
-from signals.model import StoredSignal
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.collectors.prometheus import PrometheusCollector, PrometheusConfig, series_key
+from rapport.signals.model import StoredSignal
 
 QUERY = 'avg_over_time(probe_success{job="client-sites"}[1d])'
 T = NOW.timestamp()  # 1717243200.0

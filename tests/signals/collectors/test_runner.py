@@ -13,18 +13,18 @@ from collector_helpers import client
 from fakeapi import FakeAPI, Reply
 from sqlalchemy import text
 
-from signals.collector_state import load_cursor, recent_runs
-from signals.collectors.base import REGISTRY, CollectorConfig, FetchContext, FetchResult
-from signals.collectors.config import CollectorsConfig, check_collectors_text
-from signals.collectors.file import signature
-from signals.collectors.runner import (
+from rapport.signals.collector_state import load_cursor, recent_runs
+from rapport.signals.collectors.base import REGISTRY, CollectorConfig, FetchContext, FetchResult
+from rapport.signals.collectors.config import CollectorsConfig, check_collectors_text
+from rapport.signals.collectors.file import signature
+from rapport.signals.collectors.runner import (
     SecretNotFoundError,
     read_secret,
     run_collectors,
     stale_kinds,
 )
-from signals.model import StoredSignal
-from signals.store import Store
+from rapport.signals.model import StoredSignal
+from rapport.signals.store import Store
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 CLIENTS = [

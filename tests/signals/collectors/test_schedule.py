@@ -19,10 +19,10 @@ from collector_helpers import client, wait_until
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from engine.errors import RulesError
-from signals.collector_state import recent_runs
-from signals.collectors.config import CollectorsConfig, Schedule, check_collectors_text
-from signals.collectors.schedule import (
+from rapport.engine.errors import RulesError
+from rapport.signals.collector_state import recent_runs
+from rapport.signals.collectors.config import CollectorsConfig, Schedule, check_collectors_text
+from rapport.signals.collectors.schedule import (
     AlwaysLeader,
     CollectorService,
     PgAdvisoryLock,
@@ -31,7 +31,7 @@ from signals.collectors.schedule import (
     first_run_at,
     trigger_for,
 )
-from signals.store import Store
+from rapport.signals.store import Store
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 HERE = Path(__file__).parent

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from signals.collectors.base import ClientMap, CollectorError, FetchContext
-from signals.collectors.sql import SqlCollector, SqlConfig, next_cursor
-from signals.model import Client, StoredSignal
+from rapport.signals.collectors.base import ClientMap, CollectorError, FetchContext
+from rapport.signals.collectors.sql import SqlCollector, SqlConfig, next_cursor
+from rapport.signals.model import Client, StoredSignal
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 REGISTRY = [Client(id="acme", name="Acme"), Client(id="globex", name="Globex")]

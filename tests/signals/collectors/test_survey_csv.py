@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from signals.collectors.base import ClientMap, FetchContext
-from signals.collectors.survey_csv import SurveyCsvCollector, SurveyCsvConfig, detect_scale
-from signals.model import Client, StoredSignal
+from rapport.signals.collectors.base import ClientMap, FetchContext
+from rapport.signals.collectors.survey_csv import SurveyCsvCollector, SurveyCsvConfig, detect_scale
+from rapport.signals.model import Client, StoredSignal
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 REGISTRY = [

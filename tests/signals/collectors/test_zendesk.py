@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fakeapi import NOW, FakeAPI, Reply, Seen, drain, fetch_context
 
-from signals.collectors.base import CollectorError
-from signals.collectors.http import make_http_client
-from signals.collectors.zendesk import PATH, ZendeskCollector, ZendeskConfig
-from signals.model import StoredSignal
-from tests.signals.collectors.fakeapi import NOW, FakeAPI, Reply, Seen, drain, fetch_context
+from rapport.signals.collectors.base import CollectorError
+from rapport.signals.collectors.http import make_http_client
+from rapport.signals.collectors.zendesk import PATH, ZendeskCollector, ZendeskConfig
+from rapport.signals.model import StoredSignal
 
 ORGS = [("9001", "acme"), ("9002", "globex")]
 
