@@ -87,7 +87,7 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.authenticator = Authenticator(settings.tokens)
-    app.state.idempotency = IdempotencyKeys(store.engine)
+    app.state.idempotency = IdempotencyKeys(store)
     _add_error_handlers(app)
     for module in (clients, signals, rules, ops):
         app.include_router(module.router)

@@ -23,7 +23,6 @@ from typing import Protocol
 import numpy as np
 
 from rapport.api.errors import NotReadyError
-from rapport.api.history import scores_at
 from rapport.api.metrics import ClientMetricsInput, Prebuilt, ServiceMetrics, render_client_metrics
 from rapport.api.pipeline import evaluate_store, sync_registry
 from rapport.engine.errors import Finding, RulesError
@@ -300,7 +299,7 @@ class Evaluator:
         )
 
     def _deltas(self, evaluation: Evaluation, cutoff: datetime) -> dict[str, float]:
-        past = scores_at(self._store.engine, cutoff)
+        past = self._store.scores_at(cutoff)
         deltas: dict[str, float] = {}
         for cid, now in zip(evaluation.clients.ids, evaluation.score.tolist(), strict=True):
             before = past.get(cid)

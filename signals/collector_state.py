@@ -1,4 +1,7 @@
-"""What the store remembers about collectors: each one's cursor and the record of every run.
+"""What the store remembers about collectors, a part of the store: cursors and the run log.
+
+Reads and writes go through the store's connections, so a database failure is a ``StoreError``
+and every write takes the store's write lock like its other writes.
 
 Migration ``0002_collectors`` creates the two tables; the ``Table`` objects below describe them at
 that revision. Cursors are JSON text (whatever the collector returned); run times are aware UTC.
@@ -18,8 +21,10 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Integer,
     MetaData,
+    RowMapping,
     Table,
     Text,
     and_,
@@ -28,7 +33,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, RowMapping
 
 from rapport.signals.collectors.base import JsonValue
 from rapport.signals.schema import UTCDateTime
@@ -117,7 +121,7 @@ class RunSummary:
 
 def load_cursor(store: Store, collector: str) -> JsonValue:
     """The cursor saved for ``collector``; None before its first saved page."""
-    with store.engine.connect() as connection:
+    with store._reading() as connection:
         raw = connection.execute(
             select(collector_cursors.c.cursor).where(collector_cursors.c.collector == collector)
         ).scalar_one_or_none()
@@ -126,12 +130,9 @@ def load_cursor(store: Store, collector: str) -> JsonValue:
 
 @contextmanager
 def _writing(store: Store) -> Iterator[Connection]:
-    """A write transaction; on SQLite it starts with BEGIN IMMEDIATE like the store's own writes
-    (``rapport_write``), so two writers queue on the busy timeout instead of failing."""
-    with store.engine.connect() as connection:
-        connection.execution_options(rapport_write=True)
-        with connection.begin():
-            yield connection
+    """A write transaction holding the store's write lock (see ``Store._locked``)."""
+    with store._locked("Cannot write to") as (connection, _):
+        yield connection
 
 
 def save_cursor(store: Store, collector: str, cursor: JsonValue, now: datetime) -> None:
@@ -186,7 +187,7 @@ def recent_runs(store: Store, collector: str | None = None, *, limit: int = 50) 
     )
     if collector is not None:
         query = query.where(collector_runs.c.collector == collector)
-    with store.engine.connect() as connection:
+    with store._reading() as connection:
         rows = connection.execute(query.limit(limit)).mappings().all()
     return [_record(row) for row in rows]
 
@@ -199,7 +200,7 @@ def run_summaries(store: Store, *, until: datetime | None = None) -> dict[str, R
     if until is not None:
         query = query.where(collector_runs.c.finished_at <= until)
     latest: dict[str, dict[bool, datetime]] = {}
-    with store.engine.connect() as connection:
+    with store._reading() as connection:
         for name, ok, finished in connection.execute(query):
             # func.max loses the column type on some backends: convert like the column does
             latest.setdefault(name, {})[bool(ok)] = _as_utc(finished, connection)

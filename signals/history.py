@@ -1,4 +1,4 @@
-"""Score history rows: ``ClientScore`` ↔ the ``scores`` table, and the queries that read it.
+"""Score history, a part of the store: ``ClientScore`` ↔ the ``scores`` table, and its queries.
 
 Components and applied limits are stored as JSON text (pydantic's own serialisation, so a record
 reads back equal to what was saved); times are aware UTC datetimes.
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, RowMapping, Select, func, insert, select
+from sqlalchemy import Connection, RowMapping, Select, func, insert, literal, select
 
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
 from rapport.signals import schema
@@ -116,3 +116,22 @@ def latest_per_client_query() -> Select[Any]:
     ranked = select(table, rank).subquery()
     columns = [ranked.c[column.name] for column in table.columns]
     return select(*columns).where(ranked.c.rank == 1)
+
+
+def scores_at(cutoff: datetime) -> Select[Any]:
+    """``(client id, score)`` of each registered client's newest score with ``as_of <= cutoff``,
+    for those that have one.
+
+    One correlated subquery per client row, answered from the (client, as_of) index, so the cost
+    grows with the number of clients, not with the length of the history.
+    """
+    s, c = schema.scores, schema.clients
+    newest = (
+        select(s.c.score)
+        .where(s.c.client == c.c.id, s.c.as_of <= cutoff)
+        .order_by(s.c.as_of.desc(), s.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    has_row = select(literal(1)).where(s.c.client == c.c.id, s.c.as_of <= cutoff).exists()
+    return select(c.c.id, newest).where(has_row)

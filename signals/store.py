@@ -5,46 +5,34 @@ newest revision (Alembic, configured in code) and returns a ready store. Every f
 use the database is a ``StoreError`` naming the URL (password masked) and the cause; a user never
 sees a driver traceback.
 
-SQLite runs in WAL mode with foreign keys on, ``synchronous=NORMAL`` and a busy timeout; write
-batches take the write lock up front (``BEGIN IMMEDIATE``) so that their classify-then-write is not
-interleaved with another writer. On PostgreSQL the same is done with a transaction-level advisory
-lock. ``postgresql://`` URLs are served by psycopg 3.
+The store is this module plus a few focused ones, each a part of it: ``database`` (connecting),
+``schema`` (the tables), ``writer`` (upserts), ``history`` (score rows and queries),
+``collector_state`` (cursors and the run log), ``idempotency`` (remembered API responses) and
+``locks`` (the collector leader's lock). Only they hold SQL or touch the SQLAlchemy engine
+(``tests/signals/test_boundary.py`` checks); everyone else calls them. Every write, theirs
+included, takes the store's write lock: ``BEGIN IMMEDIATE`` on SQLite, a transaction-level
+advisory lock on PostgreSQL, so that a classify-then-write is not interleaved with another writer.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
-from sqlalchemy import (
-    URL,
-    Connection,
-    Engine,
-    RootTransaction,
-    RowMapping,
-    create_engine,
-    event,
-    func,
-    make_url,
-    select,
-    text,
-)
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy import Connection, Engine, RootTransaction, RowMapping, delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 
-from rapport.engine.errors import RapportError
 from rapport.engine.frame import ClientSet, SignalSet
 from rapport.engine.result import ClientScore, Evaluation
 from rapport.signals import history, schema
 from rapport.signals.columnar import SignalSetBuilder
+from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
 from rapport.signals.dbapi import compiled_sql, driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.writer import StoreWriter, UpsertResult, epoch
@@ -55,27 +43,12 @@ __all__ = ["DEFAULT_URL", "Store", "StoreError", "StoreWriter", "UpsertResult"]
 DEFAULT_URL = "sqlite:///data/rapport.db"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
-#: How long a PostgreSQL connection attempt may take before the store is called unreachable.
-_CONNECT_TIMEOUT_S = 5
-#: How long a SQLite writer waits for another writer's lock before giving up.
-_SQLITE_BUSY_TIMEOUT_MS = 10_000
 #: Key of the PostgreSQL advisory lock that serialises writers (and migrations): "RAPP".
 _PG_WRITE_LOCK = 0x52415050
 #: Rows per fetch when loading signals.
 _FETCH_ROWS = 65_536
-
-
-class StoreError(RapportError):
-    """The store could not be opened, reached, migrated, read or written.
-
-    The message names the URL with its password masked and the cause, e.g.
-    ``Cannot reach the store at postgresql+psycopg://app:***@db:5432/x: connection refused``.
-    """
-
-    def __init__(self, url: str, cause: str, *, action: str = "Cannot reach") -> None:
-        self.url = url
-        self.cause = cause
-        super().__init__(f"{action} the store at {url}: {cause}")
+#: Keys per ``IN (...)`` list in deletes.
+_DELETE_CHUNK = 500
 
 
 def _utc_now() -> datetime:
@@ -84,7 +57,12 @@ def _utc_now() -> datetime:
 
 class Store:
     """Clients, signals and scores in one database. Use ``Store.open``; close it when done (it is
-    also a context manager). Safe to share between threads: every call takes its own connection."""
+    also a context manager). Safe to share between threads: every call takes its own connection.
+
+    The store's own modules open connections through ``_reading()`` and ``_locked()``, which
+    translate database errors into ``StoreError``; ``_engine`` is theirs too (tests read it to
+    inspect tables behind the store's back). Nothing else may use any of the three.
+    """
 
     def __init__(self, url: str, engine: Engine, clock: Callable[[], datetime]) -> None:
         self._url = url
@@ -100,9 +78,9 @@ class Store:
         ``clock`` gives the ``ingested_at``/``updated_at``/``evaluated_at`` stamps (tests pass a
         fixed one). Raises ``StoreError`` if the URL is invalid or the database is unreachable.
         """
-        parsed = _parse_url(url)
+        parsed = parse_url(url)
         shown = parsed.render_as_string(hide_password=True)
-        store = cls(shown, _create_engine(parsed, shown), clock)
+        store = cls(shown, create_store_engine(parsed, shown), clock)
         try:
             store._migrate()
         except BaseException:
@@ -116,9 +94,9 @@ class Store:
         return self._url
 
     @property
-    def engine(self) -> Engine:
-        """The SQLAlchemy engine, for other ``signals`` modules that query the tables directly."""
-        return self._engine
+    def backend(self) -> str:
+        """The database's kind: ``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
 
     def close(self) -> None:
         """Close every pooled connection. The store must not be used afterwards."""
@@ -149,12 +127,12 @@ class Store:
         try:
             connection = self._engine.connect()
         except DBAPIError as error:
-            raise StoreError(self._url, _cause(error)) from error
+            raise StoreError(self._url, cause_of(error)) from error
         with connection:
             try:
                 yield connection
             except DBAPIError as error:
-                raise StoreError(self._url, _cause(error), action=action) from error
+                raise StoreError(self._url, cause_of(error), action=action) from error
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -226,6 +204,21 @@ class Store:
             pairs = sorted((row.id, row.segment) for row in rows)
         return ClientSet.of([p[0] for p in pairs], [p[1] for p in pairs])
 
+    def remove_clients_except(
+        self, keep: Collection[str], among: Collection[str] | None = None
+    ) -> int:
+        """Delete registered clients not in ``keep`` (only those in ``among`` when given), in one
+        transaction; returns how many. Their signals and score history stay: a client registered
+        again later gets them back."""
+        table = schema.clients
+        with self._locked("Cannot write to") as (connection, _):
+            present = connection.execute(select(table.c.id)).scalars().all()
+            doomed = [c for c in present if c not in keep and (among is None or c in among)]
+            for start in range(0, len(doomed), _DELETE_CHUNK):  # bounded IN lists
+                chunk = doomed[start : start + _DELETE_CHUNK]
+                connection.execute(delete(table).where(table.c.id.in_(chunk)))
+        return len(doomed)
+
     # --- signals --------------------------------------------------------------------------------
 
     def upsert_signals(self, signals: Sequence[StoredSignal]) -> UpsertResult:
@@ -258,6 +251,23 @@ class Store:
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 builder.add(chunk)
         return builder.build(stale)
+
+    def client_signals(
+        self, client_id: str, kinds: Iterable[str], until: datetime
+    ) -> list[StoredSignal]:
+        """``client_id``'s signals of ``kinds`` with ``ts <= until``, ordered by kind, then ts."""
+        table = schema.signals
+        statement = (
+            select(table)
+            .where(
+                table.c.kind.in_(sorted(set(kinds))),  # kind first: the index's leading column
+                table.c.client == client_id,
+                table.c.ts <= epoch(until),
+            )
+            .order_by(table.c.kind, table.c.ts)
+        )
+        with self._reading() as connection:
+            return [_signal(row._mapping) for row in connection.execute(statement)]
 
     def signal_count(self) -> int:
         """How many signals are stored (of registered clients or not)."""
@@ -314,6 +324,12 @@ class Store:
             row = connection.execute(history.latest_query(client_id, before)).first()
         return None if row is None else history.client_score(row._mapping)
 
+    def scores_at(self, cutoff: datetime) -> dict[str, float | None]:
+        """Each registered client's newest stored score with ``as_of <= cutoff`` (None: it was
+        unscored then); clients with no score by then are left out."""
+        with self._reading() as connection:
+            return {cid: score for cid, score in connection.execute(history.scores_at(cutoff))}
+
     def latest_scores(self) -> list[ClientScore]:
         """The newest stored score of every client that has one, ordered by client id."""
         with self._reading() as connection:
@@ -335,90 +351,15 @@ def _client(row: RowMapping) -> Client:
     )
 
 
-# --- engines --------------------------------------------------------------------------------------
-
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
-def _parse_url(url: str) -> URL:
-    """Parse ``url``; ``postgresql://`` and ``postgres://`` mean psycopg 3."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        shown = _PASSWORD.sub(r"\1***@", url)
-        raise StoreError(
-            shown, "not a database URL (e.g. sqlite:///data/rapport.db)", action="Cannot open"
-        ) from None
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def _create_engine(url: URL, shown: str) -> Engine:
-    backend = url.get_backend_name()
-    try:
-        if backend == "sqlite":
-            return _sqlite_engine(url)
-        if backend == "postgresql":
-            timeout = (
-                {} if "connect_timeout" in url.query else {"connect_timeout": _CONNECT_TIMEOUT_S}
-            )
-            return create_engine(url, connect_args=timeout, pool_pre_ping=True)
-    except (NoSuchModuleError, ImportError) as error:
-        raise StoreError(
-            shown, f"no database driver for it ({error})", action="Cannot open"
-        ) from None
-    raise StoreError(
-        shown, f"unsupported database {backend!r} (use sqlite or postgresql)", action="Cannot open"
+def _signal(row: RowMapping) -> StoredSignal:
+    end = row["end_ts"]
+    return StoredSignal(
+        event_id=row["event_id"],
+        client=row["client"],
+        kind=row["kind"],
+        ts=datetime.fromtimestamp(row["ts"], UTC),
+        end=None if end is None else datetime.fromtimestamp(end, UTC),
+        value=row["value"],
+        attrs=history.json_object(row["attrs"]),
+        source=row["source"],
     )
-
-
-def _sqlite_engine(url: URL) -> Engine:
-    database = url.database or ""
-    in_memory = database in ("", ":memory:") or url.query.get("mode") == "memory"
-    if in_memory:
-        # One shared connection: each new connection to :memory: would be a new, empty database.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    else:
-        if not database.startswith("file:"):
-            _make_parent(Path(database), url)
-        engine = create_engine(url)
-    event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _make_parent(path: Path, url: URL) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        cause = f"cannot create the directory {str(path.parent)!r}: {error.strerror}"
-        raise StoreError(url.render_as_string(), cause, action="Cannot open") from None
-
-
-def _sqlite_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    # Take transaction control from the sqlite3 module (which would BEGIN only before writes,
-    # leaving a read-then-write batch unprotected); _sqlite_begin issues BEGIN itself.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "foreign_keys=ON",
-        "synchronous=NORMAL",
-        f"busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}",
-        "cache_size=-65536",  # 64 MiB: bulk imports into two B-trees thrash the 2 MiB default
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    # Writers lock up front: a deferred transaction that reads first may fail to upgrade.
-    immediate = connection.get_execution_options().get("rapport_write", False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def _cause(error: DBAPIError) -> str:
-    """The driver's own words, first line only (psycopg adds advice lines after it)."""
-    lines = [line.strip() for line in str(error.orig).splitlines() if line.strip()]
-    return lines[0] if lines else type(error.orig).__name__

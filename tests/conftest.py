@@ -96,7 +96,7 @@ def table_rows(store: Store) -> TableRows:
         table = schema.metadata.tables[table_name]
         selected = [table.c[c] for c in columns] if columns else list(table.c)
         statement = select(*selected).order_by(*table.primary_key.columns)
-        with store.engine.connect() as connection:
+        with store._engine.connect() as connection:
             return [tuple(row) for row in connection.execute(statement)]
 
     return rows

@@ -18,7 +18,6 @@ from fastapi.responses import PlainTextResponse, Response
 
 from rapport.api.auth import Principal, require
 from rapport.api.errors import ForbiddenError, NotFoundError, UnprocessableError
-from rapport.api.history import client_signals, remove_clients_except
 from rapport.api.owners import client_owner_slug, owner_matches
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.schemas import (
@@ -275,7 +274,7 @@ def _score_at(service: Service, client: Client, as_of: datetime | None) -> Clien
     kinds = [*BUILTIN_KINDS, *ruleset.scorecard.signals]
     clients = ClientSet.of([client.id], [client.segment])
     signals = build_signal_set(
-        clients, client_signals(service.store.engine, client.id, kinds, moment)
+        clients, service.store.client_signals(client.id, kinds, moment)
     )
     evaluation = evaluate(ruleset.scorecard, clients, signals, moment, ruleset.version)
     return evaluation.record(0)
@@ -325,7 +324,7 @@ def put_clients(
         among = None
         if principal.owner is not None:
             among = {c.id for c in service.store.clients() if principal.sees(c)}
-        removed = remove_clients_except(service.store.engine, set(ids), among)
+        removed = service.store.remove_clients_except(set(ids), among)
     service.evaluator.registry_changed("registry changed")
     return RegistryResult(
         inserted=result.inserted,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,10 +27,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from rapport.signals.collector_state import run_summaries
 from rapport.signals.collectors.config import (
@@ -53,12 +48,12 @@ from rapport.signals.collectors.runner import (
     stale_kinds,
     utc_now,
 )
+from rapport.signals.locks import LEADER_LOCK_KEY, PgAdvisoryLock
+from rapport.signals.locks import leader_lock as store_leader_lock
 from rapport.signals.store import Store
 
 log = logging.getLogger(__name__)
 
-#: Advisory lock key of the collector leader: "RAPC" (the store's write lock is "RAPP").
-LEADER_LOCK_KEY = 0x52415043
 DEFAULT_RETRY = 10.0
 
 
@@ -143,78 +138,10 @@ class AlwaysLeader:
         return None
 
 
-class PgAdvisoryLock:
-    """A PostgreSQL session advisory lock on a connection of its own (not from a pool, so closing
-    it really ends the session and a crashed holder's lock is released by the server)."""
-
-    def __init__(
-        self, engine: Engine, key: int = LEADER_LOCK_KEY, connect_timeout: int = 5
-    ) -> None:
-        self._engine = create_engine(
-            engine.url, poolclass=NullPool, connect_args={"connect_timeout": connect_timeout}
-        )
-        self._key = key
-        self._connection: Connection | None = None
-
-    def try_acquire(self) -> bool:
-        if self._connection is not None:
-            return self.still_held()
-        try:
-            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        except SQLAlchemyError as error:
-            log.warning("leader lock: cannot connect: %s", error)
-            return False
-        try:
-            got = bool(
-                connection.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}
-                ).scalar()
-            )
-        except SQLAlchemyError as error:
-            log.warning("leader lock: cannot ask for the lock: %s", error)
-            got = False
-        if got:
-            self._connection = connection
-        else:
-            connection.close()
-        return got
-
-    def still_held(self) -> bool:
-        if self._connection is None:
-            return False
-        try:
-            self._connection.execute(text("SELECT 1"))
-        except SQLAlchemyError as error:
-            log.warning("leader lock: lost the connection holding it: %s", error)
-            self._drop()
-            return False
-        return True
-
-    def release(self) -> None:
-        if self._connection is None:
-            return
-        with suppress(SQLAlchemyError):  # closing the session below releases it anyway
-            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        self._drop()
-
-    def close(self) -> None:
-        self.release()
-        self._engine.dispose()
-
-    def _drop(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                connection.close()
-            except SQLAlchemyError:
-                log.debug("leader lock: closing a broken connection failed", exc_info=True)
-
-
 def leader_lock_for(store: Store) -> LeaderLock:
     """PostgreSQL: an advisory lock; anything else (SQLite): always leader."""
-    if store.engine.dialect.name == "postgresql":
-        return PgAdvisoryLock(store.engine)
-    return AlwaysLeader()
+    lock = store_leader_lock(store)
+    return AlwaysLeader() if lock is None else lock
 
 
 class LeaderElection:

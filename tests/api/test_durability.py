@@ -47,7 +47,7 @@ def test_every_acknowledged_signal_survives_sigkill(store_url: str, rules_dir: P
         assert retry.headers.get("Idempotent-Replayed") == "true"
         assert len(retry.json()["accepted"]) == BATCH
         # … and the store holds every acknowledged signal.
-        with Store.open(store_url) as store, store.engine.connect() as conn:
+        with Store.open(store_url) as store, store._engine.connect() as conn:
             stored = set(conn.execute(sa.select(schema.signals.c.event_id)).scalars())
         assert set(acknowledged) <= stored
     finally:

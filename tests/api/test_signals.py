@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from live_api import LiveServer, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from rapport.api.idempotency import idempotency_keys
+from rapport.signals.idempotency import idempotency_keys
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
 from rapport.signals import schema
 from rapport.signals.store import Store
@@ -40,7 +40,7 @@ def live(serve_api: ServerFactory, store_url: str) -> LiveServer:
 
 def stored_event_ids(url: str) -> list[str]:
     """What another connection sees: committed rows only."""
-    with Store.open(url) as other, other.engine.connect() as conn:
+    with Store.open(url) as other, other._engine.connect() as conn:
         return sorted(conn.execute(sa.select(schema.signals.c.event_id)).scalars())
 
 
@@ -278,7 +278,7 @@ def test_ingest_results_are_counted_in_metrics(live: LiveServer) -> None:
 
 
 def test_the_idempotency_table_matches_its_migration(live: LiveServer) -> None:
-    inspector = sa.inspect(live.store.engine)
+    inspector = sa.inspect(live.store._engine)
     columns = {c["name"]: c["nullable"] for c in inspector.get_columns("idempotency_keys")}
     assert columns == {c.name: c.nullable for c in idempotency_keys.columns}
     indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("idempotency_keys")}

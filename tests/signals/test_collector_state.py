@@ -35,7 +35,7 @@ def run(collector: str, minutes: int, ok: bool = True) -> RunRecord:
 
 
 def test_migrated_tables_match_the_state_module(store: Store) -> None:
-    inspector = inspect(store.engine)
+    inspector = inspect(store._engine)
     for table in (collector_cursors, collector_runs):
         columns = {c["name"]: c["nullable"] for c in inspector.get_columns(table.name)}
         assert columns == {c.name: c.nullable for c in table.columns}, table.name

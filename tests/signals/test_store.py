@@ -72,7 +72,7 @@ def test_opening_again_keeps_the_data_and_the_schema(store_url: str) -> None:
 
 
 def test_migrated_tables_match_the_schema_module(store: Store) -> None:
-    inspector = inspect(store.engine)
+    inspector = inspect(store._engine)
     for name in ("clients", "signals", "scores"):
         table = schema.metadata.tables[name]
         columns = {c["name"]: c["nullable"] for c in inspector.get_columns(name)}
@@ -82,7 +82,7 @@ def test_migrated_tables_match_the_schema_module(store: Store) -> None:
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path}/r.db") as store, store.engine.connect() as connection:
+    with Store.open(f"sqlite:///{tmp_path}/r.db") as store, store._engine.connect() as connection:
         pragmas = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
         values = [connection.exec_driver_sql(f"PRAGMA {p}").scalar() for p in pragmas]
         assert values == ["wal", 1, 1, 10_000]  # synchronous 1 = NORMAL
@@ -92,7 +92,7 @@ def test_a_plain_postgresql_url_is_served_by_psycopg(pg_url: str) -> None:
     plain = pg_url.replace("postgresql+psycopg://", "postgresql://")
     with Store.open(plain) as store:
         assert store.url == pg_url
-        assert store.engine.dialect.driver == "psycopg"
+        assert store._engine.dialect.driver == "psycopg"
         store.ping()
 
 
@@ -207,7 +207,7 @@ def test_clients_are_upserted_by_id_and_listed_in_id_order(store_url: str) -> No
         assert store.client("zeta") == Client(id="zeta", name="Zeta GmbH", segment="smb")
         assert store.client("nobody") is None
         assert store.client_set() == ClientSet(("acme", "zeta"), (None, "smb"))
-        with store.engine.connect() as connection:
+        with store._engine.connect() as connection:
             stamps: dict[str, object] = {
                 row.id: row.updated_at
                 for row in connection.execute(text("SELECT id, updated_at FROM clients"))
@@ -292,7 +292,7 @@ def test_a_delivered_milestone_updates_its_row_and_its_ingestion_time(store_url:
         clock.now = T0 + HOUR
         result = store.upsert_signals([replace(due, end=T0 + DAY), signal("r1")])
         assert result == type(result)(0, 1, 1, ("updated", "unchanged"))
-        with store.engine.connect() as connection:
+        with store._engine.connect() as connection:
             rows = connection.execute(
                 text("SELECT event_id, end_ts, ingested_at FROM signals ORDER BY event_id")
             ).all()
@@ -436,7 +436,7 @@ _ALL_COLUMNS = ("event_id", "client", "kind", "ts", "end_ts", "value", "attrs", 
 
 
 def _clear(store: Store) -> None:
-    with store.engine.begin() as connection:
+    with store._engine.begin() as connection:
         for table in ("signals", "clients", "scores"):
             connection.execute(text(f"DELETE FROM {table}"))
 
@@ -573,7 +573,7 @@ def test_a_saved_evaluation_reads_back_as_its_records(store_url: str) -> None:
             client="acme", as_of=T0, score=60.0, grade="red", rules_version="v1",
             components={"response": response, "nps": nps}, limits=[cap],
         )  # fmt: skip
-        with store.engine.connect() as connection:
+        with store._engine.connect() as connection:
             stamp = connection.execute(text("SELECT evaluated_at FROM scores LIMIT 1")).scalar()
         assert str(stamp).startswith("2024-03-01 13:00:00")
 

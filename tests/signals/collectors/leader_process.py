@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from rapport.signals.collectors.config import check_collectors_text
-from rapport.signals.collectors.schedule import CollectorService, PgAdvisoryLock
+from rapport.signals.collectors.schedule import CollectorService, leader_lock_for
 from rapport.signals.store import Store
 
 
@@ -27,7 +27,7 @@ def main(url: str, collector: str, folder: str, retry: float) -> None:
     if config is None:
         raise SystemExit("\n".join(str(f) for f in findings))
     store = Store.open(url)
-    service = CollectorService(store, config, lock=PgAdvisoryLock(store.engine), retry=retry)
+    service = CollectorService(store, config, lock=leader_lock_for(store), retry=retry)
     service.start()
     election = service.election
     assert election is not None

@@ -165,7 +165,7 @@ def test_signals_carry_the_collector_id_as_their_source(store: Store, tmp_path: 
     everyone = store.client_set()
     frame = store.signal_set(everyone).frame("response_time")
     assert len(frame) == 1
-    with store.engine.connect() as connection:
+    with store._engine.connect() as connection:
         assert connection.execute(text("SELECT source FROM signals")).scalar_one() == "exports"
 
 

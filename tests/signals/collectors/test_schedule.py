@@ -250,7 +250,7 @@ def test_a_second_process_takes_over_when_the_leader_is_killed(
 ) -> None:
     (tmp_path / "drop").mkdir()
     with Store.open(pg_url) as store:
-        with store.engine.begin() as connection:
+        with store._engine.begin() as connection:
             connection.execute(text("TRUNCATE collector_runs, collector_cursors"))
 
         def runs_of(collector: str) -> int:
