@@ -58,7 +58,9 @@ class IdempotencyKeys:
         self._purge()
         now = time.time()
         response = StoredResponse(digest, status_code, body)
-        first = store_response(self._store, principal, key, response, now, now - RETENTION)
+        first = store_response(
+            self._store, principal, key, response, now=now, since=now - RETENTION
+        )
         return None if first is None else _same_request(first, key, digest)
 
     def _purge(self) -> None:

@@ -49,7 +49,7 @@ def stored_response(store: Store, principal: str, key: str, since: float) -> Sto
 
 
 def store_response(
-    store: Store, principal: str, key: str, response: StoredResponse, now: float, since: float
+    store: Store, principal: str, key: str, response: StoredResponse, *, now: float, since: float
 ) -> StoredResponse | None:
     """Remember ``response`` for ``(principal, key)`` as of ``now`` and return None — unless one
     remembered at or after ``since`` is there already (a concurrent request stored it first):

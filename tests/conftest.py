@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy import make_url, select
+from sqlalchemy import create_engine, make_url, select, text
 
 from rapport.signals import schema
-from rapport.signals.store import Store
+from rapport.signals.store import _PG_WRITE_LOCK, Store
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "RAPPORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -84,13 +84,51 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
 
 
+@pytest.fixture
+def write_locked_store(pg_url: str) -> Iterator[Store]:
+    """An open PostgreSQL store whose write lock another session holds for the whole test. The
+    store's lock waits give up after 200 ms (``lock_timeout``), so every write that takes the
+    lock fails with a ``StoreError``, and one that skips it goes through."""
+    _empty_schema(pg_url)
+    url = make_url(pg_url).update_query_dict({"options": "-c lock_timeout=200"})
+    with (
+        Store.open(url.render_as_string(hide_password=False)) as store,
+        _admin(url.database) as holder,
+    ):
+        holder.execute("SELECT pg_advisory_lock(%s)", (_PG_WRITE_LOCK,))
+        yield store
+
+
+DropTable = Callable[[str], None]
+
+
+@pytest.fixture
+def drop_table(store_url: str) -> DropTable:
+    """``drop_table("scores")`` drops that table of the store at ``store_url`` behind the store's
+    back, from a connection of its own: a database broken under a running store."""
+
+    def drop(table: str) -> None:
+        engine = create_engine(store_url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"DROP TABLE {table}"))
+        finally:
+            engine.dispose()
+
+    return drop
+
+
 TableRows = Callable[..., list[tuple[Any, ...]]]
 
 
 @pytest.fixture
 def table_rows(store: Store) -> TableRows:
     """``table_rows("signals", "event_id", "ts")`` → those columns of every row of a store
-    table, ordered by its primary key: for asserting exactly what was stored."""
+    table, ordered by its primary key: for asserting exactly what was stored.
+
+    It reads through the store's private ``_engine`` on purpose: a check of what is stored should
+    not go through the store's own queries, and a public method for raw rows would widen the very
+    boundary ``tests/signals/test_boundary.py`` keeps closed."""
 
     def rows(table_name: str, *columns: str) -> list[tuple[Any, ...]]:
         table = schema.metadata.tables[table_name]

@@ -273,9 +273,7 @@ def _score_at(service: Service, client: Client, as_of: datetime | None) -> Clien
         moment = datetime.now(UTC)
     kinds = [*BUILTIN_KINDS, *ruleset.scorecard.signals]
     clients = ClientSet.of([client.id], [client.segment])
-    signals = build_signal_set(
-        clients, service.store.client_signals(client.id, kinds, moment)
-    )
+    signals = build_signal_set(clients, service.store.client_signals(client.id, kinds, moment))
     evaluation = evaluate(ruleset.scorecard, clients, signals, moment, ruleset.version)
     return evaluation.record(0)
 

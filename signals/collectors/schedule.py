@@ -48,7 +48,6 @@ from rapport.signals.collectors.runner import (
     stale_kinds,
     utc_now,
 )
-from rapport.signals.locks import LEADER_LOCK_KEY, PgAdvisoryLock
 from rapport.signals.locks import leader_lock as store_leader_lock
 from rapport.signals.store import Store
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from live_api import LiveServer, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from rapport.signals.idempotency import idempotency_keys
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
 from rapport.signals import schema
+from rapport.signals.idempotency import idempotency_keys
 from rapport.signals.store import Store
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import inspect
 
 from rapport.signals.collector_state import (
@@ -18,9 +20,10 @@ from rapport.signals.collector_state import (
     run_summaries,
     save_cursor,
 )
-from rapport.signals.store import Store
+from rapport.signals.store import Store, StoreError
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+DropTable = Callable[[str], None]  # the conftest fixture drop_table
 
 
 def run(collector: str, minutes: int, ok: bool = True) -> RunRecord:
@@ -104,3 +107,52 @@ def test_pruning_keeps_the_newest_runs_of_each_collector(store: Store) -> None:
     ]
     assert len(recent_runs(store, "b")) == 5
     assert prune_runs(store, keep=1) == 1 + 4
+
+
+# --- failures and the write lock ----------------------------------------------------------------
+
+StoreCall = Callable[[Store], object]
+
+_WRITES: list[tuple[StoreCall, str]] = [
+    (lambda s: s.upsert_clients([]), "the store's own write (the reference)"),
+    (lambda s: save_cursor(s, "zendesk", 1, T0), "saving a cursor"),
+    (lambda s: reset_cursor(s, "zendesk"), "resetting a cursor"),
+    (lambda s: record_run(s, run("zendesk", 0)), "recording a run"),
+    (lambda s: prune_runs(s, keep=1), "pruning runs"),
+]
+
+
+@pytest.mark.parametrize(
+    "write", [w for w, _ in _WRITES], ids=[f"{i} waits for the write lock" for _, i in _WRITES]
+)
+def test_collector_state_writes_take_the_store_write_lock(
+    write_locked_store: Store, write: StoreCall
+) -> None:
+    # Another session holds the lock: a write that takes it waits, then times out like the store's.
+    with pytest.raises(StoreError, match=r"^Cannot write to the store .*lock timeout"):
+        write(write_locked_store)
+    assert load_cursor(write_locked_store, "zendesk") is None  # reads never wait for it
+
+
+_FAILURES: list[tuple[str, StoreCall, str]] = [
+    ("collector_cursors", lambda s: load_cursor(s, "zendesk"), "reading a cursor"),
+    ("collector_cursors", lambda s: save_cursor(s, "zendesk", 1, T0), "saving a cursor"),
+    ("collector_cursors", lambda s: reset_cursor(s, "zendesk"), "resetting a cursor"),
+    ("collector_runs", lambda s: record_run(s, run("nps", 0)), "recording a run"),
+    ("collector_runs", recent_runs, "listing runs"),
+    ("collector_runs", run_summaries, "summarising runs"),
+    ("collector_runs", prune_runs, "pruning runs"),
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "operation"),
+    [(t, o) for t, o, _ in _FAILURES],
+    ids=[f"{i} without its table is a StoreError" for _, _, i in _FAILURES],
+)
+def test_a_database_failure_is_a_store_error_naming_the_cause(
+    store: Store, drop_table: DropTable, table: str, operation: StoreCall
+) -> None:
+    drop_table(table)
+    with pytest.raises(StoreError, match=rf"^Cannot (read from|write to) the store at .*{table}"):
+        operation(store)

@@ -616,3 +616,63 @@ def test_as_of_in_another_zone_is_stored_and_returned_as_the_same_utc_instant(st
 def test_an_empty_evaluation_writes_nothing(store: Store) -> None:
     assert store.save_evaluation(evaluation(T0, {})) == 0
     assert store.latest_scores() == []
+
+
+def test_scores_at_gives_each_registered_clients_newest_score_by_then(store: Store) -> None:
+    store.upsert_clients([Client(id=c, name=c) for c in ("acme", "beta", "gamma")])
+    store.save_evaluation(evaluation(T0, {"acme": 50.0, "beta": None}))
+    store.save_evaluation(evaluation(T0 + DAY, {"acme": 70.0, "ghost": 10.0}))
+    assert store.scores_at(T0 - HOUR) == {}
+    assert store.scores_at(T0) == {"acme": 50.0, "beta": None}  # beta: unscored then
+    assert store.scores_at(T0 + DAY) == {"acme": 70.0, "beta": None}  # ghost: not registered
+
+
+# --- the registry and one client's signals (for the API's views) -------------------------------
+
+
+def test_client_signals_are_one_clients_kinds_up_to_an_instant(store: Store) -> None:
+    store.upsert_signals(
+        [
+            signal("r2", ts=T0 + HOUR, attrs={"channel": "email"}),
+            signal("r1", ts=T0, end=T0 + HOUR),
+            signal("late", ts=T0 + DAY),
+            signal("other", client="beta"),
+            signal("i1", kind="incident"),
+        ]
+    )
+    found = store.client_signals("acme", ["response_time", "incident"], T0 + HOUR)
+    assert [s.event_id for s in found] == ["i1", "r1", "r2"]  # by kind, then ts
+    assert found[1].end == T0 + HOUR
+    assert found[2].attrs == {"channel": "email"}
+
+
+def test_removing_clients_keeps_the_listed_ones_and_others_outside_among(store: Store) -> None:
+    store.upsert_clients([Client(id=c, name=c) for c in ("acme", "beta", "gamma", "delta")])
+    assert store.remove_clients_except({"acme"}, among={"acme", "beta", "gamma"}) == 2
+    assert [c.id for c in store.clients()] == ["acme", "delta"]
+    assert store.remove_clients_except(set()) == 2
+    assert store.clients() == []
+
+
+def test_removing_clients_takes_the_write_lock(write_locked_store: Store) -> None:
+    with pytest.raises(StoreError, match=r"^Cannot write to the store .*lock timeout"):
+        write_locked_store.remove_clients_except(set())
+
+
+@pytest.mark.parametrize(
+    ("table", "operation"),
+    [
+        ("scores", lambda s: s.scores_at(T0)),
+        ("signals", lambda s: s.client_signals("acme", ["response_time"], T0)),
+    ],
+    ids=[
+        "past scores without the scores table are a StoreError",
+        "a client's signals without the signals table are a StoreError",
+    ],
+)
+def test_a_broken_table_under_a_view_query_is_a_store_error(
+    store: Store, drop_table: Callable[[str], None], table: str, operation: Callable[[Store], Any]
+) -> None:
+    drop_table(table)
+    with pytest.raises(StoreError, match=rf"^Cannot read from the store at .*{table}"):
+        operation(store)
