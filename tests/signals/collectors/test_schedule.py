@@ -25,12 +25,12 @@ from rapport.signals.collectors.config import CollectorsConfig, Schedule, check_
 from rapport.signals.collectors.schedule import (
     AlwaysLeader,
     CollectorService,
-    PgAdvisoryLock,
     build_scheduler,
     collector_service_for,
     first_run_at,
     trigger_for,
 )
+from rapport.signals.locks import PgAdvisoryLock
 from rapport.signals.store import Store
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
