@@ -362,10 +362,3 @@ class Scorecard(Spec):
                 changes["weight"] = override.weights[cid]
             merged[cid] = base.model_copy(update=changes) if changes else base
         return merged
-
-    def grade_for(self, score: float) -> Grade | None:
-        """The grade of a score; None for a score below every grade (validation forbids that)."""
-        for grade in sorted(self.grades, key=lambda g: g.min, reverse=True):
-            if score >= grade.min:
-                return grade
-        return None

@@ -132,7 +132,7 @@ def _limit_kind(limit: Cap | Floor) -> Literal["cap", "floor"]:
 def grade_index(grades: tuple[Grade, ...], score: FloatArray) -> npt.NDArray[np.int16]:
     """Per score, the index (in file order) of the grade with the highest ``min`` at or below it;
     -1 for NaN or a score below every grade. Equal ``min``s resolve to the first in the file, as
-    ``Scorecard.grade_for`` does."""
+    the reference's ``_grade`` does."""
     mins = np.array([g.min for g in grades], dtype=np.float64)
     order = np.lexsort((-np.arange(len(grades)), mins))  # ascending min; among equals, first last
     found = np.searchsorted(mins[order], score, side="right") - 1
