@@ -236,12 +236,18 @@ def _variants(
     resolved = [scorecard.components_for(name) for name in names]
     variants: dict[str, list[tuple[Component, BoolArray]]] = {}
     for cid in scorecard.components:
-        by_spec: dict[str, tuple[Component, list[int]]] = {}
+        # Equal specs (frozen models compare by value) are one variant: a handful of segments,
+        # so a linear scan beats serialising each spec into a key.
+        by_spec: list[tuple[Component, list[int]]] = []
         for index, components in enumerate(resolved):
             spec = components[cid]
-            by_spec.setdefault(spec.model_dump_json(), (spec, []))[1].append(index)
+            found = next((indexes for seen, indexes in by_spec if seen == spec), None)
+            if found is None:
+                by_spec.append((spec, [index]))
+            else:
+                found.append(index)
         variants[cid] = []
-        for spec, indexes in by_spec.values():
+        for spec, indexes in by_spec:
             lut = np.zeros(len(names), dtype=np.bool_)
             lut[indexes] = True
             rows = lut[segments.codes]
