@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from rapport.engine.aggregate_table import aggregate_named
 from rapport.engine.model import (
     BUILTIN_KINDS,
     AttrMeasure,
@@ -23,7 +24,6 @@ from rapport.engine.model import (
     Neutral,
     Scorecard,
     WhereValue,
-    percentile_of,
 )
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, StatusName
 
@@ -196,21 +196,17 @@ def describe_measurement(measurement: Measurement, scorecard: Scorecard) -> str:
     numerator of a ratio and a ``min_count`` above 1.
     """
     kind = measurement.signal
-    aggregate = measurement.aggregate
-    if aggregate == "count":
-        text = f"count of {kind} signals"
-    elif aggregate == "ratio":
-        text = f"share of {kind} signals"
-    elif aggregate == "nps":
-        text = f"NPS (promoters% - detractors%) of {kind} answers"
+    measure = _measure_words(kind, measurement.measure, scorecard)
+    aggregate = aggregate_named(measurement.aggregate)
+    if aggregate is None:  # validation refuses it; say what the file says
+        text = f"{measurement.aggregate} of {kind} {measure}"
     else:
-        label = _aggregate_words(aggregate)
-        text = f"{label} of {kind} {_measure_words(kind, measurement.measure, scorecard)}"
+        text = aggregate.describe(kind, measure)
     window = measurement.window
     text += f" over {_span(window)}" if window is not None else " over all history"
     if measurement.where:
         text += f" where {_where_words(measurement.where)}"
-    if aggregate == "ratio" and measurement.numerator is not None:
+    if aggregate is not None and aggregate.numerator and measurement.numerator is not None:
         text += f" that are {_where_words(measurement.numerator)}"
     if measurement.min_count > 1:
         text += f" (at least {measurement.min_count} needed)"
@@ -223,12 +219,6 @@ def _span(seconds: float) -> str:
         if seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
-
-
-def _aggregate_words(aggregate: str) -> str:
-    if percentile_of(aggregate) is not None:
-        return aggregate
-    return {"trend": "trend per day", "latest": "latest"}.get(aggregate, aggregate)
 
 
 def _measure_words(kind: str, measure: str | AttrMeasure, scorecard: Scorecard) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rapport.engine.errors import ScoringError
-from rapport.engine.frame import BoolArray, FloatArray, IntArray, KindFrame
+from rapport.engine.frame import BoolArray, Categorical, FloatArray, IntArray, KindFrame
 from rapport.engine.model import BUILTIN_KINDS, AttrMeasure, WhereValue, scale_bounds
 
 DAY = 86400.0
@@ -126,10 +126,7 @@ class EventView:
         if isinstance(measure, AttrMeasure):
             key = "measure:" + measure.model_dump_json(by_alias=True)
             if key not in self._columns:
-                codes, categories = self.attr(measure.from_)
-                lut = np.array([measure.map.get(c, np.nan) for c in categories] + [np.nan])
-                # an absent code (-1) reads the trailing NaN
-                self._columns[key] = lut[codes.astype(np.intp)]
+                self._columns[key] = self.categorical(measure.from_).lookup(measure.map)
             return self._columns[key]
         if measure not in measures_of(self.kind):
             raise ScoringError(f"signal {self.kind!r}", f"{measure!r} is not one of its measures")
@@ -141,6 +138,10 @@ class EventView:
         if found is None:
             return np.full(len(self), -1, dtype=np.int32), ()
         return self.take(found.codes), found.categories
+
+    def categorical(self, name: str) -> Categorical:
+        """Attribute ``name`` of this view's rows as a ``Categorical`` (see ``attr``)."""
+        return Categorical(*self.attr(name))
 
     def where_mask(self, where: Mapping[str, WhereValue] | None) -> BoolArray | None:
         """Rows matching every ``where`` entry; None when there is nothing to filter on."""
@@ -164,11 +165,11 @@ class EventView:
             if "false" in texts:
                 return ~flag
             return np.zeros(len(self), dtype=np.bool_)
-        codes, categories = self.attr(name)
-        wanted = [code for code, text in enumerate(categories) if text in texts]
+        column = self.categorical(name)
+        codes = column.codes
+        wanted = [code for code, text in enumerate(column.categories) if text in texts]
         if len(wanted) > 4:
-            lut = np.array([c in texts for c in categories] + [False], dtype=np.bool_)
-            return lut[codes.astype(np.intp)]
+            return column.isin(texts)
         # A few wanted values: comparing codes is cheaper than a lookup gathered by int32 codes.
         mask = np.zeros(len(codes), dtype=np.bool_)
         for code in wanted:

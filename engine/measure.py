@@ -18,15 +18,11 @@ import numpy.typing as npt
 
 from rapport.engine import aggregates as agg
 from rapport.engine import notes
+from rapport.engine.aggregate_table import Aggregate, Batch, aggregate_named
 from rapport.engine.errors import ScoringError
 from rapport.engine.fields import EventView, Instant, is_grouped
 from rapport.engine.frame import BoolArray, FloatArray, SignalSet
-from rapport.engine.model import Measurement, percentile_of
-
-#: Absence of events is itself the measurement (0), so these are never missing for lack of events.
-ALWAYS_MEASURED = ("count", "sum")
-#: These count events and ignore the measure (an event with a NaN measure still counts).
-COUNTING = ("count", "ratio")
+from rapport.engine.model import Measurement
 
 
 @dataclass(frozen=True)
@@ -51,11 +47,12 @@ class Measured:
         return notes.no_data(int(self.count[row]), self.needed, self.window)
 
 
-def needed_events(m: Measurement) -> int:
-    """Events an aggregate needs before it is more than missing: ``min_count``, 2 for a trend."""
-    if m.aggregate in ALWAYS_MEASURED:
-        return 0
-    return max(m.min_count, 2) if m.aggregate == "trend" else m.min_count
+def aggregate_of(m: Measurement) -> Aggregate:
+    """The table entry of ``m``'s aggregate; a name validation would refuse is a ScoringError."""
+    found = aggregate_named(m.aggregate)
+    if found is None:
+        raise ScoringError(f"aggregate {m.aggregate!r}", "it is not a known aggregate")
+    return found
 
 
 def measurement_key(m: Measurement) -> str:
@@ -111,74 +108,34 @@ class Measurer:
         """Per client, the ``ts`` of its latest visible event of ``m``'s kind matching its ``where``
         (whatever the window) with a measure — NaN for a client without one."""
         view = self.view(m.signal, None)
-        keep = _events(view, m, None if m.aggregate in COUNTING else view.measure(m.measure))
+        keep = _events(view, m, None if aggregate_of(m).counts else view.measure(m.measure))
         pick = _picker(keep)
         newest = np.full(self.n_clients, -np.inf)
         np.maximum.at(newest, pick(view.column("client")), pick(view.column("ts")))
         return np.where(np.isfinite(newest), newest, np.nan)
 
     def _measure(self, m: Measurement) -> Measured:
-        if m.aggregate == "nps" and m.signal != "survey":
-            raise ScoringError(f"signal {m.signal!r}", "nps is an aggregate of survey signals")
+        aggregate = aggregate_of(m)
+        if aggregate.kinds is not None and m.signal not in aggregate.kinds:
+            kinds = " or ".join(aggregate.kinds)
+            why = f"{m.aggregate} is an aggregate of {kinds} signals"
+            raise ScoringError(f"signal {m.signal!r}", why)
         view = self.view(m.signal, m.window)
-        values = None if m.aggregate in COUNTING else view.measure(m.measure)
+        values = None if aggregate.counts else view.measure(m.measure)
         keep = _events(view, m, values)
-        if m.aggregate == "nps":
-            keep = _both(keep, view.column("nps_scale"))
+        if aggregate.only is not None:
+            keep = _both(keep, view.column(aggregate.only))
         pick = _picker(keep)
         groups = pick(view.column("client"))
         count = np.bincount(groups, minlength=self.n_clients)
-        needed = needed_events(m)
-        flat = None
-        if m.aggregate == "trend":
-            assert values is not None
-            x = -pick(view.column("age_days"))  # days relative to the instant: small, exact numbers
-            value, spread = agg.trend(groups, x, pick(values), count)
-            flat = (count >= needed) & ~spread
-        else:
-            value = self._reduce(m, view=view, pick=pick, groups=groups, count=count, values=values)
-        if m.aggregate not in ALWAYS_MEASURED:
+        batch = Batch(m.aggregate, view, pick, groups, count, values, m.numerator)
+        value, flat = aggregate.reduce(batch)
+        needed = aggregate.needed(m.min_count)
+        if flat is not None:
+            flat = (count >= needed) & flat
+        if not aggregate.zero_when_empty:
             value[count < needed] = np.nan
         return Measured(value, count, needed, m.window, flat)
-
-    def _reduce(
-        self,
-        m: Measurement,
-        *,
-        view: EventView,
-        pick: Callable[[npt.NDArray[Any]], npt.NDArray[Any]],
-        groups: agg.Groups,
-        count: agg.CountArray,
-        values: FloatArray | None,
-    ) -> FloatArray:
-        name = m.aggregate
-        if name == "count":
-            return count.astype(np.float64)
-        if name == "ratio":
-            numerator = view.where_mask(m.numerator)
-            hits = count if numerator is None else np.bincount(groups, pick(numerator), len(count))
-            return agg.per_event(hits.astype(np.float64), count)
-        if name == "nps":
-            promoters = agg.sums(groups, pick(view.column("promoter")), count)
-            detractors = agg.sums(groups, pick(view.column("detractor")), count)
-            return agg.per_event(promoters - detractors, count) * 100
-        if values is None:
-            raise ScoringError(f"aggregate {name!r}", "it needs a measure")
-        picked = pick(values)
-        reducers: dict[str, Callable[[], FloatArray]] = {
-            "sum": lambda: agg.sums(groups, picked, count),
-            "mean": lambda: agg.per_event(agg.sums(groups, picked, count), count),
-            "min": lambda: agg.minima(groups, picked, count),
-            "max": lambda: agg.maxima(groups, picked, count),
-            "median": lambda: agg.percentiles(groups, picked, count, 50.0),
-            "latest": lambda: agg.latest(groups, pick(view.column("ts")), picked, count),
-        }
-        if name in reducers:
-            return reducers[name]()
-        q = percentile_of(name)
-        if q is None:
-            raise ScoringError(f"aggregate {name!r}", "it is not a known aggregate")
-        return agg.percentiles(groups, picked, count, q)
 
 
 def _events(view: EventView, m: Measurement, values: FloatArray | None) -> BoolArray | None:

@@ -102,22 +102,6 @@ def scale_bounds(scale: str) -> tuple[float, float]:
     raise ValueError(f"unknown survey scale {scale!r} (use nps, csat or a range such as 1..7)")
 
 
-SIMPLE_AGGREGATES = ("count", "sum", "mean", "median", "min", "max", "latest", "ratio", "trend")
-#: Percentiles are spelled p1 … p99 (``p90``); ``nps`` is promoters% − detractors% of NPS surveys.
-AGGREGATE_NAMES = (*SIMPLE_AGGREGATES, "nps", "p50", "p75", "p90", "p95", "p99")
-_PERCENTILE = re.compile(r"^p([1-9][0-9]?)$")
-
-
-def percentile_of(aggregate: str) -> float | None:
-    """``"p90"`` → 90.0; None for any other name."""
-    match = _PERCENTILE.match(aggregate)
-    return float(match.group(1)) if match else None
-
-
-def is_known_aggregate(name: str) -> bool:
-    return name in SIMPLE_AGGREGATES or name == "nps" or percentile_of(name) is not None
-
-
 class SignalDecl(Spec):
     """A custom numeric signal kind (e.g. ``overdue_invoices``) and its filterable attributes."""
 
@@ -146,6 +130,7 @@ class Measurement(Spec):
     signal: str
     where: dict[str, WhereValue] = Field(default_factory=dict)
     measure: str | AttrMeasure = "value"
+    #: A name in ``engine.aggregate_table`` (checked by validation, which lists the known ones).
     aggregate: str
     window: Duration | None = None
     numerator: dict[str, WhereValue] | None = None
@@ -377,10 +362,3 @@ class Scorecard(Spec):
                 changes["weight"] = override.weights[cid]
             merged[cid] = base.model_copy(update=changes) if changes else base
         return merged
-
-    def grade_for(self, score: float) -> Grade | None:
-        """The grade of a score; None for a score below every grade (validation forbids that)."""
-        for grade in sorted(self.grades, key=lambda g: g.min, reverse=True):
-            if score >= grade.min:
-                return grade
-        return None

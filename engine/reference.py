@@ -17,6 +17,7 @@ from datetime import datetime
 import numpy as np
 
 from rapport.engine import notes
+from rapport.engine.aggregate_table import Aggregate, aggregate_named, percentile_of
 from rapport.engine.errors import ScoringError
 from rapport.engine.fields import (
     DAY,
@@ -29,7 +30,6 @@ from rapport.engine.fields import (
     where_texts,
 )
 from rapport.engine.frame import ClientSet, KindFrame, SignalSet
-from rapport.engine.measure import ALWAYS_MEASURED, COUNTING, needed_events
 from rapport.engine.model import (
     AttrMeasure,
     Cap,
@@ -42,7 +42,6 @@ from rapport.engine.model import (
     Scale,
     Scorecard,
     WhereValue,
-    percentile_of,
 )
 from rapport.engine.result import Evaluation, Status
 from rapport.engine.scoring import SCORE_DECIMALS, evaluation_of, limits_of
@@ -223,9 +222,9 @@ def _measure(m: Measurement, events: list[_Event], at: float) -> tuple[float, st
     if m.aggregate == "nps" and m.signal != "survey":
         raise ScoringError(f"signal {m.signal!r}", "nps is an aggregate of survey signals")
     chosen = [c for c in (_read(m, event, at) for event in events) if c is not None]
-    n, needed = len(chosen), needed_events(m)
+    n, needed = len(chosen), _traits(m).needed(m.min_count)
     why = notes.no_data(n, needed, m.window)
-    if m.aggregate not in ALWAYS_MEASURED and n < needed:
+    if not _traits(m).zero_when_empty and n < needed:
         return NAN, why
     if m.aggregate == "trend":
         return _slope([(e.ts - at) / DAY for e, _, _ in chosen], [x for _, _, x in chosen], why)
@@ -233,6 +232,14 @@ def _measure(m: Measurement, events: list[_Event], at: float) -> tuple[float, st
 
 
 Chosen = tuple[_Event, Fields, float]
+
+
+def _traits(m: Measurement) -> Aggregate:
+    """The table's traits of ``m``'s aggregate (never its implementation: this is the check)."""
+    found = aggregate_named(m.aggregate)
+    if found is None:
+        raise ScoringError(f"aggregate {m.aggregate!r}", "it is not a known aggregate")
+    return found
 
 
 def _read(m: Measurement, event: _Event, at: float) -> Chosen | None:
@@ -243,8 +250,8 @@ def _read(m: Measurement, event: _Event, at: float) -> Chosen | None:
     fields = _fields(m.signal, event, at)
     if not _matches(m.signal, fields, event.attrs, m.where):
         return None
-    x = NAN if m.aggregate in COUNTING else _measure_of(m, fields, event)
-    if m.aggregate not in COUNTING and math.isnan(x):
+    x = NAN if _traits(m).counts else _measure_of(m, fields, event)
+    if not _traits(m).counts and math.isnan(x):
         return None
     if m.aggregate == "nps" and not fields["nps_scale"]:
         return None
@@ -296,7 +303,7 @@ def _last_seen(m: Measurement, events: list[_Event], at: float) -> float:
         fields = _fields(m.signal, event, at)
         if not _matches(m.signal, fields, event.attrs, m.where):
             continue
-        if m.aggregate not in COUNTING and math.isnan(_measure_of(m, fields, event)):
+        if not _traits(m).counts and math.isnan(_measure_of(m, fields, event)):
             continue
         if math.isnan(last) or event.ts > last:
             last = event.ts

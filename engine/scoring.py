@@ -132,7 +132,7 @@ def _limit_kind(limit: Cap | Floor) -> Literal["cap", "floor"]:
 def grade_index(grades: tuple[Grade, ...], score: FloatArray) -> npt.NDArray[np.int16]:
     """Per score, the index (in file order) of the grade with the highest ``min`` at or below it;
     -1 for NaN or a score below every grade. Equal ``min``s resolve to the first in the file, as
-    ``Scorecard.grade_for`` does."""
+    the reference's ``_grade`` does."""
     mins = np.array([g.min for g in grades], dtype=np.float64)
     order = np.lexsort((-np.arange(len(grades)), mins))  # ascending min; among equals, first last
     found = np.searchsorted(mins[order], score, side="right") - 1
@@ -236,12 +236,18 @@ def _variants(
     resolved = [scorecard.components_for(name) for name in names]
     variants: dict[str, list[tuple[Component, BoolArray]]] = {}
     for cid in scorecard.components:
-        by_spec: dict[str, tuple[Component, list[int]]] = {}
+        # Equal specs (frozen models compare by value) are one variant: a handful of segments,
+        # so a linear scan beats serialising each spec into a key.
+        by_spec: list[tuple[Component, list[int]]] = []
         for index, components in enumerate(resolved):
             spec = components[cid]
-            by_spec.setdefault(spec.model_dump_json(), (spec, []))[1].append(index)
+            found = next((indexes for seen, indexes in by_spec if seen == spec), None)
+            if found is None:
+                by_spec.append((spec, [index]))
+            else:
+                found.append(index)
         variants[cid] = []
-        for spec, indexes in by_spec.values():
+        for spec, indexes in by_spec:
             lut = np.zeros(len(names), dtype=np.bool_)
             lut[indexes] = True
             rows = lut[segments.codes]

@@ -11,9 +11,15 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from rapport.engine.aggregate_table import (
+    AGGREGATE_NAMES,
+    Aggregate,
+    aggregate_named,
+    listing,
+    takes_numerator,
+)
 from rapport.engine.errors import Finding
 from rapport.engine.model import (
-    AGGREGATE_NAMES,
     BUILTIN_KINDS,
     AttrMeasure,
     Band,
@@ -26,7 +32,6 @@ from rapport.engine.model import (
     Scale,
     Scorecard,
     WhereValue,
-    is_known_aggregate,
 )
 from rapport.engine.yamlsource import format_key
 
@@ -127,29 +132,47 @@ def _check_measure(kind: str, spec: KindSpec, measure: str | AttrMeasure) -> Ite
 
 
 def _check_aggregate(kind: str | None, m: Measurement) -> Iterator[Issue]:
-    if not is_known_aggregate(m.aggregate):
+    aggregate = aggregate_named(m.aggregate)
+    if aggregate is None:
         close = did_you_mean(m.aggregate, AGGREGATE_NAMES)
-        listing = (
-            f"aggregates: {_names(a for a in AGGREGATE_NAMES if not a[1:].isdigit())}, p1 … p99"
-        )
-        hint = f"did you mean {close!r}? {listing}" if close else listing
-        yield Issue(("aggregate",), f"unknown aggregate {m.aggregate!r}", hint)
-    elif m.aggregate == "ratio" and m.numerator is None:
+        hint = f"aggregates: {listing()}"
+        yield Issue(("aggregate",), f"unknown aggregate {m.aggregate!r}", _with_guess(close, hint))
+    elif aggregate.numerator and m.numerator is None:
         hint = "add numerator: with the filter the counted signals must match, e.g. {missed: true}"
-        yield Issue(("aggregate",), "aggregate 'ratio' needs a numerator", hint)
-    elif m.aggregate == "nps" and kind is not None and kind != "survey":
+        yield Issue(("aggregate",), f"aggregate {m.aggregate!r} needs a numerator", hint)
+    elif kind is not None and not _works_on(aggregate, kind):
+        assert aggregate.kinds is not None
         hint = f"this measurement reads {kind} signals"
-        yield Issue(("aggregate",), "aggregate 'nps' works only on survey signals", hint)
-    if m.numerator is not None and m.aggregate != "ratio":
-        hint = "use aggregate: ratio, or remove numerator"
+        kinds = " or ".join(aggregate.kinds)
+        message = f"aggregate {m.aggregate!r} works only on {kinds} signals"
+        yield Issue(("aggregate",), message, hint)
+    if m.numerator is not None and (aggregate is None or not aggregate.numerator):
+        names = takes_numerator()
+        quoted = " or ".join(repr(n) for n in names)
+        hint = f"use aggregate: {' or '.join(names)}, or remove numerator"
         yield Issue(
             ("numerator",),
-            f"numerator applies only to aggregate 'ratio', not {m.aggregate!r}",
+            f"numerator applies only to aggregate {quoted}, not {m.aggregate!r}",
             hint,
         )
 
 
-_COUNTING = ("count", "ratio", "nps")
+def _with_guess(close: str | None, hint: str) -> str:
+    return f"did you mean {close!r}? {hint}" if close else hint
+
+
+def _works_on(aggregate: Aggregate, kind: str) -> bool:
+    return aggregate.kinds is None or kind in aggregate.kinds
+
+
+def _reads_measure(m: Measurement) -> bool:
+    """Whether ``m``'s measure means something to check: an aggregate that counts never reads
+    it, and one on a kind it does not work on is already reported, so the default ``value`` is
+    fine there even for kinds without one (milestones, incidents)."""
+    aggregate = aggregate_named(m.aggregate)
+    if m.measure != "value" or aggregate is None:
+        return True
+    return not aggregate.counts and _works_on(aggregate, m.signal)
 
 
 def check_measurement(sc: Scorecard, m: Measurement) -> Iterator[Issue]:
@@ -163,9 +186,7 @@ def check_measurement(sc: Scorecard, m: Measurement) -> Iterator[Issue]:
         )
     else:
         yield from _check_filter(m.signal, spec, m.where, "where")
-        # count, ratio and nps count events and never read the measure, so the default
-        # ``value`` is fine there even for kinds without one (milestones, incidents).
-        if m.aggregate not in _COUNTING or m.measure != "value":
+        if _reads_measure(m):
             yield from _check_measure(m.signal, spec, m.measure)
         if m.numerator is not None:
             yield from _check_filter(m.signal, spec, m.numerator, "numerator")

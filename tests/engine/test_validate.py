@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from rapport.engine.aggregate_table import AGGREGATE_NAMES
 from rapport.engine.loader import check_model_text
-from rapport.engine.model import AGGREGATE_NAMES, Scorecard
+from rapport.engine.model import Scorecard
 from rapport.engine.validate import did_you_mean, validate_scorecard
 from rapport.engine.yamlsource import parse_yaml
 
