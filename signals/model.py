@@ -103,7 +103,7 @@ class StoredAs:
 COMMON_FIELDS = ("event_id", "client", "source", "kind")
 
 
-class _Signal(BaseModel):
+class SignalModel(BaseModel):
     """Base of every kind's model; a kind declares ``stored_as`` and its fields, nothing else."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -166,7 +166,7 @@ class KindTableError(RapportError):
 # ``engine.kinds.BUILTIN_KINDS`` (what rules may filter and measure). Everything else derives.
 
 
-class ResponseTimeSignal(_Signal):
+class ResponseTimeSignal(SignalModel):
     """Hours from a client's message or ticket (at ``ts``) to our first reply."""
 
     stored_as = StoredAs(ts="ts", value="value")
@@ -178,7 +178,7 @@ class ResponseTimeSignal(_Signal):
     thread: AttrValue | None = None
 
 
-class MilestoneSignal(_Signal):
+class MilestoneSignal(SignalModel):
     """A promised delivery: due at ``due``, delivered at ``delivered_at`` (None while open)."""
 
     stored_as = StoredAs(ts="due", end="delivered_at")
@@ -190,7 +190,7 @@ class MilestoneSignal(_Signal):
     project: AttrValue | None = None
 
 
-class SurveySignal(_Signal):
+class SurveySignal(SignalModel):
     """One survey response ``value`` on ``scale`` (nps 0–10, csat 1–5, or a range ``LO..HI``)."""
 
     stored_as = StoredAs(ts="ts", value="value")
@@ -210,7 +210,7 @@ class SurveySignal(_Signal):
         return self
 
 
-class IncidentSignal(_Signal):
+class IncidentSignal(SignalModel):
     """An incident of ``severity`` opened at ``opened_at``, resolved at ``resolved_at`` or open."""
 
     stored_as = StoredAs(ts="opened_at", end="resolved_at")
@@ -228,7 +228,7 @@ class IncidentSignal(_Signal):
         return self
 
 
-class CustomSignal(_Signal):
+class CustomSignal(SignalModel):
     """A numeric signal of a kind declared under the scorecard's ``signals:`` (overdue_invoices)."""
 
     stored_as = StoredAs(ts="ts", value="value", attrs="attrs")
@@ -259,14 +259,14 @@ class SignalKind:
     """
 
     name: str
-    model: type[_Signal]
+    model: type[SignalModel]
     fields: tuple[str, ...]
     required: frozenset[str]
     attrs: tuple[str, ...]
     times: tuple[str, ...]
 
     @classmethod
-    def of(cls, name: str, model: type[_Signal]) -> SignalKind:
+    def of(cls, name: str, model: type[SignalModel]) -> SignalKind:
         layout = model.stored_as
         fields = tuple(
             n for n in model.model_fields if n not in COMMON_FIELDS and n != layout.attrs
@@ -281,14 +281,14 @@ class SignalKind:
         return self.model.stored_as.attrs is not None
 
 
-def _literal_kind(model: type[_Signal]) -> str:
+def _literal_kind(model: type[SignalModel]) -> str:
     (name,) = get_args(model.model_fields["kind"].annotation) or (None,)
     if not isinstance(name, str):
         raise KindTableError(model.__name__, "a built-in kind's 'kind' must be one Literal name")
     return name
 
 
-def _kind_table(*models: type[_Signal]) -> Mapping[str, SignalKind]:
+def kind_table(*models: type[SignalModel]) -> Mapping[str, SignalKind]:
     """The built-in kinds by name, checked against the engine's table (attributes and names)."""
     table = {}
     for model in models:
@@ -308,7 +308,7 @@ def _kind_table(*models: type[_Signal]) -> Mapping[str, SignalKind]:
 
 
 #: Every built-in kind, by name: the one table the API, imports and collectors derive from.
-BUILTIN_SIGNALS = _kind_table(ResponseTimeSignal, MilestoneSignal, SurveySignal, IncidentSignal)
+BUILTIN_SIGNALS = kind_table(ResponseTimeSignal, MilestoneSignal, SurveySignal, IncidentSignal)
 #: Any other kind (declared in a scorecard's ``signals:``) has this shape.
 CUSTOM_SIGNAL = SignalKind.of("custom", CustomSignal)
 #: The union tags: each built-in kind, and ``custom``.
@@ -341,7 +341,7 @@ def signal_union(models: Mapping[str, type[BaseModel]]) -> Any:
 
 
 if TYPE_CHECKING:  # the union is built from the table; to a type checker it is any kind's model
-    Signal: TypeAlias = _Signal
+    Signal: TypeAlias = SignalModel
 else:
     Signal = signal_union({k.name: k.model for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL)})
 SIGNAL_ADAPTER: TypeAdapter[Signal] = TypeAdapter(Signal)
