@@ -27,6 +27,7 @@ from rapport.api.routes import clients, ops, rules, signals
 from rapport.api.service import Clock, CollectorsHook, Evaluator, RulesHolder, Service, utc_now
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError, UnknownClientError
+from rapport.signals.model import SIGNAL_TAGS
 from rapport.signals.store import Store, StoreError
 
 log = logging.getLogger("rapport.api")
@@ -145,9 +146,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-_TAGS = {"response_time", "milestone", "survey", "incident", "custom"}
-
-
 def summarize(problems: list[dict[str, Any]], shown: int = 5) -> str:
     """``signals[3].value: Input should be a valid number; …`` from validation problems."""
     parts = []
@@ -166,7 +164,7 @@ def _dotted(loc: list[Any]) -> str:
     for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(previous, int) and part in _TAGS:
+        elif isinstance(previous, int) and part in SIGNAL_TAGS:
             pass  # which union member was tried, not a key of the data
         else:
             out += f".{part}" if out else str(part)

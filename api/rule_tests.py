@@ -59,18 +59,23 @@ from rapport.engine.scoring import evaluate
 from rapport.engine.validate import Locate
 from rapport.engine.yamlsource import Locator, format_key, parse_yaml
 from rapport.signals.frames import build_signal_set
-from rapport.signals.model import ClientId, Instant, StoredSignal, parse_signal
+from rapport.signals.model import (
+    SIGNAL_TAGS,
+    TIME_FIELDS,
+    ClientId,
+    Instant,
+    StoredSignal,
+    parse_signal,
+)
 
 TESTS_DIR = "tests"
 SCORECARD_FILE = "scorecard.yaml"
 RULES_VERSION = "test"
 DEFAULT_TOLERANCE = 0.01
 
-_TIME_FIELDS = ("ts", "due", "delivered_at", "opened_at", "resolved_at")
 _OFFSET = re.compile(r"^\s*([+-])\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _OFFSET_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TIME_HINT = "use ISO 8601 (2026-06-28T09:00:00Z) or an offset from as_of such as -2d, -36h, +1d"
-_SIGNAL_TAGS = ("response_time", "milestone", "survey", "incident", "custom")
 
 
 class _Spec(BaseModel):
@@ -297,7 +302,7 @@ def _signal_issues(
 ) -> Iterator[_Issue]:
     """Validate signal ``i``; a valid one is added to ``by_id``, an invalid one yields issues."""
     data = {"event_id": f"test:{i + 1}", **raw}
-    for name in _TIME_FIELDS:
+    for name in TIME_FIELDS:
         offset = _offset(data.get(name))
         if offset is not None:
             data[name] = as_of + offset
@@ -306,9 +311,9 @@ def _signal_issues(
     except ValidationError as error:
         for problem in error.errors(include_url=False):
             loc = tuple(problem["loc"])
-            if loc and loc[0] in _SIGNAL_TAGS:
+            if loc and loc[0] in SIGNAL_TAGS:
                 loc = loc[1:]  # the union member pydantic tried is not a key the user wrote
-            hint = _TIME_HINT if loc and loc[-1] in _TIME_FIELDS else None
+            hint = _TIME_HINT if loc and loc[-1] in TIME_FIELDS else None
             yield ("signals", i, *loc), problem["msg"], hint
         return
     if stored.client not in clients:

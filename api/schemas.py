@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Strict,
-    Tag,
+from types import UnionType
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    TypeAlias,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
 )
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
 
 from rapport.engine.errors import Finding
 from rapport.engine.result import AppliedLimit, ComponentScore
 from rapport.signals.model import (
+    BUILTIN_SIGNALS,
+    CUSTOM_SIGNAL,
     Client,
-    CustomSignal,
-    DayOrInstant,
-    IncidentSignal,
-    Instant,
-    MilestoneSignal,
-    ResponseTimeSignal,
-    SurveySignal,
-    kind_tag,
+    Signal,
+    SignalKind,
+    signal_union,
 )
 
 #: The most signals one ``POST /signals`` request may carry.
@@ -57,44 +57,41 @@ def _text_only(value: Any) -> Any:
     return value
 
 
-TextInstant = Annotated[Instant, BeforeValidator(_text_only)]
-TextDayOrInstant = Annotated[DayOrInstant, BeforeValidator(_text_only)]
 StrictNumber = Annotated[float, Strict()]
 
 
-class ResponseTimeIn(ResponseTimeSignal):
-    ts: TextInstant
-    value: Annotated[StrictNumber, Field(ge=0, description="hours to first reply")]
+def _text_time(hint: Any) -> Any:
+    """``hint`` (a time field's type, perhaps ``X | None``) with text-only input."""
+    arms = get_args(hint) if get_origin(hint) in (Union, UnionType) else ()
+    if type(None) in arms:
+        (inner,) = (arm for arm in arms if arm is not type(None))
+        return Annotated[inner, BeforeValidator(_text_only)] | None
+    return Annotated[hint, BeforeValidator(_text_only)]
 
 
-class MilestoneIn(MilestoneSignal):
-    due: TextDayOrInstant
-    delivered_at: TextDayOrInstant | None = None
+def strict_model(kind: SignalKind) -> type[BaseModel]:
+    """The push API's model of ``kind``: its own, with text-only times and a strict ``value``.
+
+    ``ResponseTimeSignal`` → ``ResponseTimeIn`` (the name the OpenAPI document shows).
+    """
+    model = kind.model
+    hints = get_type_hints(model, include_extras=True)
+    overrides: dict[str, Any] = {}
+    for name in kind.times:
+        info = model.model_fields[name]
+        overrides[name] = (_text_time(hints[name]), ... if info.is_required() else info.default)
+    value = model.stored_as.value
+    if value is not None:
+        overrides[value] = (StrictNumber, model.model_fields[value])
+    name = model.__name__.removesuffix("Signal") + "In"
+    return create_model(name, __base__=model, __module__=__name__, **overrides)
 
 
-class SurveyIn(SurveySignal):
-    ts: TextInstant
-    value: StrictNumber
-
-
-class IncidentIn(IncidentSignal):
-    opened_at: TextInstant
-    resolved_at: TextInstant | None = None
-
-
-class CustomIn(CustomSignal):
-    ts: TextInstant
-    value: StrictNumber
-
-
-SignalIn = Annotated[
-    Annotated[ResponseTimeIn, Tag("response_time")]
-    | Annotated[MilestoneIn, Tag("milestone")]
-    | Annotated[SurveyIn, Tag("survey")]
-    | Annotated[IncidentIn, Tag("incident")]
-    | Annotated[CustomIn, Tag("custom")],
-    Discriminator(kind_tag),
-]
+_KINDS_IN = {kind.name: strict_model(kind) for kind in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL)}
+if TYPE_CHECKING:
+    SignalIn: TypeAlias = Signal
+else:
+    SignalIn = signal_union(_KINDS_IN)
 
 
 class _Body(BaseModel):

@@ -20,7 +20,8 @@ import numpy.typing as npt
 
 from rapport.engine.errors import ScoringError
 from rapport.engine.frame import BoolArray, Categorical, FloatArray, IntArray, KindFrame
-from rapport.engine.model import BUILTIN_KINDS, AttrMeasure, WhereValue, scale_bounds
+from rapport.engine.kinds import BUILTIN_KINDS, PLAIN_MEASURES, scale_bounds
+from rapport.engine.model import AttrMeasure, WhereValue
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -63,7 +64,7 @@ def flags_of(kind: str) -> tuple[str, ...]:
 def measures_of(kind: str) -> tuple[str, ...]:
     """Numeric fields a measure may name: the kind's measures, its 0/1 flags, and the raw value."""
     spec = BUILTIN_KINDS.get(kind)
-    own = spec.measures if spec is not None else ("value", "age_days")
+    own = spec.measures if spec is not None else PLAIN_MEASURES
     return (*own, *flags_of(kind), "value")
 
 

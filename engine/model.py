@@ -8,11 +8,14 @@ Meaning — unknown signal kinds or attributes, band gaps, unreachable grades �
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+# Re-exported for modules that read the kinds through the rules model; their home is engine.kinds.
+from rapport.engine.kinds import BUILTIN_KINDS as BUILTIN_KINDS  # noqa: PLC0414
+from rapport.engine.kinds import KindSpec as KindSpec  # noqa: PLC0414
+from rapport.engine.kinds import scale_bounds as scale_bounds  # noqa: PLC0414
 
 SUPPORTED_VERSIONS = (1,)
 
@@ -52,54 +55,7 @@ class Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-# --- the signal kinds a scorecard can read ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KindSpec:
-    """What a rule may say about one signal kind.
-
-    ``attrs`` are the string attributes a ``where`` can filter on; ``flags`` are booleans computed
-    as of the evaluation time (usable in ``where`` and as a 0/1 ``measure``); ``measures`` are the
-    numeric fields an aggregate can run over.
-    """
-
-    attrs: tuple[str, ...]
-    flags: tuple[str, ...] = ()
-    measures: tuple[str, ...] = ("value", "age_days")
-
-
-BUILTIN_KINDS: Mapping[str, KindSpec] = {
-    "response_time": KindSpec(attrs=("channel", "thread")),
-    "milestone": KindSpec(
-        attrs=("name", "project"),
-        flags=("missed", "delivered", "open"),
-        measures=("late_days", "age_days"),
-    ),
-    "survey": KindSpec(
-        attrs=("scale", "survey"),
-        flags=("promoter", "passive", "detractor"),
-        measures=("value", "normalized", "age_days"),
-    ),
-    "incident": KindSpec(
-        attrs=("severity", "service"),
-        flags=("open", "resolved"),
-        measures=("duration_hours", "age_days"),
-    ),
-}
-
-_SCALE_RANGE = re.compile(r"^(-?\d+(?:\.\d+)?)\.\.(-?\d+(?:\.\d+)?)$")
-NAMED_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0)}
-
-
-def scale_bounds(scale: str) -> tuple[float, float]:
-    """``"nps"`` → (0, 10), ``"csat"`` → (1, 5), ``"1..7"`` → (1, 7)."""
-    if scale in NAMED_SCALES:
-        return NAMED_SCALES[scale]
-    match = _SCALE_RANGE.match(scale)
-    if match and float(match.group(1)) < float(match.group(2)):
-        return float(match.group(1)), float(match.group(2))
-    raise ValueError(f"unknown survey scale {scale!r} (use nps, csat or a range such as 1..7)")
+# --- the signal kinds a scorecard can read: their table is ``engine.kinds`` (imported above) ---
 
 
 class SignalDecl(Spec):

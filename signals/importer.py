@@ -50,7 +50,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from rapport.engine.errors import FindingsError
-from rapport.signals.model import Client, Signal
+from rapport.signals.model import Client, Signal, payload_fields
 from rapport.signals.records import (
     BadRow,
     FileFormat,
@@ -65,11 +65,8 @@ from rapport.signals.writer import StoreWriter, UpsertResult, signal_params
 ImportKind = Literal["auto", "signals", "clients"]
 ProgressCallback = Callable[[int, int], None]
 
-SIGNAL_COLUMNS = (
-    "event_id", "client", "kind", "source", "ts", "value", "due", "delivered_at", "severity",
-    "opened_at", "resolved_at", "channel", "thread", "scale", "survey", "name", "project",
-    "service",
-)  # fmt: skip
+#: The common fields, then every kind's payload fields (read off the models, in table order).
+SIGNAL_COLUMNS = ("event_id", "client", "kind", "source", *payload_fields())
 CLIENT_COLUMNS = ("id", "name", "segment", "owner_name", "owner_email", "owner_locale")
 
 #: Rows validated and written per batch: big enough for executemany to pay, small enough to stream.

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from rapport.engine.model import BUILTIN_KINDS, scale_bounds
+from rapport.engine.errors import RapportError
+from rapport.engine.kinds import BUILTIN_KINDS, scale_bounds
 
 ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 EventId = Annotated[str, Field(min_length=1, max_length=200)]
@@ -82,25 +84,92 @@ class StoredSignal:
     source: str = "manual"
 
 
-class _Signal(BaseModel):
+@dataclass(frozen=True, slots=True)
+class StoredAs:
+    """Which payload fields of a kind become the stored row's ``ts``, ``end`` and ``value``.
+
+    Every other field of the kind's model (but the common ``event_id``, ``client``, ``source`` and
+    ``kind``) is an attribute, kept when not None; ``attrs`` instead names one field that already
+    is the attribute mapping (custom kinds).
+    """
+
+    ts: str = "ts"
+    end: str | None = None
+    value: str | None = None
+    attrs: str | None = None
+
+
+#: Fields every signal has; they are not a kind's payload.
+COMMON_FIELDS = ("event_id", "client", "source", "kind")
+
+
+class SignalModel(BaseModel):
+    """Base of every kind's model; a kind declares ``stored_as`` and its fields, nothing else."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    stored_as: ClassVar[StoredAs]
+    #: the fields stored as attributes, read off the model when the class is built
+    attr_fields: ClassVar[tuple[str, ...]] = ()
 
     event_id: EventId
     client: ClientId
     source: Label = "manual"
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        layout = cls.stored_as
+        columns = {layout.ts, layout.end, layout.value, layout.attrs} - {None}
+        unknown = sorted(str(name) for name in columns if name not in cls.model_fields)
+        if unknown:
+            raise KindTableError(cls.__name__, f"stored_as names no field {unknown}")
+        if layout.attrs is None:
+            taken = {*COMMON_FIELDS, *columns}
+            cls.attr_fields = tuple(name for name in cls.model_fields if name not in taken)
+
     def to_stored(self) -> StoredSignal:
         """The stored row shape. Built without re-validation: this signal was validated already,
         and on an import of a million rows validating twice was a fifth of the time."""
-        raise NotImplementedError  # every concrete kind below defines it
+        fields = self.__dict__
+        layout = self.stored_as
+        if layout.attrs is None:
+            attrs = {n: v for n in self.attr_fields if (v := fields[n]) is not None}
+        else:
+            attrs = dict(fields[layout.attrs])
+        return StoredSignal(
+            self.event_id,
+            self.client,
+            self.kind,
+            fields[layout.ts],
+            None if layout.end is None else fields[layout.end],
+            None if layout.value is None else fields[layout.value],
+            attrs,
+            self.source,
+        )
+
+    if TYPE_CHECKING:  # every kind declares ``kind``: a Literal, or any name for custom kinds
+        kind: str
 
 
-def _attrs(**values: str | None) -> dict[str, str]:
-    return {k: v for k, v in values.items() if v is not None}
+class KindTableError(RapportError):
+    """A signal kind's model disagrees with itself or with the engine's table of kinds."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"signal kind {kind}: {reason}")
 
 
-class ResponseTimeSignal(_Signal):
+# --- the built-in kinds: a model each, with its ``stored_as`` -----------------------------------
+# Adding a kind: a model here, listed in ``BUILTIN_SIGNALS`` below, and its entry in
+# ``engine.kinds.BUILTIN_KINDS`` (what rules may filter and measure). Everything else derives.
+
+
+class ResponseTimeSignal(SignalModel):
     """Hours from a client's message or ticket (at ``ts``) to our first reply."""
+
+    stored_as = StoredAs(ts="ts", value="value")
 
     kind: Literal["response_time"]
     ts: Instant
@@ -108,20 +177,11 @@ class ResponseTimeSignal(_Signal):
     channel: AttrValue = "other"
     thread: AttrValue | None = None
 
-    def to_stored(self) -> StoredSignal:
-        return StoredSignal(
-            event_id=self.event_id,
-            client=self.client,
-            kind=self.kind,
-            ts=self.ts,
-            value=self.value,
-            attrs=_attrs(channel=self.channel, thread=self.thread),
-            source=self.source,
-        )
 
-
-class MilestoneSignal(_Signal):
+class MilestoneSignal(SignalModel):
     """A promised delivery: due at ``due``, delivered at ``delivered_at`` (None while open)."""
+
+    stored_as = StoredAs(ts="due", end="delivered_at")
 
     kind: Literal["milestone"]
     due: DayOrInstant
@@ -129,20 +189,11 @@ class MilestoneSignal(_Signal):
     name: AttrValue | None = None
     project: AttrValue | None = None
 
-    def to_stored(self) -> StoredSignal:
-        return StoredSignal(
-            event_id=self.event_id,
-            client=self.client,
-            kind=self.kind,
-            ts=self.due,
-            end=self.delivered_at,
-            attrs=_attrs(name=self.name, project=self.project),
-            source=self.source,
-        )
 
-
-class SurveySignal(_Signal):
+class SurveySignal(SignalModel):
     """One survey response ``value`` on ``scale`` (nps 0–10, csat 1–5, or a range ``LO..HI``)."""
+
+    stored_as = StoredAs(ts="ts", value="value")
 
     kind: Literal["survey"]
     ts: Instant
@@ -158,20 +209,11 @@ class SurveySignal(_Signal):
             raise ValueError(f"value {self.value:g} is outside the {scale}")
         return self
 
-    def to_stored(self) -> StoredSignal:
-        return StoredSignal(
-            event_id=self.event_id,
-            client=self.client,
-            kind=self.kind,
-            ts=self.ts,
-            value=self.value,
-            attrs=_attrs(scale=self.scale, survey=self.survey),
-            source=self.source,
-        )
 
-
-class IncidentSignal(_Signal):
+class IncidentSignal(SignalModel):
     """An incident of ``severity`` opened at ``opened_at``, resolved at ``resolved_at`` or open."""
+
+    stored_as = StoredAs(ts="opened_at", end="resolved_at")
 
     kind: Literal["incident"]
     severity: Severity
@@ -185,20 +227,11 @@ class IncidentSignal(_Signal):
             raise ValueError("resolved_at is before opened_at")
         return self
 
-    def to_stored(self) -> StoredSignal:
-        return StoredSignal(
-            event_id=self.event_id,
-            client=self.client,
-            kind=self.kind,
-            ts=self.opened_at,
-            end=self.resolved_at,
-            attrs=_attrs(severity=self.severity, service=self.service),
-            source=self.source,
-        )
 
-
-class CustomSignal(_Signal):
+class CustomSignal(SignalModel):
     """A numeric signal of a kind declared under the scorecard's ``signals:`` (overdue_invoices)."""
+
+    stored_as = StoredAs(ts="ts", value="value", attrs="attrs")
 
     kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     ts: Instant
@@ -213,32 +246,104 @@ class CustomSignal(_Signal):
             raise ValueError(f"kind {self.kind!r} is built in; use its own fields")
         return self
 
-    def to_stored(self) -> StoredSignal:
-        return StoredSignal(
-            event_id=self.event_id,
-            client=self.client,
-            kind=self.kind,
-            ts=self.ts,
-            value=self.value,
-            attrs=dict(self.attrs),
-            source=self.source,
+
+# --- the table of kinds, and what derives from it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalKind:
+    """One kind's signal-side facts, read off its model (never typed a second time).
+
+    ``fields`` are the payload fields a source may fill (not the common ones), ``required`` those
+    it must, ``attrs`` those stored as attributes, ``times`` those stored as ``ts``/``end``.
+    """
+
+    name: str
+    model: type[SignalModel]
+    fields: tuple[str, ...]
+    required: frozenset[str]
+    attrs: tuple[str, ...]
+    times: tuple[str, ...]
+
+    @classmethod
+    def of(cls, name: str, model: type[SignalModel]) -> SignalKind:
+        layout = model.stored_as
+        fields = tuple(
+            n for n in model.model_fields if n not in COMMON_FIELDS and n != layout.attrs
         )
+        required = frozenset(n for n in fields if model.model_fields[n].is_required())
+        times = tuple(n for n in (layout.ts, layout.end) if n is not None)
+        return cls(name, model, fields, required, model.attr_fields, times)
+
+    @property
+    def custom(self) -> bool:
+        """A custom kind's attributes are free-form (``attrs.<name>``), not fields of its own."""
+        return self.model.stored_as.attrs is not None
+
+
+def _literal_kind(model: type[SignalModel]) -> str:
+    (name,) = get_args(model.model_fields["kind"].annotation) or (None,)
+    if not isinstance(name, str):
+        raise KindTableError(model.__name__, "a built-in kind's 'kind' must be one Literal name")
+    return name
+
+
+def kind_table(*models: type[SignalModel]) -> Mapping[str, SignalKind]:
+    """The built-in kinds by name, checked against the engine's table (attributes and names)."""
+    table = {}
+    for model in models:
+        name = _literal_kind(model)
+        spec = BUILTIN_KINDS.get(name)
+        if spec is None:
+            raise KindTableError(name, "is not in engine.kinds.BUILTIN_KINDS")
+        if spec.attrs != model.attr_fields:
+            raise KindTableError(
+                name, f"model attributes {model.attr_fields} != engine attrs {spec.attrs}"
+            )
+        table[name] = SignalKind.of(name, model)
+    missing = sorted(set(BUILTIN_KINDS) - set(table))
+    if missing:
+        raise KindTableError(", ".join(missing), "has no signal model")
+    return table
+
+
+#: Every built-in kind, by name: the one table the API, imports and collectors derive from.
+BUILTIN_SIGNALS = kind_table(ResponseTimeSignal, MilestoneSignal, SurveySignal, IncidentSignal)
+#: Any other kind (declared in a scorecard's ``signals:``) has this shape.
+CUSTOM_SIGNAL = SignalKind.of("custom", CustomSignal)
+#: The union tags: each built-in kind, and ``custom``.
+SIGNAL_TAGS = (*BUILTIN_SIGNALS, CUSTOM_SIGNAL.name)
+#: Every payload field stored as ``ts`` or ``end`` by some kind.
+TIME_FIELDS = frozenset(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.times)
+
+
+def signal_kind(name: str) -> SignalKind:
+    """The facts of kind ``name``: a built-in kind's own, or those of every custom kind."""
+    return BUILTIN_SIGNALS.get(name, CUSTOM_SIGNAL)
+
+
+def payload_fields() -> tuple[str, ...]:
+    """Every payload field of some kind, in table order: the columns of a signals import file."""
+    kinds = (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL)
+    return tuple(dict.fromkeys(n for kind in kinds for n in kind.fields))
 
 
 def kind_tag(data: Any) -> str:
     """The union tag of a signal payload: its built-in kind, or ``custom``."""
     kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
-    return kind if isinstance(kind, str) and kind in BUILTIN_KINDS else "custom"
+    return kind if isinstance(kind, str) and kind in BUILTIN_SIGNALS else CUSTOM_SIGNAL.name
 
 
-Signal = Annotated[
-    Annotated[ResponseTimeSignal, Tag("response_time")]
-    | Annotated[MilestoneSignal, Tag("milestone")]
-    | Annotated[SurveySignal, Tag("survey")]
-    | Annotated[IncidentSignal, Tag("incident")]
-    | Annotated[CustomSignal, Tag("custom")],
-    Discriminator(kind_tag),
-]
+def signal_union(models: Mapping[str, type[BaseModel]]) -> Any:
+    """A discriminated union of ``models`` (keyed by union tag), picked by ``kind_tag``."""
+    members = tuple(Annotated[model, Tag(tag)] for tag, model in models.items())
+    return Annotated[Union[members], Discriminator(kind_tag)]  # noqa: UP007 - built at runtime
+
+
+if TYPE_CHECKING:  # the union is built from the table; to a type checker it is any kind's model
+    Signal: TypeAlias = SignalModel
+else:
+    Signal = signal_union({k.name: k.model for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL)})
 SIGNAL_ADAPTER: TypeAdapter[Signal] = TypeAdapter(Signal)
 
 

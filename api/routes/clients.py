@@ -34,7 +34,8 @@ from rapport.api.schemas import (
 from rapport.api.service import Service, Snapshot
 from rapport.engine.explain import Explanation, explain, render_explanation
 from rapport.engine.frame import ClientSet
-from rapport.engine.model import BUILTIN_KINDS, parse_duration
+from rapport.engine.kinds import known_kinds
+from rapport.engine.model import parse_duration
 from rapport.engine.result import ClientScore
 from rapport.engine.scoring import evaluate
 from rapport.signals.frames import build_signal_set
@@ -271,7 +272,7 @@ def _score_at(service: Service, client: Client, as_of: datetime | None) -> Clien
         moment = snapshot.evaluation.as_of  # the same instant the other clients were scored at
     else:
         moment = datetime.now(UTC)
-    kinds = [*BUILTIN_KINDS, *ruleset.scorecard.signals]
+    kinds = known_kinds(ruleset.scorecard.signals)
     clients = ClientSet.of([client.id], [client.segment])
     signals = build_signal_set(clients, service.store.client_signals(client.id, kinds, moment))
     evaluation = evaluate(ruleset.scorecard, clients, signals, moment, ruleset.version)

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from rapport.engine.model import BUILTIN_KINDS
 from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
@@ -43,29 +42,21 @@ from rapport.signals.collectors.base import (
     JsonValue,
     register,
 )
-from rapport.signals.model import StoredSignal, parse_signal
+from rapport.signals.model import TIME_FIELDS, StoredSignal, parse_signal, signal_kind
 
-#: Per built-in kind, the fields a row may fill (``event_id`` and ``client`` apply to every kind).
-KIND_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "response_time": ("ts", "value", "channel", "thread"),
-    "milestone": ("due", "delivered_at", "name", "project"),
-    "survey": ("ts", "value", "scale", "survey"),
-    "incident": ("severity", "opened_at", "resolved_at", "service"),
-}
-CUSTOM_FIELDS = ("ts", "value")
-TIME_FIELDS = frozenset({"ts", "due", "delivered_at", "opened_at", "resolved_at"})
 MAX_FILE_BYTES = 50_000_000
 
 
 def fields_of(kind: str) -> tuple[str, ...]:
     """The signal fields a row of ``kind`` may fill; custom kinds also take ``attrs.<name>``."""
-    return ("event_id", "client", *KIND_FIELDS.get(kind, CUSTOM_FIELDS))
+    return ("event_id", "client", *signal_kind(kind).fields)
 
 
 def is_field(kind: str, name: str) -> bool:
     if name in fields_of(kind):
         return True
-    return kind not in BUILTIN_KINDS and name.startswith("attrs.") and len(name) > len("attrs.")
+    custom = signal_kind(kind).custom
+    return custom and name.startswith("attrs.") and len(name) > len("attrs.")
 
 
 def check_timezone(value: str) -> str:
@@ -107,7 +98,7 @@ class FileConfig(TableSource):
         unknown = [f for f in (*self.columns, *self.values) if not is_field(self.kind, f)]
         if unknown:
             allowed = ", ".join(fields_of(self.kind))
-            extra = " or attrs.<name>" if self.kind not in BUILTIN_KINDS else ""
+            extra = " or attrs.<name>" if signal_kind(self.kind).custom else ""
             raise ValueError(
                 f"unknown field {unknown[0]!r} for kind {self.kind} (use {allowed}{extra})"
             )

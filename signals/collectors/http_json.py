@@ -51,7 +51,7 @@ import jmespath
 from jmespath.parser import ParsedResult
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from rapport.engine.model import BUILTIN_KINDS, Duration
+from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
     CollectorConfig,
     CollectorError,
@@ -62,7 +62,7 @@ from rapport.signals.collectors.base import (
 )
 from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
 from rapport.signals.collectors.items import ItemError, convert_items, instant, to_signal
-from rapport.signals.model import Instant, StoredSignal
+from rapport.signals.model import BUILTIN_SIGNALS, Instant, StoredSignal, signal_kind
 
 NAME = "http_json"
 
@@ -79,18 +79,8 @@ def _compiles(expression: str) -> str:
 JMESPath = Annotated[str, Field(min_length=1), AfterValidator(_compiles)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
-#: the fields a mapping may fill per kind, and those it must
-FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "response_time": (frozenset({"ts", "value", "channel", "thread"}), frozenset({"ts", "value"})),
-    "milestone": (frozenset({"due", "delivered_at", "name", "project"}), frozenset({"due"})),
-    "survey": (frozenset({"ts", "value", "scale", "survey"}), frozenset({"ts", "value"})),
-    "incident": (
-        frozenset({"severity", "opened_at", "resolved_at", "service"}),
-        frozenset({"severity", "opened_at"}),
-    ),
-}
-CUSTOM_FIELDS = (frozenset({"ts", "value"}), frozenset({"ts", "value"}))
-TEXT_FIELDS = frozenset({"channel", "thread", "name", "project", "scale", "survey", "severity"})
+#: Fields sent as text even when the JSON has a number: the built-in kinds' attributes.
+TEXT_FIELDS = frozenset(name for kind in BUILTIN_SIGNALS.values() for name in kind.attrs)
 
 
 class _Spec(BaseModel):
@@ -161,8 +151,8 @@ class HttpJsonConfig(HttpSourceConfig):
 
     @model_validator(mode="after")
     def _fields_fit_the_kind(self) -> HttpJsonConfig:
-        allowed, required = FIELDS.get(self.kind, CUSTOM_FIELDS)
-        custom = self.kind not in BUILTIN_KINDS
+        kind = signal_kind(self.kind)
+        allowed, required, custom = frozenset(kind.fields), kind.required, kind.custom
         unknown = [
             name
             for name in self.fields
@@ -273,7 +263,7 @@ class HttpJsonCollector:
                 data["attrs"][attr] = _text(value, name)
             else:
                 data[name] = _text(value, name) if name in TEXT_FIELDS else value
-        if self.config.kind in BUILTIN_KINDS:
+        if not signal_kind(self.config.kind).custom:
             del data["attrs"]
         client = context.clients.resolve(_text(self._client.search(item), "client"))
         if client is None:

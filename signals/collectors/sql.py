@@ -46,8 +46,8 @@ from rapport.signals.collectors.base import (
     JsonValue,
     register,
 )
-from rapport.signals.collectors.file import TIME_FIELDS, convert_rows, fields_of, is_field
-from rapport.signals.model import StoredSignal, parse_signal
+from rapport.signals.collectors.file import convert_rows, fields_of, is_field
+from rapport.signals.model import TIME_FIELDS, StoredSignal, parse_signal
 
 PAGE_QUERY = (
     "SELECT * FROM ({query}) AS rapport_rows ORDER BY {cursor}, {key} LIMIT {limit} OFFSET {offset}"

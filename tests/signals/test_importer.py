@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rapport.signals import importer
 from rapport.signals.importer import (
     BATCH_ROWS,
     ImportCounts,
@@ -15,7 +16,7 @@ from rapport.signals.importer import (
     RowError,
     import_files,
 )
-from rapport.signals.model import Client, Owner
+from rapport.signals.model import BUILTIN_SIGNALS, COMMON_FIELDS, CUSTOM_SIGNAL, Client, Owner
 from rapport.signals.store import Store
 
 DATA = Path(__file__).with_name("data")
@@ -274,3 +275,12 @@ def test_a_bad_row_after_several_written_batches_rolls_everything_back(
     good = write(tmp_path / "big_good.csv", "event_id,client,kind,ts,value\n" + rows)
     assert import_files(store, [good]).signals == ImportCounts(inserted=count)
     assert store.signal_count() == count
+
+
+def test_the_signal_columns_are_every_models_fields_and_the_docstring_lists_them() -> None:
+    payload = {name for kind in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for name in kind.fields}
+    assert set(importer.SIGNAL_COLUMNS) == {*COMMON_FIELDS, *payload}
+    lines = (importer.__doc__ or "").splitlines()
+    rules = [i for i, line in enumerate(lines) if line.startswith("=====")]
+    documented = sorted(line.split()[0] for line in lines[rules[1] + 1 : rules[2]])
+    assert documented == sorted([*importer.SIGNAL_COLUMNS, "attrs.<name>"])

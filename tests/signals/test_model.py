@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import ValidationError
 
-from rapport.signals.model import Client, StoredSignal, parse_signal
+from rapport.engine.kinds import BUILTIN_KINDS
+from rapport.signals.model import (
+    BUILTIN_SIGNALS,
+    CUSTOM_SIGNAL,
+    SIGNAL_TAGS,
+    TIME_FIELDS,
+    Client,
+    IncidentSignal,
+    Instant,
+    KindTableError,
+    MilestoneSignal,
+    ResponseTimeSignal,
+    SignalModel,
+    StoredAs,
+    StoredSignal,
+    SurveySignal,
+    kind_table,
+    parse_signal,
+)
 
 BASE = {"event_id": "e1", "client": "acme"}
 
@@ -94,3 +112,103 @@ def test_client_ids_and_owner_emails_are_checked() -> None:
         Client(id="acme corp", name="Acme")
     with pytest.raises(ValidationError):
         Client(id="acme", name="Acme", owner={"name": "Mei", "email": "not-an-email"})
+
+
+# --- the table of kinds ---------------------------------------------------------------------------
+
+
+class UptimeSignal(SignalModel):
+    """A kind with a model but no entry in the engine's table."""
+
+    stored_as = StoredAs(value="value")
+
+    kind: Literal["uptime"]
+    ts: Instant
+    value: float
+    region: str | None = None
+
+
+class ReplyWithoutThread(SignalModel):
+    """``response_time`` missing an attribute the engine lets rules filter on."""
+
+    stored_as = StoredAs(value="value")
+
+    kind: Literal["response_time"]
+    ts: Instant
+    value: float
+    channel: str = "other"
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        pytest.param((UptimeSignal,), "signal kind uptime: is not in engine.kinds.BUILTIN_KINDS",
+                     id="a kind the engine does not know should fail"),
+        pytest.param((ReplyWithoutThread,),
+                     "signal kind response_time: model attributes ('channel',) != engine attrs "
+                     "('channel', 'thread')",
+                     id="a model whose attributes differ from the engine's should fail"),
+        pytest.param((ResponseTimeSignal, MilestoneSignal, SurveySignal),
+                     "signal kind incident: has no signal model",
+                     id="a table without every built-in kind should fail"),
+    ],
+)  # fmt: skip
+def test_a_kind_table_that_disagrees_with_the_engine_is_refused(
+    models: tuple[type[SignalModel], ...], message: str
+) -> None:
+    with pytest.raises(KindTableError) as raised:
+        kind_table(*models)
+    assert str(raised.value) == message
+
+
+def test_stored_as_naming_no_field_fails_when_the_class_is_built() -> None:
+    with pytest.raises(
+        KindTableError, match=r"^signal kind Typo: stored_as names no field \['tss'\]"
+    ):
+
+        class Typo(SignalModel):
+            stored_as = StoredAs(ts="tss")
+
+            kind: Literal["typo"]
+            ts: Instant
+
+
+def test_the_table_holds_every_built_in_kind_with_the_engine_attributes() -> None:
+    assert list(BUILTIN_SIGNALS) == list(BUILTIN_KINDS)
+    for name, kind in BUILTIN_SIGNALS.items():
+        assert kind.attrs == BUILTIN_KINDS[name].attrs, name
+    assert (*BUILTIN_KINDS, "custom") == SIGNAL_TAGS
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "required", "times"),
+    [
+        pytest.param(BUILTIN_SIGNALS["response_time"], ("ts", "value", "channel", "thread"),
+                     {"ts", "value"}, ("ts",), id="a response time is read off its model"),
+        pytest.param(BUILTIN_SIGNALS["milestone"], ("due", "delivered_at", "name", "project"),
+                     {"due"}, ("due", "delivered_at"), id="a milestone is read off its model"),
+        pytest.param(BUILTIN_SIGNALS["survey"], ("ts", "value", "scale", "survey"),
+                     {"ts", "value"}, ("ts",), id="a survey is read off its model"),
+        pytest.param(BUILTIN_SIGNALS["incident"], ("severity", "opened_at", "resolved_at",
+                     "service"), {"severity", "opened_at"}, ("opened_at", "resolved_at"),
+                     id="an incident is read off its model"),
+        pytest.param(CUSTOM_SIGNAL, ("ts", "value"), {"ts", "value"}, ("ts",),
+                     id="a custom kind's attributes are not fields of its own"),
+    ],
+)  # fmt: skip
+def test_each_kinds_fields_are_derived_from_its_model(
+    kind: Any, fields: tuple[str, ...], required: set[str], times: tuple[str, ...]
+) -> None:
+    assert (kind.fields, kind.required, kind.times) == (fields, required, times)
+    assert set(times) <= TIME_FIELDS
+
+
+def test_the_stored_row_takes_the_fields_stored_as_names() -> None:
+    incident = IncidentSignal(
+        event_id="e1", client="acme", kind="incident", severity="sev2",
+        opened_at=datetime(2026, 6, 1, tzinfo=UTC), resolved_at=datetime(2026, 6, 2, tzinfo=UTC),
+    )  # fmt: skip
+    assert incident.to_stored() == StoredSignal(
+        "e1", "acme", "incident", datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 6, 2, tzinfo=UTC), None, {"severity": "sev2"}, "manual",
+    )  # fmt: skip
