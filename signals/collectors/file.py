@@ -29,19 +29,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from rapport.engine.model import BUILTIN_KINDS
 from rapport.signals.collectors.base import (
+    BaseCollector,
     CollectorConfig,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
 from rapport.signals.model import StoredSignal, parse_signal
 
@@ -307,17 +307,9 @@ def fetch_drop_folder(
     return FetchResult(signals, {"files": files}, more)
 
 
-@register
-class FileCollector:
-    """Rows of CSV/JSONL files in a drop folder → signals of one kind."""
-
-    name: ClassVar[str] = "file"
-    kinds: ClassVar[tuple[str, ...]] = ()  # the configured ``kind`` (see config.produced_kinds)
-    Config: ClassVar[type[CollectorConfig]] = FileConfig
-    client_attribute: ClassVar[str | None] = None  # the client column holds client ids
-
-    def __init__(self, config: FileConfig) -> None:
-        self.config = config
+class FileCollector(BaseCollector[FileConfig], name="file"):
+    """Rows of CSV/JSONL files in a drop folder → signals of the configured ``kind`` (the client
+    column holds client ids)."""
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Read the next new or changed file; ``more`` while others are waiting."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, model_validator
 from sqlalchemy import create_engine, text
@@ -39,12 +39,12 @@ from sqlalchemy.pool import NullPool
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
+    BaseCollector,
     CollectorConfig,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
 from rapport.signals.collectors.file import TIME_FIELDS, convert_rows, fields_of, is_field
 from rapport.signals.model import StoredSignal, parse_signal
@@ -131,17 +131,9 @@ def read_password(name: str, context: FetchContext, collector: str) -> str:
         raise CollectorError(collector, f"cannot read the password {name!r}: {error}") from None
 
 
-@register
-class SqlCollector:
-    """Rows of a query → signals of one kind, incrementally by a cursor column."""
-
-    name: ClassVar[str] = "sql"
-    kinds: ClassVar[tuple[str, ...]] = ()  # the configured ``kind``
-    Config: ClassVar[type[CollectorConfig]] = SqlConfig
-    client_attribute: ClassVar[str | None] = None  # the client column holds client ids
-
-    def __init__(self, config: SqlConfig) -> None:
-        self.config = config
+class SqlCollector(BaseCollector[SqlConfig], name="sql"):
+    """Rows of a query → signals of the configured ``kind``, incrementally by a cursor column
+    (the client column holds client ids)."""
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """One page (or, without a cursor column, the whole result)."""
