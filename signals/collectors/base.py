@@ -69,12 +69,6 @@ def _qualified(cls: type[Any]) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-class UnknownCollectorError(RapportError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        listing = ", ".join(sorted(known))
-        super().__init__(f"No collector type by the name of {name!r} (known: {listing})")
-
-
 class CollectorConfig(BaseModel):
     """Base of every collector's ``Config``: immutable, unknown keys are errors.
 
@@ -187,12 +181,6 @@ def register(cls: type[Any]) -> type[Any]:
         raise DuplicateCollectorError({name: [known, cls]})
     REGISTRY[name] = cls
     return cls
-
-
-def collector_type(name: str) -> type[Collector]:
-    if name not in REGISTRY:
-        raise UnknownCollectorError(name, list(REGISTRY))
-    return REGISTRY[name]
 
 
 class BaseCollector(Generic[C]):
