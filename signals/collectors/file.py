@@ -232,6 +232,39 @@ def convert_rows(
     return signals
 
 
+def map_row(
+    kind: str,
+    columns: Mapping[str, str],
+    values: Mapping[str, str],
+    cell: Callable[[str], Any],
+    read: Callable[[str, Any], Any],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A row's signal fields and ``attrs``: each field of ``kind`` (and each ``attrs.<name>``
+    named in ``columns``/``values``) from its constant in ``values``, else the cell of the column
+    ``columns`` maps it to (default: the column of the field's own name), through ``read(field,
+    value)``; empty cells are left out. Shared by the ``file`` and ``sql`` collectors."""
+    data: dict[str, Any] = {}
+    attrs: dict[str, str] = {}
+    attr_fields = sorted({f for f in (*columns, *values) if f.startswith("attrs.")})
+    for field in (*fields_of(kind), *attr_fields):
+        value = values.get(field, cell(columns.get(field, field)))
+        if value is None:
+            continue
+        value = read(field, value)
+        if field.startswith("attrs."):
+            attrs[field.removeprefix("attrs.")] = str(value)
+        else:
+            data[field] = value
+    return data, attrs
+
+
+def resolve_client(raw_client: Any, context: FetchContext) -> str | None:
+    """The client id of a row's client cell (None: unmapped, and counted); no cell is an error."""
+    if raw_client is None:
+        raise ValueError("client: no value (map the client column in columns)")
+    return context.clients.resolve(raw_client)
+
+
 def stable_id(*parts: object) -> str:
     """A short digest of ``parts``: the identity of a row that has no id column."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
@@ -333,25 +366,15 @@ class FileCollector(BaseCollector[FileConfig], name="file"):
     def _signal(self, row: Row, context: FetchContext) -> StoredSignal | None:
         """One row → a signal; None when its client is not mapped (ClientMap counts it)."""
         config = self.config
-        data: dict[str, Any] = {}
-        attrs: dict[str, Any] = {}
-        attr_fields = sorted(
-            {f for f in (*config.columns, *config.values) if f.startswith("attrs.")}
-        )
-        for field in (*fields_of(config.kind), *attr_fields):
-            value = config.values.get(field, row.cells.get(config.columns.get(field, field)))
-            if value is None:
-                continue
+
+        def read(field: str, value: Any) -> Any:
             if field in TIME_FIELDS:
-                value = to_time(value, config.time_format, config.timezone)
-            if field.startswith("attrs."):
-                attrs[field.removeprefix("attrs.")] = str(value)
-            else:
-                data[field] = value
+                return to_time(value, config.time_format, config.timezone)
+            return value
+
+        data, attrs = map_row(config.kind, config.columns, config.values, row.cells.get, read)
         raw_client = data.pop("client", None)
-        if raw_client is None:
-            raise ValueError("client: no value (map the client column in columns)")
-        client = context.clients.resolve(raw_client)
+        client = resolve_client(raw_client, context)
         if client is None:
             return None
         raw_id = data.pop("event_id", None)
