@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -36,15 +36,37 @@ class CollectorError(RapportError):
         super().__init__(f"Collector {collector!r} failed: {reason}")
 
 
+class BadCursorError(CollectorError):
+    """The saved cursor is not one this collector writes (another type's, or hand-edited): the
+    run fails rather than guess where to resume."""
+
+    def __init__(self, collector: str, cursor: object) -> None:
+        self.cursor = cursor
+        super().__init__(collector, f"saved cursor {cursor!r} was not written by this collector")
+
+
 class DuplicateCollectorError(RapportError):
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(f"Collector names registered twice: {', '.join(sorted(names))}")
+    """Two classes claim one collector name; raised while the second one's module is imported."""
+
+    def __init__(self, duplicates: Mapping[str, list[type[Any]]]) -> None:
+        self.names = sorted(duplicates)
+        listing = "; ".join(
+            f"{name!r} by {' and '.join(_qualified(cls) for cls in duplicates[name])}"
+            for name in self.names
+        )
+        super().__init__(f"Collector names registered twice: {listing}")
 
 
-class UnknownCollectorError(RapportError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        listing = ", ".join(sorted(known))
-        super().__init__(f"No collector type by the name of {name!r} (known: {listing})")
+class CollectorDefinitionError(RapportError):
+    """A collector class that cannot be registered as written (a programming error, raised at
+    import so it never reaches a run)."""
+
+    def __init__(self, cls: type[Any], reason: str) -> None:
+        super().__init__(f"Collector class {_qualified(cls)} {reason}")
+
+
+def _qualified(cls: type[Any]) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class CollectorConfig(BaseModel):
@@ -125,7 +147,8 @@ C = TypeVar("C", bound=CollectorConfig)
 
 
 class Collector(Protocol):
-    """A signal source. Implementations are small classes registered with ``@register``.
+    """A signal source. Implementations subclass ``BaseCollector`` (``HttpCollector`` for an HTTP
+    API), which registers them under their ``name``.
 
     Contract: ``fetch`` is idempotent for a given cursor (the same cursor fetched twice yields the
     same event_ids), raises ``CollectorError`` (or lets an ``httpx.HTTPError``/``OSError`` escape)
@@ -148,16 +171,74 @@ REGISTRY: dict[str, type[Collector]] = {}
 
 
 def register(cls: type[Any]) -> type[Any]:
-    """Class decorator adding a collector to ``REGISTRY``; a second class with the same name fails
-    at import time with ``DuplicateCollectorError``."""
+    """Add a collector class to ``REGISTRY`` under ``cls.name``; a second class with the same name
+    fails at import time with ``DuplicateCollectorError`` naming both. ``BaseCollector`` calls
+    this for every subclass that declares a ``name``; call it yourself only for a class that
+    implements the ``Collector`` Protocol without that base."""
     name = cls.name
-    if name in REGISTRY and REGISTRY[name] is not cls:
-        raise DuplicateCollectorError([name])
+    known = REGISTRY.get(name)
+    if known is not None and known is not cls:
+        raise DuplicateCollectorError({name: [known, cls]})
     REGISTRY[name] = cls
     return cls
 
 
-def collector_type(name: str) -> type[Collector]:
-    if name not in REGISTRY:
-        raise UnknownCollectorError(name, list(REGISTRY))
-    return REGISTRY[name]
+class BaseCollector(Generic[C]):
+    """What every built-in collector is built on: it declares itself once, in its class line, and
+    is registered by it::
+
+        class JiraCollector(HttpCollector[JiraConfig], name="jira", kinds=("milestone",),
+                            client_attribute="jira_project"):
+            def fetch(self, cursor, context): ...
+
+    ``name`` is the stable type name ``collectors.yaml`` uses; the ``Config`` model is the class's
+    type argument (``JiraConfig`` above); ``kinds`` are the signal kinds it produces (empty for
+    collectors whose config names the ``kind``); ``client_attribute`` is the ``Client.attrs``
+    key its source ids map through (None: its signals carry client ids). A subclass without
+    ``name`` is an intermediate base (``HttpCollector``) and is not registered. The instance
+    keeps its validated config as ``self.config``; subclasses implement ``fetch``.
+    """
+
+    name: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]
+    Config: ClassVar[type[CollectorConfig]]
+    client_attribute: ClassVar[str | None]
+
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        kinds: tuple[str, ...] = (),
+        client_attribute: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if name is None:
+            return
+        cls.name = name
+        cls.kinds = kinds
+        cls.client_attribute = client_attribute
+        cls.Config = _config_model(cls)
+        register(cls)
+
+    def __init__(self, config: C) -> None:
+        self.config = config
+
+    def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
+        raise NotImplementedError
+
+
+def _config_model(cls: type[Any]) -> type[CollectorConfig]:
+    """The ``CollectorConfig`` subclass given as the type argument of a ``BaseCollector`` base."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, BaseCollector):
+            argument = next(iter(get_args(base)), None)
+            if isinstance(argument, type) and issubclass(argument, CollectorConfig):
+                return argument
+    inherited = getattr(cls, "Config", None)
+    if isinstance(inherited, type) and issubclass(inherited, CollectorConfig):
+        return inherited
+    raise CollectorDefinitionError(
+        cls, "does not say its Config: subclass BaseCollector[YourConfig] (or HttpCollector[…])"
+    )

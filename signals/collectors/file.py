@@ -29,18 +29,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from rapport.signals.collectors.base import (
+    BaseCollector,
     CollectorConfig,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
 from rapport.signals.model import TIME_FIELDS, StoredSignal, parse_signal, signal_kind
 
@@ -223,6 +223,39 @@ def convert_rows(
     return signals
 
 
+def map_row(
+    kind: str,
+    columns: Mapping[str, str],
+    values: Mapping[str, str],
+    cell: Callable[[str], Any],
+    read: Callable[[str, Any], Any],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A row's signal fields and ``attrs``: each field of ``kind`` (and each ``attrs.<name>``
+    named in ``columns``/``values``) from its constant in ``values``, else the cell of the column
+    ``columns`` maps it to (default: the column of the field's own name), through ``read(field,
+    value)``; empty cells are left out. Shared by the ``file`` and ``sql`` collectors."""
+    data: dict[str, Any] = {}
+    attrs: dict[str, str] = {}
+    attr_fields = sorted({f for f in (*columns, *values) if f.startswith("attrs.")})
+    for field in (*fields_of(kind), *attr_fields):
+        value = values.get(field, cell(columns.get(field, field)))
+        if value is None:
+            continue
+        value = read(field, value)
+        if field.startswith("attrs."):
+            attrs[field.removeprefix("attrs.")] = str(value)
+        else:
+            data[field] = value
+    return data, attrs
+
+
+def resolve_client(raw_client: Any, context: FetchContext) -> str | None:
+    """The client id of a row's client cell (None: unmapped, and counted); no cell is an error."""
+    if raw_client is None:
+        raise ValueError("client: no value (map the client column in columns)")
+    return context.clients.resolve(raw_client)
+
+
 def stable_id(*parts: object) -> str:
     """A short digest of ``parts``: the identity of a row that has no id column."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
@@ -298,17 +331,9 @@ def fetch_drop_folder(
     return FetchResult(signals, {"files": files}, more)
 
 
-@register
-class FileCollector:
-    """Rows of CSV/JSONL files in a drop folder → signals of one kind."""
-
-    name: ClassVar[str] = "file"
-    kinds: ClassVar[tuple[str, ...]] = ()  # the configured ``kind`` (see config.produced_kinds)
-    Config: ClassVar[type[CollectorConfig]] = FileConfig
-    client_attribute: ClassVar[str | None] = None  # the client column holds client ids
-
-    def __init__(self, config: FileConfig) -> None:
-        self.config = config
+class FileCollector(BaseCollector[FileConfig], name="file"):
+    """Rows of CSV/JSONL files in a drop folder → signals of the configured ``kind`` (the client
+    column holds client ids)."""
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Read the next new or changed file; ``more`` while others are waiting."""
@@ -332,25 +357,15 @@ class FileCollector:
     def _signal(self, row: Row, context: FetchContext) -> StoredSignal | None:
         """One row → a signal; None when its client is not mapped (ClientMap counts it)."""
         config = self.config
-        data: dict[str, Any] = {}
-        attrs: dict[str, Any] = {}
-        attr_fields = sorted(
-            {f for f in (*config.columns, *config.values) if f.startswith("attrs.")}
-        )
-        for field in (*fields_of(config.kind), *attr_fields):
-            value = config.values.get(field, row.cells.get(config.columns.get(field, field)))
-            if value is None:
-                continue
+
+        def read(field: str, value: Any) -> Any:
             if field in TIME_FIELDS:
-                value = to_time(value, config.time_format, config.timezone)
-            if field.startswith("attrs."):
-                attrs[field.removeprefix("attrs.")] = str(value)
-            else:
-                data[field] = value
+                return to_time(value, config.time_format, config.timezone)
+            return value
+
+        data, attrs = map_row(config.kind, config.columns, config.values, row.cells.get, read)
         raw_client = data.pop("client", None)
-        if raw_client is None:
-            raise ValueError("client: no value (map the client column in columns)")
-        client = context.clients.resolve(raw_client)
+        client = resolve_client(raw_client, context)
         if client is None:
             return None
         raw_id = data.pop("event_id", None)

@@ -31,19 +31,25 @@ Example ``collectors.yaml`` entry::
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from rapport.signals.collectors.base import (
-    CollectorConfig,
+    BadCursorError,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token, same_origin
+from rapport.signals.collectors.http import same_origin
+from rapport.signals.collectors.http_collector import (
+    Credentials,
+    HttpCollector,
+    HttpSourceConfig,
+    bearer,
+)
 from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
@@ -56,6 +62,7 @@ from rapport.signals.collectors.items import (
 from rapport.signals.model import StoredSignal
 
 NAME = "github"
+API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 Repo = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
 
 
@@ -67,26 +74,19 @@ class GithubConfig(HttpSourceConfig):
     page_size: int = Field(default=100, ge=1, le=100)
 
 
-@register
-class GithubCollector:
+class GithubCollector(
+    HttpCollector[GithubConfig], name=NAME, kinds=("milestone",), client_attribute="github_repo"
+):
     """Repository milestones → ``milestone`` (see the module docstring)."""
 
-    name: ClassVar[str] = NAME
-    kinds: ClassVar[tuple[str, ...]] = ("milestone",)
-    Config: ClassVar[type[CollectorConfig]] = GithubConfig
-    client_attribute: ClassVar[str | None] = "github_repo"
+    def auth(self, context: FetchContext) -> Credentials:
+        return bearer(self.token(context))
 
-    def __init__(self, config: GithubConfig) -> None:
-        self.config = config
+    def headers(self) -> Mapping[str, str]:
+        return API_HEADERS
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        token = read_token(self.config, context, NAME)
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28",
-            "Authorization": f"Bearer {token}",
-        }
-        source = Source(self.config, context, NAME, headers=headers)
+        source = self.source(context)
         repo, next_url = self._position(cursor)
         if next_url is None:
             params = {"state": "all", "per_page": self.config.page_size}
@@ -112,7 +112,7 @@ class GithubCollector:
                 return self.config.repos[0], None  # the config changed: start over
             following = cursor.get("next")
             return cursor["repo"], following if isinstance(following, str) else None
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
     def _advance(
         self, repo: str, following: str | None, signals: list[StoredSignal]

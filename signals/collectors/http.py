@@ -1,5 +1,6 @@
 """Shared HTTP plumbing for the SaaS connectors: one bounded client, one request function with
-retries and rate-limit handling, strict JSON, and the config fields every HTTP connector shares.
+retries and rate-limit handling, and strict JSON. What a connector is built from on top of it (its
+config fields, its auth hook, its ``Source``) is in ``http_collector``.
 
 Contract of ``request`` (every HTTP connector goes through it):
 
@@ -28,17 +29,14 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
-from pydantic import Field, field_validator, model_validator
 
 from rapport.engine.errors import RapportError
-from rapport.engine.model import Duration
-from rapport.signals.collectors.base import CollectorConfig, CollectorError, FetchContext
+from rapport.signals.collectors.base import CollectorError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -122,7 +120,7 @@ class _Call:
 
     @property
     def where(self) -> str:
-        return f"{self.method} {_redact(self.url)}"
+        return f"{self.method} {redact(self.url)}"
 
 
 def request(
@@ -174,34 +172,6 @@ def request(
             raise CollectorError(collector, f"{call.where}: {reason} ({gave_up})")
         sleep(asked if asked is not None else min(_backoff(backoff, attempt, rng), max_wait))
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-
-def request_json(
-    client: httpx.Client | None,
-    method: str,
-    url: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-    retries: int = 3,
-    backoff: float = 1.0,
-    sleep: Callable[[float], None] = time.sleep,
-    max_bytes: int | None = None,
-    **options: Any,
-) -> Any:
-    """``request(...)`` returning only the parsed body (for callers that need no headers)."""
-    return request(
-        client,
-        method,
-        url,
-        params=params,
-        headers=headers,
-        retries=retries,
-        backoff=backoff,
-        sleep=sleep,
-        max_bytes=max_bytes,
-        **options,
-    ).body
 
 
 def _attempt(
@@ -260,7 +230,7 @@ def _retry_reason(raw: _Raw, call: _Call, clock: Callable[[], float]) -> tuple[s
         kind = "rate limited" if limited else "server error"
         return f"{kind} (HTTP {raw.status})", _server_wait(raw.headers, clock)
     if 300 <= raw.status < 400:
-        target = _redact(raw.headers.get("location", "?"))
+        target = redact(raw.headers.get("location", "?"))
         raise CollectorError(
             call.collector,
             f"{call.where}: redirected (HTTP {raw.status}) to {target}; redirects are not "
@@ -309,7 +279,7 @@ def _snippet(body: bytes) -> str:
     return f": {text[:_SNIPPET]}{'…' if len(text) > _SNIPPET else ''}"
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """The URL without query string or fragment (queries may carry secrets)."""
     return re.split(r"[?#]", str(url), maxsplit=1)[0]
 
@@ -369,110 +339,3 @@ def same_origin(base_url: str, url: str) -> bool:
 
 def _port(url: httpx.URL) -> int | None:
     return url.port or {"http": 80, "https": 443}.get(url.scheme)
-
-
-# --- configuration shared by the HTTP connectors -----------------------------------------------
-
-
-class HttpSourceConfig(CollectorConfig):
-    """What every HTTP connector's ``Config`` has: the one origin it may call (``base_url``,
-    required), where its secret lives (``token_env``: an environment variable name, or
-    ``token_file``: a file path, relative to collectors.yaml — never the secret itself), and its
-    retry budget (``retries``, ``backoff``, ``max_wait``: the longest Retry-After honoured)."""
-
-    #: whether this connector cannot work without a secret
-    token_required: ClassVar[bool] = True
-
-    base_url: str
-    token_env: str | None = Field(default=None, min_length=1)
-    token_file: Path | None = None
-    retries: int = Field(default=3, ge=0, le=10)
-    backoff: Duration = 1.0
-    max_wait: Duration = 300.0
-    timeout: Duration | None = None
-
-    @field_validator("base_url")
-    @classmethod
-    def _plain_http_origin(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as error:
-            raise ValueError(f"not a URL ({error})") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http(s) URL such as https://example.zendesk.com")
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("must not carry a query, fragment or credentials (use token_env)")
-        return str(url).rstrip("/")
-
-    @model_validator(mode="after")
-    def _one_secret_source(self) -> HttpSourceConfig:
-        if self.token_env and self.token_file:
-            raise ValueError("set token_env or token_file, not both")
-        if self.token_required and not (self.token_env or self.token_file):
-            raise ValueError(
-                "a secret is required: set token_env (an environment variable name) "
-                "or token_file (a file path)"
-            )
-        return self
-
-
-def read_token(config: HttpSourceConfig, context: FetchContext, collector: str) -> str | None:
-    """The secret named by ``token_env``/``token_file`` (read through ``context.secret``), or
-    None when the config names none; an unreadable or empty secret is a ``CollectorError``."""
-    name = config.token_env or (str(config.token_file) if config.token_file else None)
-    if name is None:
-        return None
-    source = "environment variable" if config.token_env else "file"
-    try:
-        value = context.secret(name).strip()
-    except (KeyError, OSError) as error:
-        reason = f"cannot read the secret from {source} {name!r} ({error})"
-        raise CollectorError(collector, reason) from None
-    if not value:
-        raise CollectorError(collector, f"the secret in {source} {name!r} is empty")
-    return value
-
-
-@dataclass
-class Source:
-    """One connector's view of its API during one fetch: its config (origin, retries), the
-    context (client, sleep) and the auth it sends. ``get`` refuses any URL off the base origin."""
-
-    config: HttpSourceConfig
-    context: FetchContext
-    collector: str
-    headers: dict[str, str] = field(default_factory=dict)
-    auth: httpx.Auth | tuple[str, str] | None = None
-
-    def url(self, path: str) -> str:
-        return self.config.base_url + path
-
-    def get(
-        self,
-        path_or_url: str,
-        params: Mapping[str, Any] | None = None,
-        accept_status: Iterable[int] = (),
-    ) -> JsonResponse:
-        """GET a path under ``base_url`` (or a full URL on the same origin)."""
-        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
-        if not same_origin(self.config.base_url, url):
-            raise CollectorError(
-                self.collector,
-                f"refusing {_redact(url)}: it is not on base_url {self.config.base_url} "
-                "(base URLs come from config only)",
-            )
-        return request(
-            self.context.http,
-            "GET",
-            url,
-            params=params,
-            headers=self.headers,
-            auth=self.auth,
-            retries=self.config.retries,
-            backoff=self.config.backoff,
-            max_wait=self.config.max_wait,
-            timeout=self.config.timeout,
-            sleep=self.context.sleep,
-            accept_status=accept_status,
-            collector=self.collector,
-        )

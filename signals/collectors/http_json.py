@@ -44,6 +44,7 @@ Example ``collectors.yaml`` entry::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -53,14 +54,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
-    CollectorConfig,
+    BadCursorError,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
+from rapport.signals.collectors.http import JsonResponse
+from rapport.signals.collectors.http_collector import (
+    Credentials,
+    HttpCollector,
+    HttpSourceConfig,
+    bearer,
+)
 from rapport.signals.collectors.items import ItemError, convert_items, instant, to_signal
 from rapport.signals.model import BUILTIN_SIGNALS, Instant, StoredSignal, signal_kind
 
@@ -176,18 +182,13 @@ def _attr_name(field: str) -> str | None:
     return name if field.startswith("attrs.") and name.isidentifier() and name.islower() else None
 
 
-@register
-class HttpJsonCollector:
-    """A generic JSON REST source (see the module docstring)."""
-
-    name: ClassVar[str] = NAME
-    #: the configured ``kind`` is what it produces (the runner reads ``config.kind``)
-    kinds: ClassVar[tuple[str, ...]] = ()
-    Config: ClassVar[type[CollectorConfig]] = HttpJsonConfig
-    client_attribute: ClassVar[str | None] = None
+class HttpJsonCollector(HttpCollector[HttpJsonConfig], name=NAME):
+    """A generic JSON REST source (see the module docstring). It produces the configured
+    ``kind`` (the runner reads ``config.kind``); its ``client`` values are client ids unless
+    collectors.yaml names a ``client_attribute``."""
 
     def __init__(self, config: HttpJsonConfig) -> None:
-        self.config = config
+        super().__init__(config)
         self._items = jmespath.compile(config.items)
         self._event_id = jmespath.compile(config.event_id)
         self._client = jmespath.compile(config.client)
@@ -210,13 +211,16 @@ class HttpJsonCollector:
             return FetchResult(signals, state.to_cursor(following), more=True)
         return FetchResult(signals, state.finished(self.config.incremental))
 
+    def auth(self, context: FetchContext) -> Credentials:
+        """The optional secret as ``auth_header: auth_scheme <token>`` (none when unset)."""
+        token = self.optional_token(context)
+        return bearer(token, self.config.auth_scheme, self.config.auth_header)
+
+    def headers(self) -> Mapping[str, str]:
+        return self.config.headers
+
     def _get(self, state: _State, context: FetchContext) -> JsonResponse:
-        headers = dict(self.config.headers)
-        token = read_token(self.config, context, NAME)
-        if token is not None:
-            scheme = self.config.auth_scheme
-            headers[self.config.auth_header] = f"{scheme} {token}" if scheme else token
-        source = Source(self.config, context, NAME, headers=headers)
+        source = self.source(context)
         if isinstance(self.config.pagination, LinkHeader) and isinstance(state.position, str):
             return source.get(state.position)
         params: dict[str, Any] = dict(self.config.params)
@@ -303,7 +307,7 @@ class _State:
             position, newest = cursor["position"], cursor["newest"]
             if isinstance(position, int | str | None) and isinstance(newest, str | None):
                 return cls(position, cursor["since"], newest)
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
     def saw(self, items: list[Any], changed: ParsedResult | None) -> None:
         """Keep the newest change time among ``items`` (unparseable ones are ignored here; the

@@ -37,18 +37,18 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
+    BaseCollector,
     CollectorConfig,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
 from rapport.signals.collectors.sql import read_password
 from rapport.signals.model import StoredSignal, parse_signal
@@ -197,17 +197,13 @@ class Threads:
         return {"threads": self.threads, "roots": self.roots}
 
 
-@register
-class ImapCollector:
+class ImapCollector(
+    BaseCollector[ImapConfig],
+    name="imap",
+    kinds=("response_time",),
+    client_attribute="email_domain",
+):
     """Client mail → team reply waits in a shared mailbox → ``response_time`` signals."""
-
-    name: ClassVar[str] = "imap"
-    kinds: ClassVar[tuple[str, ...]] = ("response_time",)
-    Config: ClassVar[type[CollectorConfig]] = ImapConfig
-    client_attribute: ClassVar[str | None] = "email_domain"
-
-    def __init__(self, config: ImapConfig) -> None:
-        self.config = config
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Read the next batch of every mailbox, in time order up to where all of them are read."""

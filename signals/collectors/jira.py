@@ -56,20 +56,25 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
-    CollectorConfig,
-    CollectorError,
+    BadCursorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token
+from rapport.signals.collectors.http_collector import (
+    Credentials,
+    HttpCollector,
+    HttpSourceConfig,
+    Source,
+    basic,
+    bearer,
+)
 from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
@@ -100,26 +105,19 @@ class JiraConfig(HttpSourceConfig):
     page_size: int = Field(default=50, ge=1, le=100)
 
 
-@register
-class JiraCollector:
+class JiraCollector(
+    HttpCollector[JiraConfig], name=NAME, kinds=("milestone",), client_attribute="jira_project"
+):
     """Versions or due-dated issues → ``milestone`` (see the module docstring)."""
 
-    name: ClassVar[str] = NAME
-    kinds: ClassVar[tuple[str, ...]] = ("milestone",)
-    Config: ClassVar[type[CollectorConfig]] = JiraConfig
-    client_attribute: ClassVar[str | None] = "jira_project"
-
-    def __init__(self, config: JiraConfig) -> None:
-        self.config = config
+    def auth(self, context: FetchContext) -> Credentials:
+        """Basic email : API token (Jira Cloud); a bearer personal access token without email."""
+        if self.config.email:
+            return basic(self.config.email, self.token(context))
+        return bearer(self.token(context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        token = read_token(self.config, context, NAME) or ""
-        if self.config.email:
-            source = Source(self.config, context, NAME, auth=(self.config.email, token))
-        else:
-            source = Source(
-                self.config, context, NAME, headers={"Authorization": f"Bearer {token}"}
-            )
+        source = self.source(context)
         if self.config.source == "versions":
             return self._versions(source, cursor, context)
         return self._issues(source, cursor, context)
@@ -156,7 +154,7 @@ class JiraCollector:
             if project in self.config.projects:
                 return str(project), int(cursor["start_at"])
             return self.config.projects[0], 0  # the config changed: start over
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
     def _version(self, version: Any, project: str, context: FetchContext) -> StoredSignal | None:
         version_id = require(version, "id", str)
@@ -221,7 +219,7 @@ class JiraCollector:
                 return since, sweep, token
             if _is_time(since) and token is None:
                 return since, context.now.isoformat(), None
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
     def _jql(self, since: str | None) -> str:
         projects = ", ".join(f'"{key}"' for key in self.config.projects)

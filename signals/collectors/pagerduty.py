@@ -38,21 +38,21 @@ Example ``collectors.yaml`` entry::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
-    CollectorConfig,
+    BadCursorError,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token
+from rapport.signals.collectors.http_collector import Credentials, HttpCollector, HttpSourceConfig
 from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
@@ -77,6 +77,7 @@ PRIORITIES: dict[str, Severity] = {
     "P5": "sev4",
 }
 URGENCIES: dict[str, Severity] = {"high": "sev2", "low": "sev4"}
+API_HEADERS = {"Accept": "application/vnd.pagerduty+json;version=2"}
 
 
 class PagerDutyConfig(HttpSourceConfig):
@@ -89,25 +90,23 @@ class PagerDutyConfig(HttpSourceConfig):
     page_size: int = Field(default=100, ge=1, le=100)
 
 
-@register
-class PagerDutyCollector:
+class PagerDutyCollector(
+    HttpCollector[PagerDutyConfig],
+    name=NAME,
+    kinds=("incident",),
+    client_attribute="pagerduty_service",
+):
     """Incidents → ``incident`` (see the module docstring)."""
 
-    name: ClassVar[str] = NAME
-    kinds: ClassVar[tuple[str, ...]] = ("incident",)
-    Config: ClassVar[type[CollectorConfig]] = PagerDutyConfig
-    client_attribute: ClassVar[str | None] = "pagerduty_service"
+    def auth(self, context: FetchContext) -> Credentials:
+        """PagerDuty's REST API key scheme: ``Authorization: Token token=<key>``."""
+        return Credentials(headers={"Authorization": f"Token token={self.token(context)}"})
 
-    def __init__(self, config: PagerDutyConfig) -> None:
-        self.config = config
+    def headers(self) -> Mapping[str, str]:
+        return API_HEADERS
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        token = read_token(self.config, context, NAME)
-        headers = {
-            "Authorization": f"Token token={token}",
-            "Accept": "application/vnd.pagerduty+json;version=2",
-        }
-        source = Source(self.config, context, NAME, headers=headers)
+        source = self.source(context)
         window = _Window.from_cursor(cursor, context.now, self.config.initial_lookback)
         page = source.get(PATH, window.params(self.config))
         incidents = page_items(page.body, "incidents", f"GET {source.url(PATH)}", NAME)
@@ -190,7 +189,7 @@ class _Window:
                 return cls(since, until, int(cursor["offset"]), cursor["open"])
         except (TypeError, ValueError):
             pass
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
     def params(self, config: PagerDutyConfig) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -47,20 +47,26 @@ Example ``collectors.yaml`` entry::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
-    CollectorConfig,
+    BadCursorError,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
+from rapport.signals.collectors.http import JsonResponse
+from rapport.signals.collectors.http_collector import (
+    NO_CREDENTIALS,
+    Credentials,
+    HttpCollector,
+    HttpSourceConfig,
+    bearer,
+)
 from rapport.signals.collectors.items import (
     convert_items,
     instant,
@@ -90,21 +96,24 @@ class PingCodeConfig(HttpSourceConfig):
     page_size: int = Field(default=100, ge=1, le=100)
 
 
-@register
-class PingCodeCollector:
+class PingCodeCollector(
+    HttpCollector[PingCodeConfig],
+    name=NAME,
+    kinds=("milestone",),
+    client_attribute="pingcode_project",
+):
     """Work items with end dates → ``milestone`` (see the module docstring)."""
 
-    name: ClassVar[str] = NAME
-    kinds: ClassVar[tuple[str, ...]] = ("milestone",)
-    Config: ClassVar[type[CollectorConfig]] = PingCodeConfig
-    client_attribute: ClassVar[str | None] = "pingcode_project"
-
     def __init__(self, config: PingCodeConfig) -> None:
-        self.config = config
-        self._token: tuple[str, float] | None = None  # (access token, expires at, unix time)
+        super().__init__(config)
+        self._cached: tuple[str, float] | None = None  # (access token, expires at, unix time)
+
+    def auth(self, context: FetchContext) -> Credentials:
+        """OAuth2 client credentials: the enterprise token, obtained with the client id and
+        secret and cached until shortly before it expires, sent as a bearer token."""
+        return bearer(self._access_token(context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        source = Source(self.config, context, NAME)
         since, sweep, index = self._position(cursor, context)
         params: dict[str, Any] = {
             "project_ids": ",".join(self.config.project_ids),
@@ -115,8 +124,9 @@ class PingCodeCollector:
             params["type_ids"] = ",".join(self.config.type_ids)
         if since is not None:
             params["updated_between"] = f"{since},"
-        page = self._items(source, params, context)
-        items = page_items(page.body, "values", f"GET {source.url(ITEMS_PATH)}", NAME)
+        page = self._items(params, context)
+        where = f"GET {self.config.base_url}{ITEMS_PATH}"
+        items = page_items(page.body, "values", where, NAME)
         signals = convert_items(
             items,
             lambda item: self._signal(item, context),
@@ -125,7 +135,7 @@ class PingCodeCollector:
         )
         total = page.body.get("total")
         if not isinstance(total, int):
-            raise CollectorError(NAME, f"GET {source.url(ITEMS_PATH)}: 'total' is not a number")
+            raise CollectorError(NAME, f"{where}: 'total' is not a number")
         if items and (index + 1) * self.config.page_size < total:
             return FetchResult(signals, {"since": since, "sweep": sweep, "page": index + 1}, True)
         following = sweep - int(self.config.overlap)
@@ -142,29 +152,28 @@ class PingCodeCollector:
                 if isinstance(sweep, int) and page > 0:
                     return since, sweep, page
                 return since, now, 0
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
-    def _items(self, source: Source, params: dict[str, Any], context: FetchContext) -> JsonResponse:
+    def _items(self, params: dict[str, Any], context: FetchContext) -> JsonResponse:
         """The work-items page, renewing the token once if PingCode says it is no longer valid."""
         for _ in range(2):
-            source.headers["Authorization"] = f"Bearer {self._access_token(context)}"
-            page = source.get(ITEMS_PATH, params, accept_status=[401])
+            page = self.source(context).get(ITEMS_PATH, params, accept_status=[401])
             if page.status != 401:
                 return page
-            self._token = None
+            self._cached = None
         raise CollectorError(NAME, "PingCode refused a freshly issued token (HTTP 401)")
 
     def _access_token(self, context: FetchContext) -> str:
         """The cached enterprise token, or a new one when it is (nearly) expired."""
         now = context.now.timestamp()
-        if self._token is not None and self._token[1] - _MARGIN > now:
-            return self._token[0]
+        if self._cached is not None and self._cached[1] - _MARGIN > now:
+            return self._cached[0]
         params = {
             "grant_type": "client_credentials",
             "client_id": self.config.client_id,
-            "client_secret": read_token(self.config, context, NAME),
+            "client_secret": self.token(context),
         }
-        source = Source(self.config, context, NAME)
+        source = self.source(context, NO_CREDENTIALS)
         body = source.get(TOKEN_PATH, params).body
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
@@ -174,7 +183,7 @@ class PingCodeCollector:
         lifetime = body.get("expires_in")
         lifetime = lifetime if isinstance(lifetime, int | float) else 0
         expires = float(lifetime) if lifetime > _ABSOLUTE else now + float(lifetime)
-        self._token = (token, expires)
+        self._cached = (token, expires)
         return token
 
     def _signal(self, item: Any, context: FetchContext) -> StoredSignal | None:

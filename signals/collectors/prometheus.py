@@ -37,14 +37,19 @@ from pydantic import Field, field_validator
 
 from rapport.engine.model import BUILTIN_KINDS, Duration
 from rapport.signals.collectors.base import (
-    CollectorConfig,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, JsonResponse, Source, read_token
+from rapport.signals.collectors.http import JsonResponse
+from rapport.signals.collectors.http_collector import (
+    Credentials,
+    HttpCollector,
+    HttpSourceConfig,
+    Source,
+    bearer,
+)
 from rapport.signals.collectors.items import ItemError, convert_items, to_signal
 from rapport.signals.model import StoredSignal
 
@@ -92,21 +97,17 @@ def sample_value(raw: Any) -> float:
     return value
 
 
-@register
-class PrometheusCollector:
-    """Series of a PromQL query → one custom numeric signal per series and sample time."""
+class PrometheusCollector(HttpCollector[PrometheusConfig], name="prometheus"):
+    """Series of a PromQL query → one custom numeric signal per series and sample time (of the
+    configured ``kind``; the client label holds client ids)."""
 
-    name: ClassVar[str] = "prometheus"
-    kinds: ClassVar[tuple[str, ...]] = ()  # the configured ``kind``
-    Config: ClassVar[type[CollectorConfig]] = PrometheusConfig
-    client_attribute: ClassVar[str | None] = None  # the client label holds client ids
-
-    def __init__(self, config: PrometheusConfig) -> None:
-        self.config = config
+    def auth(self, context: FetchContext) -> Credentials:
+        """The optional token as ``Authorization: Bearer`` (none when unset)."""
+        return bearer(self.optional_token(context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Instant: the query at ``context.now``. Range: the next window since the cursor."""
-        source = self._source(context)
+        source = self.source(context)
         now = context.now.timestamp()
         if self.config.mode == "instant":
             data = self._query(source, "/api/v1/query", {"query": self.config.query, "time": now})
@@ -119,11 +120,6 @@ class PrometheusCollector:
         data = self._query(source, "/api/v1/query_range", params)
         # the next window starts at ``end``: its boundary sample is read twice, under the same id
         return FetchResult(self._signals(data, "matrix", context), {"end": end}, more=end < now)
-
-    def _source(self, context: FetchContext) -> Source:
-        token = read_token(self.config, context, self.name)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return Source(self.config, context, self.name, headers=headers)
 
     def _query(self, source: Source, path: str, params: dict[str, Any]) -> Any:
         response = source.get(path, params, accept_status=ERROR_STATUSES)

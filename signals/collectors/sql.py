@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, model_validator
 from sqlalchemy import create_engine, text
@@ -39,14 +39,14 @@ from sqlalchemy.pool import NullPool
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
+    BaseCollector,
     CollectorConfig,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.file import convert_rows, fields_of, is_field
+from rapport.signals.collectors.file import convert_rows, is_field, map_row, resolve_client
 from rapport.signals.model import TIME_FIELDS, StoredSignal, parse_signal
 
 PAGE_QUERY = (
@@ -131,17 +131,9 @@ def read_password(name: str, context: FetchContext, collector: str) -> str:
         raise CollectorError(collector, f"cannot read the password {name!r}: {error}") from None
 
 
-@register
-class SqlCollector:
-    """Rows of a query → signals of one kind, incrementally by a cursor column."""
-
-    name: ClassVar[str] = "sql"
-    kinds: ClassVar[tuple[str, ...]] = ()  # the configured ``kind``
-    Config: ClassVar[type[CollectorConfig]] = SqlConfig
-    client_attribute: ClassVar[str | None] = None  # the client column holds client ids
-
-    def __init__(self, config: SqlConfig) -> None:
-        self.config = config
+class SqlCollector(BaseCollector[SqlConfig], name="sql"):
+    """Rows of a query → signals of the configured ``kind``, incrementally by a cursor column
+    (the client column holds client ids)."""
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """One page (or, without a cursor column, the whole result)."""
@@ -217,33 +209,23 @@ class SqlCollector:
 
     def _signal(self, row: Mapping[str, Any], context: FetchContext) -> StoredSignal | None:
         config = self.config
-        data: dict[str, Any] = {}
-        attrs: dict[str, str] = {}
-        attr_fields = sorted(
-            {f for f in (*config.columns, *config.values) if f.startswith("attrs.")}
-        )
-        for field in (*fields_of(config.kind), *attr_fields):
-            value = config.values.get(field, row.get(config.columns.get(field, field)))
-            if value is None:
-                continue
-            if isinstance(value, Decimal):
-                value = float(value)
-            if field in TIME_FIELDS and isinstance(value, str):
-                value = value.strip()  # SQLite returns times as text ("2024-03-01 10:00:00")
-            if field.startswith("attrs."):
-                attrs[field.removeprefix("attrs.")] = str(value)
-            else:
-                data[field] = value
+        data, attrs = map_row(config.kind, config.columns, config.values, row.get, _read)
         raw_id = data.pop("event_id", None)
         if raw_id is None:
             raise ValueError("event_id: no value (map an id column to event_id)")
-        raw_client = data.pop("client", None)
-        if raw_client is None:
-            raise ValueError("client: no value (map the client column in columns)")
-        client = context.clients.resolve(raw_client)
+        client = resolve_client(data.pop("client", None), context)
         if client is None:
             return None
         data.update(event_id=f"{config.event_id_prefix}:{raw_id}", client=client, kind=config.kind)
         if attrs:
             data["attrs"] = attrs
         return parse_signal(data).to_stored()
+
+
+def _read(field: str, value: Any) -> Any:
+    """A column value as the signal model reads it: NUMERIC as float, text times stripped."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if field in TIME_FIELDS and isinstance(value, str):
+        return value.strip()  # SQLite returns times as text ("2024-03-01 10:00:00")
+    return value

@@ -27,18 +27,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from rapport.engine.model import scale_bounds
-from rapport.signals.collectors.base import (
-    CollectorConfig,
-    FetchContext,
-    FetchResult,
-    JsonValue,
-    register,
-)
+from rapport.signals.collectors.base import BaseCollector, FetchContext, FetchResult, JsonValue
 from rapport.signals.collectors.file import (
     Row,
     TableSource,
@@ -116,17 +110,13 @@ def number(cell: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-@register
-class SurveyCsvCollector:
+class SurveyCsvCollector(
+    BaseCollector[SurveyCsvConfig],
+    name="survey_csv",
+    kinds=("survey",),
+    client_attribute="email_domain",
+):
     """Survey export rows → ``survey`` signals with the scale declared or detected per file."""
-
-    name: ClassVar[str] = "survey_csv"
-    kinds: ClassVar[tuple[str, ...]] = ("survey",)
-    Config: ClassVar[type[CollectorConfig]] = SurveyCsvConfig
-    client_attribute: ClassVar[str | None] = "email_domain"
-
-    def __init__(self, config: SurveyCsvConfig) -> None:
-        self.config = config
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """Read the next new or changed export; ``more`` while others are waiting."""

@@ -37,20 +37,24 @@ Example ``collectors.yaml`` entry::
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
-    CollectorConfig,
+    BadCursorError,
     CollectorError,
     FetchContext,
     FetchResult,
     JsonValue,
-    register,
 )
-from rapport.signals.collectors.http import HttpSourceConfig, Source, read_token
+from rapport.signals.collectors.http_collector import (
+    Credentials,
+    HttpCollector,
+    HttpSourceConfig,
+    basic,
+)
 from rapport.signals.collectors.items import (
     ItemError,
     convert_items,
@@ -77,22 +81,20 @@ class ZendeskConfig(HttpSourceConfig):
     page_size: int = Field(default=1000, ge=1, le=1000)
 
 
-@register
-class ZendeskCollector:
+class ZendeskCollector(
+    HttpCollector[ZendeskConfig],
+    name=NAME,
+    kinds=("response_time",),
+    client_attribute="zendesk_organization_id",
+):
     """Ticket first-reply times → ``response_time`` (see the module docstring)."""
 
-    name: ClassVar[str] = NAME
-    kinds: ClassVar[tuple[str, ...]] = ("response_time",)
-    Config: ClassVar[type[CollectorConfig]] = ZendeskConfig
-    client_attribute: ClassVar[str | None] = "zendesk_organization_id"
-
-    def __init__(self, config: ZendeskConfig) -> None:
-        self.config = config
+    def auth(self, context: FetchContext) -> Credentials:
+        """Basic ``{email}/token`` : API token, as Zendesk's API token auth prescribes."""
+        return basic(f"{self.config.email}/token", self.token(context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        token = read_token(self.config, context, NAME) or ""
-        auth = (f"{self.config.email}/token", token)
-        source = Source(self.config, context, NAME, auth=auth)
+        source = self.source(context)
         position = self._position(cursor, context)
         params = {"include": "metric_sets", "exclude_deleted": "true"}
         page = source.get(PATH, {**position, **params, "per_page": self.config.page_size})
@@ -123,7 +125,7 @@ class ZendeskCollector:
             return {"cursor": cursor["after_cursor"]}
         if isinstance(cursor, dict) and isinstance(cursor.get("start_time"), int):
             return {"start_time": cursor["start_time"]}
-        raise CollectorError(NAME, f"saved cursor {cursor!r} was not written by this collector")
+        raise BadCursorError(NAME, cursor)
 
     def _signal(
         self, ticket: Any, metrics: dict[int, Any], context: FetchContext

@@ -14,14 +14,8 @@ from fakeapi import NOW, FakeAPI, Reply, fetch_context, http_date
 from pydantic import ValidationError
 
 from rapport.signals.collectors.base import CollectorError
-from rapport.signals.collectors.http import (
-    HttpSourceConfig,
-    Source,
-    make_http_client,
-    read_token,
-    request,
-    same_origin,
-)
+from rapport.signals.collectors.http import make_http_client, request, same_origin
+from rapport.signals.collectors.http_collector import HttpSourceConfig, Source, read_token
 
 
 @pytest.fixture
