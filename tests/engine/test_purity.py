@@ -212,7 +212,10 @@ def test_process_and_file_system_modules_are_refused(source: str, found: set[str
         ("import os\ndef f():\n    os.system('git log')", {"f: os.system"}),
         ("import os\ndef f():\n    os.execvp('git', ['git'])", {"f: os.execvp"}),
         ("import os\nFILES = os.listdir('.')", {"<module>: .listdir"}),
-        ("def f(p):\n    def g():\n        return p.write_text('x')\n    return g", {"g: .write_text"}),
+        (
+            "def f(p):\n    def g():\n        return p.write_text('x')\n    return g",
+            {"g: .write_text"},
+        ),
         ("def f(text):\n    return text.split()", set()),
         ("def read_rules_text(p):\n    return p.read_text()", {"read_rules_text: .read_text"}),
     ],
