@@ -1,8 +1,10 @@
-"""The app factory: the one place that wires the store, rules, evaluator, metrics and routes.
+"""The factory: the one place that wires the store, the rules bundle, the evaluator, the metrics,
+the collector scheduler, the clock and the routes.
 
-``create_app`` builds everything from ``Settings`` (or an injected store and clock, for tests and
-benchmarks); the returned app's lifespan starts the service (load rules, score, background
-re-scoring, rules watcher, SIGHUP) and stops it on shutdown.
+``build_service`` builds the whole ``Service`` from ``Settings`` (an injected store and clock, for
+tests and benchmarks); ``create_app`` serves a built service. Nothing is patched afterwards: the
+CLI, the routes and the tests use what was built. The app's lifespan starts the service (load
+the rules bundle, score, background re-scoring, collectors, rules watcher, SIGHUP) and stops it.
 """
 
 from __future__ import annotations
@@ -19,14 +21,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from rapport.api.auth import Authenticator, check_exposure
+from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
+from rapport.api.events import Evaluated, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
-from rapport.api.reload import Reloader, install_sighup
+from rapport.api.reload import Reloader, RulesHolder, install_sighup
 from rapport.api.routes import clients, ops, rules, signals
-from rapport.api.service import Clock, CollectorsHook, Evaluator, RulesHolder, Service, utc_now
+from rapport.api.service import ClientMetricsPage, Evaluator, Service, history_writer
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError, UnknownClientError
+from rapport.signals.collector_state import RunRecord
+from rapport.signals.collectors.config import CollectorsConfig
+from rapport.signals.collectors.runner import RunObserver
+from rapport.signals.collectors.schedule import CollectorService
 from rapport.signals.model import SIGNAL_TAGS
 from rapport.signals.store import Store, StoreError
 
@@ -39,36 +47,52 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def create_app(
-    settings: Settings,
-    *,
-    store: Store | None = None,
-    clock: Clock | None = None,
-    collectors: CollectorsHook | None = None,
-) -> FastAPI:
-    """A ready-to-serve app. Opens the store at ``settings.database_url`` unless one is given
-    (an injected store is not closed at shutdown). Raises ``InsecureBindError`` for an open
-    (tokenless) configuration on a non-loopback host, ``StoreError`` for an unreachable store."""
+def build_service(
+    settings: Settings, *, store: Store | None = None, clock: Clock | None = None
+) -> Service:
+    """The whole service for ``settings``, not yet started. Opens the store at
+    ``settings.database_url`` unless one is given (an injected store is not closed at shutdown);
+    ``clock`` is the only source of "now" for the evaluator, the reloads and the collectors.
+    Raises ``InsecureBindError`` for an open (tokenless) configuration on a non-loopback host
+    (before opening anything), ``StoreError`` for an unreachable store."""
     check_exposure(settings.host, settings.tokens)
     owned = store is None
     store = store if store is not None else Store.open(settings.database_url)
-    metrics = ServiceMetrics()
     now = clock or utc_now
+    metrics = ServiceMetrics()
     holder = RulesHolder(settings.rules_dir, metrics=metrics, clock=now)
+    # Configured from the rules bundle when it loads (and again on every successful reload).
+    collectors = CollectorService(
+        store, CollectorsConfig(), clock=now, observer=CollectorRunMetrics(metrics)
+    )
+    events: Topic[Evaluated] = Topic("evaluated")
+    page = ClientMetricsPage()
+    events.subscribe(history_writer(store))
+    events.subscribe(page)
     evaluator = Evaluator(
         store,
         holder,
         metrics,
+        events,
         clock=now,
+        stale=collectors.stale,
         debounce=settings.evaluate_debounce,
         interval=settings.evaluate_interval,
     )
-    service = Service(store, holder, evaluator, metrics, collectors=collectors)
+    return Service(
+        settings, store, holder, evaluator, metrics, events, page, collectors, now, owned
+    )
+
+
+def create_app(service: Service) -> FastAPI:
+    """A ready-to-serve app for a built (started or not) ``service``."""
+    settings = service.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.start()  # no-op when `serve` already started it (to report bad rules nicely)
-        reloader = Reloader(holder.reload, settings.rules_dir if settings.watch_rules else None)
+        watched = settings.rules_dir if settings.watch_rules else None
+        reloader = Reloader(service.rules.reload, watched)
         reloader.start()
         install_sighup(reloader)
         service.add_stopper(reloader.stop)
@@ -76,8 +100,8 @@ def create_app(
             yield
         finally:
             service.stop()
-            if owned:
-                store.close()
+            if service.owns_store:
+                service.store.close()
 
     app = FastAPI(
         title="Rapport",
@@ -88,12 +112,24 @@ def create_app(
     app.state.settings = settings
     app.state.service = service
     app.state.authenticator = Authenticator(settings.tokens)
-    app.state.idempotency = IdempotencyKeys(store)
+    app.state.idempotency = IdempotencyKeys(service.store)
     _add_error_handlers(app)
     for module in (clients, signals, rules, ops):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
+
+
+class CollectorRunMetrics(RunObserver):
+    """Feeds each finished collector run into the service's Prometheus counters."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.metrics = metrics
+
+    def finished(self, record: RunRecord) -> None:
+        self.metrics.observe_collector_run(
+            record.collector, ok=record.ok, items=record.items, finished_at=record.finished_at
+        )
 
 
 def _version() -> str:

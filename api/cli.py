@@ -18,16 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from rapport.api.bundle import RulesBundle, check_bundle, load_bundle
 from rapport.api.commands import collect, config, serve
 from rapport.api.output import render_history, render_scores
 from rapport.api.pipeline import evaluate_store, sync_registry
-from rapport.api.rule_tests import run_rule_tests
-from rapport.api.rules_check import check_rules
+from rapport.api.rule_tests import run_cases
 from rapport.api.settings import Settings, load_settings
 from rapport.engine.errors import FindingsError, RapportError
 from rapport.engine.explain import explain, render_explanation
-from rapport.engine.loader import Ruleset, load_ruleset
-from rapport.signals.collectors.config import COLLECTORS_FILE, load_collectors_config
 from rapport.signals.collectors.runner import stale_kinds as collector_stale_kinds
 from rapport.signals.demo import demo_signals
 from rapport.signals.importer import import_files
@@ -117,8 +115,9 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.database_url)
 
 
-def ruleset_of(settings: Settings) -> Ruleset:
-    return load_ruleset(settings.rules_dir)
+def bundle_of(settings: Settings) -> RulesBundle:
+    """The rules bundle of ``--rules-dir``; raises ``RulesError`` with every finding."""
+    return load_bundle(settings.rules_dir)
 
 
 # --- rules ----------------------------------------------------------------------------------------
@@ -134,15 +133,14 @@ def rules_check(
     """Validate every file of a rules directory; print all problems as path:line:col."""
     target = directory or settings_of(ctx).rules_dir
     with reported_errors():
-        findings = check_rules(target)
-        if findings:
+        bundle, findings = check_bundle(target)
+        if bundle is None:
             for finding in sorted(findings):
                 out.print(str(finding), markup=False)
             noun = "problem" if len(findings) == 1 else "problems"
             err.print(f"{len(findings)} {noun} in {target}", markup=False)
             raise typer.Exit(EXIT_FINDING)
-        version = load_ruleset(target).version
-    out.print(f"{target}: rules OK (version {version})", markup=False)
+    out.print(f"{target}: rules OK (version {bundle.version})", markup=False)
 
 
 @rules_app.command("test")
@@ -155,7 +153,8 @@ def rules_test(
     """Run the rule tests in DIR/tests/*.yaml against DIR's scorecard; print a diff per failure."""
     target = directory or settings_of(ctx).rules_dir
     with reported_errors():
-        report = run_rule_tests(target)
+        bundle = load_bundle(target)
+        report = run_cases(bundle.rule_tests, bundle.scorecard)
     out.print(report.render(), markup=False)
     if not report.ok:
         raise typer.Exit(EXIT_FINDING)
@@ -200,11 +199,11 @@ def score_command(ctx: typer.Context, as_of: AsOf = None, output: Format = "tabl
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
     with reported_errors():
-        ruleset = ruleset_of(settings)
+        bundle = bundle_of(settings)
         with open_store(settings) as store:
-            sync_registry(store, settings.rules_dir)
+            sync_registry(store, bundle.clients)
             evaluation = evaluate_store(
-                store, ruleset, moment, stale=stale_kinds(store, settings, moment)
+                store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
             )
             clients = {c.id: c for c in store.clients()}
     print_records(output, [r for r in evaluation.records()], clients)
@@ -216,20 +215,19 @@ def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
     with reported_errors():
-        ruleset = ruleset_of(settings)
+        bundle = bundle_of(settings)
         with open_store(settings) as store:
-            sync_registry(store, settings.rules_dir)
+            sync_registry(store, bundle.clients)
             known = store.client(client)
             if known is None:
                 fail(f"no client by the id of {client!r} (see `rapport score`)")
-            evaluation = evaluate_store(
-                store, ruleset, moment, stale=stale_kinds(store, settings, moment), persist=False
-            )
+            stale = stale_kinds(store, bundle, moment)
+            evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, persist=False)
             previous = store.latest_score(client, before=moment)
         current = evaluation.record(evaluation.row(client))
         if previous is not None and previous.as_of >= current.as_of:
             previous = None
-        text = render_explanation(explain(current, ruleset.scorecard, previous, known.segment))
+        text = render_explanation(explain(current, bundle.scorecard, previous, known.segment))
     out.print(text, markup=False)
 
 
@@ -257,14 +255,14 @@ def demo_command(
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
     with reported_errors():
-        ruleset = ruleset_of(settings)
+        bundle = bundle_of(settings)
         with open_store(settings) as store:
             seeded = store.signal_count() == 0
-            sync_registry(store, settings.rules_dir)
+            sync_registry(store, bundle.clients)
             if seeded:
                 store.upsert_signals(demo_signals(store.clients(), end=moment))
             evaluation = evaluate_store(
-                store, ruleset, moment, stale=stale_kinds(store, settings, moment)
+                store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
             )
             clients = {c.id: c for c in store.clients()}
             count = store.signal_count()
@@ -274,12 +272,11 @@ def demo_command(
     print_records(output, evaluation.records(), clients)
 
 
-def stale_kinds(store: Store, settings: Settings, moment: datetime) -> dict[str, set[str]] | None:
+def stale_kinds(store: Store, bundle: RulesBundle, moment: datetime) -> dict[str, set[str]] | None:
     """The clients, per signal kind, whose collector has gone stale (None without collectors)."""
-    path = settings.rules_dir / COLLECTORS_FILE
-    if not path.exists():
+    if bundle.collectors is None:
         return None
-    return collector_stale_kinds(store, load_collectors_config(path), moment)
+    return collector_stale_kinds(store, bundle.collectors, moment)
 
 
 # --- output ---------------------------------------------------------------------------------------

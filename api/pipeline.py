@@ -8,30 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from pathlib import Path
 
 from rapport.engine.frame import ClientSet
 from rapport.engine.loader import Ruleset
 from rapport.engine.result import Evaluation
 from rapport.engine.scoring import evaluate
-from rapport.signals.registry import load_clients_file
+from rapport.signals.model import Client
 from rapport.signals.store import Store
 
-CLIENTS_FILE = "clients.yaml"
 
-
-def sync_registry(store: Store, rules_dir: Path) -> int:
-    """Upsert the clients of ``rules_dir/clients.yaml`` (if present) into the store.
+def sync_registry(store: Store, clients: Iterable[Client] | None) -> int:
+    """Upsert the clients a rules bundle lists (its ``clients.yaml``; None: no such file).
 
     The file is the source of truth for the clients it lists; clients added through the API or
     collectors are left alone. Returns how many clients the file lists.
     """
-    path = rules_dir / CLIENTS_FILE
-    if not path.exists():
+    if clients is None:
         return 0
-    clients = load_clients_file(path)
-    store.upsert_clients(clients)
-    return len(clients)
+    listed = list(clients)
+    store.upsert_clients(listed)
+    return len(listed)
 
 
 def evaluate_store(

@@ -1,7 +1,10 @@
-"""Reloading rules while serving: a watcher on the rules directory and a SIGHUP handler.
+"""Reloading rules while serving: the bundle being served, a watcher on its directory, SIGHUP.
 
-Both only *ask* for a reload; one ``Reloader`` thread performs them, so a signal handler never
-parses YAML and a burst of file events becomes one reload after the burst settles.
+- ``RulesHolder`` checks the rules directory as one bundle (``api.bundle.check_bundle``) and swaps
+  the whole bundle in, or nothing; a bad change keeps the previous bundle serving and is
+  remembered (with its findings) as the last reload result.
+- ``Reloader``: the watcher and SIGHUP only *ask* for a reload; one thread performs them, so a
+  signal handler never parses YAML and a burst of file events becomes one reload after it settles.
 """
 
 from __future__ import annotations
@@ -10,12 +13,96 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 from watchfiles import Change, DefaultFilter, watch
 
+from rapport.api.bundle import RulesBundle, check_bundle
+from rapport.api.clock import Clock
+from rapport.api.errors import NotReadyError
+from rapport.api.metrics import ServiceMetrics
+from rapport.engine.errors import Finding
+
 log = logging.getLogger("rapport.reload")
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """The outcome of one (re)load: ``version`` is what now serves (ok) or None (rejected)."""
+
+    ok: bool
+    at: datetime
+    version: str | None
+    findings: tuple[Finding, ...] = ()
+
+
+class RulesHolder:
+    """The rules bundle being served, replaced only by a complete, valid one."""
+
+    def __init__(self, directory: Path, *, metrics: ServiceMetrics, clock: Clock) -> None:
+        self.directory = directory
+        self._metrics = metrics
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._bundle: RulesBundle | None = None
+        self._last: ReloadResult | None = None
+        self._listeners: list[Callable[[RulesBundle], None]] = []
+
+    @property
+    def bundle(self) -> RulesBundle | None:
+        """The serving bundle, None before the first successful load."""
+        return self._bundle
+
+    @property
+    def last_reload(self) -> ReloadResult | None:
+        return self._last
+
+    def current(self) -> RulesBundle:
+        """The serving bundle; NotReadyError before the first successful load."""
+        bundle = self._bundle
+        if bundle is None:
+            raise NotReadyError(f"no valid rules loaded from {self.directory} yet")
+        return bundle
+
+    def on_change(self, listener: Callable[[RulesBundle], None]) -> None:
+        """Call ``listener`` after every successful swap (e.g. to re-score, to reschedule)."""
+        self._listeners.append(listener)
+
+    def reload(self) -> ReloadResult:
+        """Check the whole directory; swap it in when it has no finding at all.
+
+        Reloads are serialised: a watcher event, a SIGHUP and ``POST /-/reload`` arriving together
+        each see a complete directory check, and the last one to finish decides what serves.
+        Listeners run after the swap, outside the lock.
+        """
+        with self._lock:
+            bundle, findings = check_bundle(self.directory)
+            at = self._clock()
+            self._metrics.rules_reload_time.set(at.timestamp())
+            if bundle is None:
+                return self._reject(at, findings)
+            self._bundle = bundle
+            self._last = ReloadResult(True, at, bundle.version)
+            self._metrics.rules_reload_ok.set(1)
+            self._metrics.set_rules_version(bundle.version)
+            log.info("rules %s loaded from %s", bundle.version, self.directory)
+        for listener in self._listeners:
+            listener(bundle)
+        return self._last
+
+    def _reject(self, at: datetime, findings: list[Finding]) -> ReloadResult:
+        self._last = ReloadResult(False, at, None, tuple(findings))
+        self._metrics.rules_reload_ok.set(0)
+        log.error(
+            "rules in %s rejected; still serving %s:\n%s",
+            self.directory,
+            self._bundle.version if self._bundle else "nothing",
+            "\n".join(str(f) for f in findings),
+        )
+        return self._last
 
 
 class _RulesFilter(DefaultFilter):

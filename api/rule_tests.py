@@ -183,12 +183,18 @@ def run_rule_tests(rules_dir: Path, scorecard: Scorecard | None = None) -> RuleT
             cases.append(case)
     if findings:
         raise RulesError(findings)
+    return run_cases(cases, scorecard)
+
+
+def run_cases(cases: Iterable[RuleTestCase], scorecard: Scorecard) -> RuleTestReport:
+    """Run well-formed test files (e.g. a rules bundle's ``rule_tests``) against ``scorecard``."""
     failures: list[RuleTestFailure] = []
-    checks = 0
+    checks = files = 0
     for case in cases:
+        files += 1
         checks += len(case.spec.expect)
         failures += _run_case(case, scorecard)
-    return RuleTestReport(len(paths), checks - len(failures), len(failures), tuple(failures))
+    return RuleTestReport(files, checks - len(failures), len(failures), tuple(failures))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """The running state of ``rapport serve``: the rules being served and the scores computed from them.
 
-- ``RulesHolder`` validates a rules directory as a whole and swaps it in atomically; a bad change
-  keeps the previous rules serving and is remembered (with its findings) as the last reload result.
 - ``Evaluator`` re-scores every client — on new signals (debounced), on a schedule, on a rules
-  change, or on demand — stores the scores in the history, and publishes an immutable ``Snapshot``
-  that the API and ``/metrics`` read without locks.
-- ``Service`` owns both plus the hooks the shell connects (collector scheduler, rules watcher).
+  change, or on demand — publishes an immutable ``Snapshot`` that the API reads without locks,
+  and announces each evaluation as an ``Evaluated`` event (``api.events``): the history writer
+  and the ``/metrics`` page (``ClientMetricsPage``) are its subscribers.
+- ``Service`` owns the evaluator, the rules bundle holder (``api.reload.RulesHolder``), the store,
+  the metrics and the collector scheduler; ``api.app.build_service`` builds it, wired once.
 """
 
 from __future__ import annotations
@@ -16,114 +16,36 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import numpy as np
 
-from rapport.api.errors import NotReadyError
-from rapport.api.metrics import ClientMetricsInput, Prebuilt, ServiceMetrics, render_client_metrics
+from rapport.api.bundle import RulesBundle
+from rapport.api.clock import Clock
+from rapport.api.events import Evaluated, Topic
+from rapport.api.metrics import (
+    NO_CLIENTS,
+    ClientMetricsInput,
+    Prebuilt,
+    ServiceMetrics,
+    render_client_metrics,
+)
 from rapport.api.pipeline import evaluate_store, sync_registry
-from rapport.engine.errors import Finding, RulesError
+from rapport.api.reload import RulesHolder
+from rapport.api.settings import Settings
+from rapport.engine.errors import RulesError
 from rapport.engine.frame import ClientSet
-from rapport.engine.loader import Ruleset, load_ruleset
+from rapport.engine.kinds import known_kinds
 from rapport.engine.result import ClientScore, Evaluation, Status
+from rapport.engine.scoring import evaluate
 from rapport.signals.collector_state import run_summaries
+from rapport.signals.collectors.config import CollectorsConfig
+from rapport.signals.frames import build_signal_set
 from rapport.signals.model import Client
-from rapport.signals.registry import check_rules_dir
 from rapport.signals.store import Store
 
 log = logging.getLogger("rapport.service")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# --- rules -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReloadResult:
-    """The outcome of one (re)load: ``version`` is what now serves (ok) or what was rejected."""
-
-    ok: bool
-    at: datetime
-    version: str | None
-    findings: tuple[Finding, ...] = ()
-
-
-class RulesHolder:
-    """The ruleset being served, replaced only by a complete, valid one."""
-
-    def __init__(self, directory: Path, *, metrics: ServiceMetrics, clock: Clock = utc_now) -> None:
-        self.directory = directory
-        self._metrics = metrics
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._ruleset: Ruleset | None = None
-        self._last: ReloadResult | None = None
-        self._listeners: list[Callable[[Ruleset], None]] = []
-
-    @property
-    def ruleset(self) -> Ruleset | None:
-        return self._ruleset
-
-    @property
-    def last_reload(self) -> ReloadResult | None:
-        return self._last
-
-    def current(self) -> Ruleset:
-        """The serving ruleset; NotReadyError before the first successful load."""
-        ruleset = self._ruleset
-        if ruleset is None:
-            raise NotReadyError(f"no valid rules loaded from {self.directory} yet")
-        return ruleset
-
-    def on_change(self, listener: Callable[[Ruleset], None]) -> None:
-        """Call ``listener`` after every successful swap (e.g. to re-score)."""
-        self._listeners.append(listener)
-
-    def reload(self) -> ReloadResult:
-        """Validate the whole directory; swap it in when it has no finding at all.
-
-        Reloads are serialised: a watcher event, a SIGHUP and ``POST /-/reload`` arriving together
-        each see a complete directory check, and the last one to finish decides what serves.
-        """
-        with self._lock:
-            findings, ruleset = self._check()
-            at = self._clock()
-            self._metrics.rules_reload_time.set(at.timestamp())
-            if ruleset is None:
-                self._last = ReloadResult(False, at, None, tuple(sorted(findings)))
-                self._metrics.rules_reload_ok.set(0)
-                log.error(
-                    "rules in %s rejected; still serving %s:\n%s",
-                    self.directory,
-                    self._ruleset.version if self._ruleset else "nothing",
-                    "\n".join(str(f) for f in sorted(findings)),
-                )
-                return self._last
-            self._ruleset = ruleset
-            self._last = ReloadResult(True, at, ruleset.version)
-            self._metrics.rules_reload_ok.set(1)
-            self._metrics.set_rules_version(ruleset.version)
-            log.info("rules %s loaded from %s", ruleset.version, self.directory)
-        for listener in self._listeners:
-            listener(ruleset)
-        return self._last
-
-    def _check(self) -> tuple[list[Finding], Ruleset | None]:
-        findings = list(check_rules_dir(self.directory))
-        if findings:
-            return findings, None
-        try:
-            return [], load_ruleset(self.directory)
-        except RulesError as error:
-            return list(error.findings), None
 
 
 # --- scores --------------------------------------------------------------------------------------
@@ -138,7 +60,6 @@ class Snapshot:
     delta_7d: Mapping[str, float]
     delta_30d: Mapping[str, float]
     last_signals: Mapping[tuple[str, str], datetime]
-    metrics: Prebuilt
     duration: float
     registry_generation: int = 0  # Evaluator.registry_generation when the clients were read
     _rows: dict[str, int] = field(default_factory=dict, repr=False)
@@ -198,8 +119,9 @@ class Evaluator:
         store: Store,
         rules: RulesHolder,
         metrics: ServiceMetrics,
+        events: Topic[Evaluated],
         *,
-        clock: Clock = utc_now,
+        clock: Clock,
         stale: StaleSource | None = None,
         debounce: float = 2.0,
         interval: float = 900.0,
@@ -207,8 +129,9 @@ class Evaluator:
         self._store = store
         self._rules = rules
         self._metrics = metrics
+        self._events = events
         self._clock = clock
-        self.stale = stale
+        self._stale = stale
         self._debounce = debounce
         self._interval = interval
         self._run_lock = threading.Lock()
@@ -255,7 +178,8 @@ class Evaluator:
                 self._cond.notify()
 
     def evaluate_now(self) -> Snapshot:
-        """Score everything as of the clock's now, store it, publish and return the snapshot."""
+        """Score everything as of the clock's now, announce it (``Evaluated``: the history writer
+        stores it), publish and return the snapshot."""
         with self._run_lock:
             with self._cond:
                 self._pending_since = None  # this run covers whatever was pending
@@ -270,6 +194,10 @@ class Evaluator:
                 with self._cond:
                     self._last_finished = time.monotonic()
                     self._last_duration = time.perf_counter() - started
+            # Before the snapshot is visible: once /evaluate returns, the history holds it.
+            self._events.publish(
+                Evaluated(snapshot.evaluation, snapshot.clients, snapshot.last_signals)
+            )
             self._snapshot = snapshot
             self._metrics.evaluations.labels("ok").inc()
             self._metrics.evaluation_duration.observe(snapshot.duration)
@@ -278,25 +206,55 @@ class Evaluator:
             return snapshot
 
     def _evaluate(self, started: float) -> Snapshot:
-        ruleset = self._rules.current()
         as_of = self._clock()
         generation = self._registry_generation  # before reading: a later write must not match
         clients = tuple(self._store.clients())
         client_set = ClientSet.of([c.id for c in clients], [c.segment for c in clients])
-        stale = self.stale(as_of) if self.stale is not None else None
-        evaluation = evaluate_store(self._store, ruleset, as_of, stale=stale, clients=client_set)
-        last_signals = self._store.last_signal_times()
-        text = render_client_metrics(ClientMetricsInput(evaluation, clients, last_signals))
+        evaluation = self._score(client_set, as_of)
         return Snapshot(
             evaluation=evaluation,
             clients=clients,
             delta_7d=self._deltas(evaluation, as_of - timedelta(days=7)),
             delta_30d=self._deltas(evaluation, as_of - timedelta(days=30)),
-            last_signals=last_signals,
-            metrics=text,
+            last_signals=self._store.last_signal_times(),
             duration=time.perf_counter() - started,
             registry_generation=generation,
         )
+
+    def _score(self, clients: ClientSet, as_of: datetime) -> Evaluation:
+        """``clients`` scored as of ``as_of`` by the serving rules with staleness; not stored."""
+        ruleset = self._rules.current().ruleset
+        stale = self._stale(as_of) if self._stale is not None else None
+        return evaluate_store(
+            self._store, ruleset, as_of, stale=stale, clients=clients, persist=False
+        )
+
+    def score_client(self, client: Client, as_of: datetime | None = None) -> ClientScore:
+        """One client's score: from the latest evaluation when ``as_of`` is None, else computed
+        as of ``as_of`` by the same pipeline (rules, signals up to then, staleness). Without any
+        evaluation yet, "latest" is the clock's now. Nothing is stored."""
+        snapshot = self._snapshot
+        if as_of is None and snapshot is not None:
+            row = snapshot.row(client.id)
+            if row is not None:
+                return snapshot.record(row)
+        if as_of is not None:
+            moment = as_of
+        elif snapshot is not None:
+            moment = snapshot.evaluation.as_of  # the same instant the other clients were scored at
+        else:
+            moment = self._clock()
+        return self._score_one(client, moment)
+
+    def _score_one(self, client: Client, as_of: datetime) -> ClientScore:
+        """``_score`` for one client, reading only its signals (by the store's client index)."""
+        ruleset = self._rules.current().ruleset
+        stale = self._stale(as_of) if self._stale is not None else None
+        clients = ClientSet.of([client.id], [client.segment])
+        kinds = known_kinds(ruleset.scorecard.signals)
+        rows = self._store.client_signals(client.id, kinds, as_of)
+        signals = build_signal_set(clients, rows, stale)
+        return evaluate(ruleset.scorecard, clients, signals, as_of, ruleset.version).record(0)
 
     def _deltas(self, evaluation: Evaluation, cutoff: datetime) -> dict[str, float]:
         past = self._store.scores_at(cutoff)
@@ -344,14 +302,44 @@ class Evaluator:
             return False
 
 
+# --- subscribers of Evaluated --------------------------------------------------------------------
+
+
+class ClientMetricsPage:
+    """The per-client part of ``/metrics``, rendered once per evaluation (a subscriber of
+    ``Evaluated``) so that a scrape only concatenates bytes."""
+
+    def __init__(self) -> None:
+        self._current: Prebuilt = NO_CLIENTS
+
+    @property
+    def current(self) -> Prebuilt:
+        """The page of the latest evaluation (``NO_CLIENTS`` before the first)."""
+        return self._current
+
+    def __call__(self, event: Evaluated) -> None:
+        inputs = ClientMetricsInput(event.evaluation, event.clients, event.last_signals)
+        self._current = render_client_metrics(inputs)
+
+
+def history_writer(store: Store) -> Callable[[Evaluated], None]:
+    """A subscriber of ``Evaluated`` storing each evaluation in the score history."""
+
+    def write(event: Evaluated) -> None:
+        store.save_evaluation(event.evaluation)
+
+    return write
+
+
 # --- the whole service -------------------------------------------------------------------------
 
 
 class CollectorsHook(Protocol):
-    """How ``serve`` connects the collector scheduler (signals.collectors.schedule) to the service.
+    """How the service drives the collector scheduler (``signals.collectors.schedule``).
 
     ``start(rescore)`` starts the schedules, calling ``rescore(client_ids)`` after signals land;
-    ``stop()`` stops them; ``stale(now)`` tells which kinds are stale for which clients.
+    ``stop()`` stops them; ``stale(now)`` tells which kinds are stale for which clients;
+    ``reconfigure(config)`` applies a changed ``collectors.yaml`` to the running schedules.
     """
 
     def start(self, rescore: Callable[[set[str]], None]) -> None: ...
@@ -360,64 +348,79 @@ class CollectorsHook(Protocol):
 
     def stale(self, now: datetime) -> Mapping[str, Iterable[str]]: ...
 
+    def reconfigure(self, config: CollectorsConfig) -> None: ...
 
+
+@dataclass
 class Service:
-    """Everything ``rapport serve`` runs besides the HTTP server, started and stopped together."""
+    """Everything ``rapport serve`` runs besides the HTTP server, started and stopped together.
 
-    def __init__(
-        self,
-        store: Store,
-        rules: RulesHolder,
-        evaluator: Evaluator,
-        metrics: ServiceMetrics,
-        *,
-        collectors: CollectorsHook | None = None,
-    ) -> None:
-        self.store = store
-        self.rules = rules
-        self.evaluator = evaluator
-        self.metrics = metrics
-        self.collectors = collectors
-        self._stoppers: list[Callable[[], None]] = []
-        self._started = False
+    Built by ``api.app.build_service``; nothing is replaced after construction. ``owns_store``:
+    the store was opened for this service and is closed when the app shuts down.
+    """
+
+    settings: Settings
+    store: Store
+    rules: RulesHolder
+    evaluator: Evaluator
+    metrics: ServiceMetrics
+    events: Topic[Evaluated]
+    client_metrics: ClientMetricsPage
+    collectors: CollectorsHook
+    clock: Clock
+    owns_store: bool = False
+    _stoppers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    _started: bool = field(default=False, repr=False)
+    _collecting: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rules.on_change(self._rules_changed)
 
     def start(self) -> None:
-        """Load the rules (RulesError when invalid), score once, start the worker and collectors.
+        """Load the rules bundle (RulesError when invalid), score once, start the worker and,
+        when the bundle has collectors, the collector schedules.
 
-        Idempotent: ``serve`` starts the service before uvicorn (to report bad rules and exit 2),
+        Idempotent: ``serve`` starts the service before uvicorn (to report bad rules and exit 1),
         and the app's lifespan calls it again.
         """
         if self._started:
             return
-        result = self.rules.reload()
+        result = self.rules.reload()  # a success syncs the registry (see _rules_changed)
         if not result.ok:
             raise RulesError(result.findings)
-        sync_registry(self.store, self.rules.directory)
-        self.rules.on_change(self._rules_changed)
         self.evaluator.evaluate_now()
         self._started = True
         self.evaluator.start()
         self._stoppers.append(self.evaluator.stop)
-        self.start_collectors()
+        if self.rules.current().collectors is not None:
+            self._start_collectors()
 
-    def _rules_changed(self, ruleset: Ruleset) -> None:
+    def score_client(self, client: Client, as_of: datetime | None = None) -> ClientScore:
+        """One client's score as of ``as_of`` (default: the latest evaluation); see
+        ``Evaluator.score_client``."""
+        return self.evaluator.score_client(client, as_of)
+
+    def _rules_changed(self, bundle: RulesBundle) -> None:
         # clients.yaml is part of the rules directory: the clients it lists follow the file.
-        sync_registry(self.store, ruleset.directory)
+        sync_registry(self.store, bundle.clients)
+        self.collectors.reconfigure(bundle.collectors or CollectorsConfig())
+        if self._started and bundle.collectors is not None and not self._collecting:
+            self._start_collectors()
         self.evaluator.registry_changed("rules changed")
 
-    def start_collectors(self) -> None:
-        """Hook: start the collector scheduler when one is connected (``collectors=``)."""
-        hook = self.collectors
-        if hook is None:
-            return
+    def _start_collectors(self) -> None:
         for summary in run_summaries(self.store).values():  # the gauges survive a restart
             if summary.last_success is not None:
                 self.metrics.collector_last_success.labels(summary.collector).set(
                     summary.last_success.timestamp()
                 )
-        self.evaluator.stale = hook.stale
-        hook.start(lambda _clients: self.evaluator.request("collectors delivered signals"))
-        self._stoppers.append(hook.stop)
+        self._collecting = True
+        self.collectors.start(lambda _clients: self.evaluator.request("collectors delivered"))
+        self._stoppers.append(self._stop_collectors)
+
+    def _stop_collectors(self) -> None:
+        self._collecting = False
+        self.collectors.stop()
 
     def add_stopper(self, stop: Callable[[], None]) -> None:
         """Run ``stop`` at shutdown (before the evaluator stops); e.g. the rules watcher."""

@@ -19,7 +19,7 @@ import numpy as np
 from benchmarks import baselines
 from benchmarks.data import AS_OF, event_count, slice_clients, synthetic_signals
 from benchmarks.store_roundtrip import store_roundtrip
-from rapport.engine.loader import load_ruleset, load_scorecard
+from rapport.engine.loader import load_scorecard
 from rapport.engine.reference import evaluate_reference
 from rapport.engine.scoring import evaluate
 
@@ -73,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bench4 = load_scorecard(HERE / "scorecard.yaml")
-    default = load_ruleset(Path("rules")).scorecard
+    default = load_scorecard(Path("rules") / "scorecard.yaml")
     started = time.perf_counter()
     clients, signals = synthetic_signals(args.clients)
     events = event_count(signals)

@@ -40,12 +40,12 @@ import uvicorn
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from rapport.api.app import create_app
+from rapport.api.app import build_service, create_app
 from rapport.api.auth import hash_token
+from rapport.api.bundle import load_bundle
 from rapport.api.metrics import ClientMetricsInput, render_client_metrics
 from rapport.api.pipeline import evaluate_store
 from rapport.api.settings import Settings, TokenSpec
-from rapport.engine.loader import load_ruleset
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.store import Store
 
@@ -142,7 +142,7 @@ def _serve(database_url: str, port_file: Path) -> None:
         tokens=(TokenSpec(name="bench", sha256=hash_token(TOKEN), scopes=("admin",)),),
         watch_rules=False,
     )
-    app = create_app(settings, clock=lambda: AS_OF)
+    app = create_app(build_service(settings, clock=lambda: AS_OF))
 
     @app.get("/bench/trivial", include_in_schema=False)
     def trivial() -> dict[str, bool]:
@@ -222,7 +222,7 @@ def measure_ingest(clients: int, batches: int, repeat: int) -> dict[str, Any]:
 def measure_render(url: str) -> dict[str, Any]:
     """Rendering 10k clients' families once (ours) vs prometheus_client rendering the same."""
     with Store.open(url) as store:
-        ruleset = load_ruleset(RULES)
+        ruleset = load_bundle(RULES).ruleset
         evaluation = evaluate_store(store, ruleset, AS_OF, persist=False)
         data = ClientMetricsInput(evaluation, store.clients(), store.last_signal_times())
     ours = _median_time(lambda: render_client_metrics(data), 5)

@@ -8,9 +8,6 @@ file come back together; ``load_*`` functions raise them as one ``RulesError``.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,12 +138,13 @@ def load_scorecard(path: str | Path) -> Scorecard:
     return load_model_file(path, Scorecard)
 
 
-# --- a rules directory and its version ------------------------------------------------------------
+# --- a loaded rules directory --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Ruleset:
-    """A loaded rules directory: its scorecard, the version it was loaded at, and the files read."""
+    """What the scorer needs of a loaded rules directory: its scorecard, the version it was loaded
+    at (discovered at the edge, ``api.rules_version``), the directory and the files read."""
 
     scorecard: Scorecard
     version: str
@@ -155,74 +153,3 @@ class Ruleset:
 
 
 SCORECARD_FILE = "scorecard.yaml"
-
-
-def load_ruleset(directory: str | Path) -> Ruleset:
-    """Load ``directory/scorecard.yaml`` and stamp it with ``rules_version(directory)``.
-
-    Raises ``RulesError`` when the scorecard is missing or invalid. The version is taken after a
-    successful load, so a score computed from this ruleset can name the rules it used.
-    """
-    root = Path(directory)
-    scorecard_path = root / SCORECARD_FILE
-    if not scorecard_path.is_file():
-        hint = f"a rules directory needs {SCORECARD_FILE}"
-        raise RulesError([Finding(str(scorecard_path), 1, 1, "", "file not found", hint)])
-    scorecard = load_scorecard(scorecard_path)
-    return Ruleset(scorecard, rules_version(root), root, (scorecard_path,))
-
-
-_GIT_TIMEOUT_SECONDS = 10.0
-
-
-def _git(directory: Path, *args: str) -> str | None:
-    """Stdout of ``git args`` run in ``directory``; None when git is missing, fails or hangs."""
-    # Optional locks off: a status query from a running server must not take the index lock.
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def content_hash(directory: str | Path) -> str:
-    """``sha256:<12 hex>`` over the sorted (relative path, bytes) of every YAML file under it."""
-    root = Path(directory)
-    files = sorted(
-        (p.relative_to(root).as_posix(), p)
-        for p in root.rglob("*")
-        if p.suffix in (".yaml", ".yml") and ".git" not in p.relative_to(root).parts and p.is_file()
-    )
-    digest = hashlib.sha256()
-    for relative, file in files:
-        content = file.read_bytes()
-        # Length-prefixed so that moving bytes between a name and a content changes the hash.
-        for part in (relative.encode(), content):
-            digest.update(len(part).to_bytes(8, "big"))
-            digest.update(part)
-    return f"sha256:{digest.hexdigest()[:12]}"
-
-
-def rules_version(directory: str | Path) -> str:
-    """Which rules a score was computed with.
-
-    Inside a git work tree: the 12-hex hash of the last commit touching ``directory``, plus
-    ``+dirty`` when it has uncommitted changes (untracked files included). Outside git, before the
-    first commit, or when git is missing or fails: ``content_hash(directory)``.
-    """
-    root = Path(directory)
-    commit = _git(root, "log", "-1", "--format=%H", "--", ".")
-    if commit:
-        status = _git(root, "status", "--porcelain", "--", ".")
-        if status is not None:
-            return commit[:12] + ("+dirty" if status else "")
-    return content_hash(root)

@@ -23,17 +23,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from rapport.api.bundle import RulesBundle, load_bundle
 from rapport.api.pipeline import evaluate_store, sync_registry
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError
 from rapport.engine.frame import ClientSet
-from rapport.engine.loader import Ruleset, load_ruleset
+from rapport.engine.loader import Ruleset
 from rapport.signals.collector_state import RunRecord
 from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
     CollectorsConfig,
     CollectorSpec,
-    load_collectors_config,
 )
 from rapport.signals.collectors.runner import RunObserver, run_collectors, stale_kinds
 from rapport.signals.collectors.schedule import CollectorService
@@ -68,9 +68,10 @@ def collect_command(
     assert isinstance(settings, Settings), "the rapport callback puts Settings in ctx.obj"
     selected = list(names or [])
     try:
-        config, ruleset = _load(settings.rules_dir, selected)
+        config, bundle = _load(settings.rules_dir, selected)
+        ruleset = bundle.ruleset
         with Store.open(settings.database_url) as store:
-            sync_registry(store, settings.rules_dir)
+            sync_registry(store, bundle.clients)
             if once:
                 records = _collect_once(store, config, selected, ruleset)
             else:
@@ -87,14 +88,15 @@ def collect_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, Ruleset]:
-    """The collectors (checked against ``names``) and the rules used to re-score."""
+def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, RulesBundle]:
+    """The collectors (checked against ``names``) and the rules bundle used to re-score."""
     path = rules_dir / COLLECTORS_FILE
     if not path.is_file():
         raise _NoCollectorsFileError(path)
-    config = load_collectors_config(path)
-    config.select(names)  # an unknown name is a usage error before anything runs
-    return config, load_ruleset(rules_dir)
+    bundle = load_bundle(rules_dir)
+    assert bundle.collectors is not None  # the file exists and the bundle loaded
+    bundle.collectors.select(names)  # an unknown name is a usage error before anything runs
+    return bundle.collectors, bundle
 
 
 class _NoCollectorsFileError(RapportError):

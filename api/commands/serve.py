@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,16 +17,13 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from rapport.api.app import create_app
-from rapport.api.metrics import ServiceMetrics
+from rapport.api.app import build_service, create_app
+from rapport.api.bundle import load_bundle
 from rapport.api.pipeline import sync_registry
+from rapport.api.service import Service
 from rapport.api.settings import Settings, load_settings
 from rapport.engine.errors import RapportError, RulesError
-from rapport.signals.collector_state import RunRecord
-from rapport.signals.collectors.runner import RunObserver
-from rapport.signals.collectors.schedule import collector_service_for
 from rapport.signals.demo import demo_signals
-from rapport.signals.store import Store
 
 EXIT_FINDING = 1
 EXIT_ENVIRONMENT = 2
@@ -83,21 +79,18 @@ def run(settings: Settings, *, demo: bool = False) -> None:
             "[bold red]WARNING: no API tokens configured; anyone who can reach "
             f"{settings.host} can read and change everything. Loopback only.[/]"
         )
-    app = create_app(settings)
-    service = app.state.service
+    service = build_service(settings)
     sock = bind(settings.host, settings.port)  # before starting anything: a busy port fails fast
     if demo:
-        seed_demo(service.store, settings.rules_dir)
-    service.collectors = collector_service_for(
-        service.store, settings.rules_dir, observer=CollectorRunMetrics(service.metrics)
-    )
+        seed_demo(service)
     service.start()
+    app = create_app(service)
     address = _url(sock)
-    ruleset = service.rules.current()
+    bundle = service.rules.current()
     print(
         f"Rapport serving on {address}\n"
         f"  API docs  {address}/docs   metrics {address}/metrics   ready {address}/-/ready\n"
-        f"  rules     {ruleset.directory} ({ruleset.version})\n"
+        f"  rules     {bundle.directory} ({bundle.version})\n"
         f"  store     {service.store.url}",
         flush=True,
     )
@@ -107,25 +100,15 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     server.run(sockets=[sock])
 
 
-def seed_demo(store: Store, rules_dir: Path) -> None:
-    """The demo clients (from ``rules_dir/clients.yaml``) and 180 days of their signals, ending
-    now — only when the store holds no signal yet."""
+def seed_demo(service: Service) -> None:
+    """The demo clients (the rules bundle's ``clients.yaml``) and 180 days of their signals,
+    ending at the service clock's now — only when the store holds no signal yet. Raises
+    ``RulesError`` when the rules directory does not load."""
+    store = service.store
     if store.signal_count() > 0:
         return
-    sync_registry(store, rules_dir)
-    store.upsert_signals(demo_signals(store.clients(), end=datetime.now(UTC)))
-
-
-class CollectorRunMetrics(RunObserver):
-    """Feeds each finished collector run into the service's Prometheus counters."""
-
-    def __init__(self, metrics: ServiceMetrics) -> None:
-        self.metrics = metrics
-
-    def finished(self, record: RunRecord) -> None:
-        self.metrics.observe_collector_run(
-            record.collector, ok=record.ok, items=record.items, finished_at=record.finished_at
-        )
+    sync_registry(store, load_bundle(service.settings.rules_dir).clients)
+    store.upsert_signals(demo_signals(store.clients(), end=service.clock()))
 
 
 class BindError(RapportError):

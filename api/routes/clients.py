@@ -33,12 +33,8 @@ from rapport.api.schemas import (
 )
 from rapport.api.service import Service, Snapshot
 from rapport.engine.explain import Explanation, explain, render_explanation
-from rapport.engine.frame import ClientSet
-from rapport.engine.kinds import known_kinds
 from rapport.engine.model import parse_duration
 from rapport.engine.result import ClientScore
-from rapport.engine.scoring import evaluate
-from rapport.signals.frames import build_signal_set
 from rapport.signals.model import Client
 
 router = APIRouter(prefix="/api/v1", tags=["clients"])
@@ -259,24 +255,9 @@ def explain_client(
 
 
 def _score_at(service: Service, client: Client, as_of: datetime | None) -> ClientScore:
-    """The client's score from the latest evaluation, or computed now for another instant."""
-    snapshot = service.evaluator.snapshot
-    if as_of is None and snapshot is not None:
-        row = snapshot.row(client.id)
-        if row is not None:
-            return snapshot.record(row)
-    ruleset = service.rules.current()
-    if as_of is not None:
-        moment = as_of
-    elif snapshot is not None:
-        moment = snapshot.evaluation.as_of  # the same instant the other clients were scored at
-    else:
-        moment = datetime.now(UTC)
-    kinds = known_kinds(ruleset.scorecard.signals)
-    clients = ClientSet.of([client.id], [client.segment])
-    signals = build_signal_set(clients, service.store.client_signals(client.id, kinds, moment))
-    evaluation = evaluate(ruleset.scorecard, clients, signals, moment, ruleset.version)
-    return evaluation.record(0)
+    """The client's score from the latest evaluation, or as of another instant (the service's
+    pipeline: the same rules, staleness and clock as every evaluation)."""
+    return service.score_client(client, as_of)
 
 
 # --- the registry ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from rapport.api.auth import Principal, require
-from rapport.api.metrics import CONTENT_TYPE, NO_CLIENTS
+from rapport.api.metrics import CONTENT_TYPE
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.routes.rules import reload_out
 from rapport.api.schemas import HealthOut, ReadyOut, ReloadOut
@@ -38,8 +38,8 @@ def ready(request: Request) -> JSONResponse:
         checks["store"] = "ok"
     except RapportError as error:
         checks["store"] = str(error)
-    ruleset = service.rules.ruleset
-    checks["rules"] = "ok" if ruleset is not None else "no valid rules loaded"
+    bundle = service.rules.bundle
+    checks["rules"] = "ok" if bundle is not None else "no valid rules loaded"
     ok = all(v == "ok" for v in checks.values())
     body = ReadyOut(ready=ok, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
@@ -76,8 +76,7 @@ def metrics(
 ) -> Response:
     """Prometheus exposition (text format 0.0.4), gzip-encoded when the scraper accepts it."""
     service = service_of(request)
-    snapshot = service.evaluator.snapshot
-    clients = snapshot.metrics if snapshot is not None else NO_CLIENTS
+    clients = service.client_metrics.current
     if "gzip" in request.headers.get("accept-encoding", ""):
         body = service.metrics.render_gzip(clients)
         headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from rapport.api.auth import Principal, require
+from rapport.api.bundle import check_rules
 from rapport.api.errors import BadRequestError
+from rapport.api.reload import ReloadResult
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.schemas import (
     EvaluateOut,
@@ -23,9 +25,7 @@ from rapport.api.schemas import (
     RulesOut,
     ValidateOut,
 )
-from rapport.api.service import ReloadResult
 from rapport.engine.errors import Finding
-from rapport.signals.registry import check_rules_dir
 
 router = APIRouter(prefix="/api/v1", tags=["rules"])
 
@@ -48,15 +48,15 @@ def reload_out(result: ReloadResult) -> ReloadOut:
 def get_rules(request: Request, principal: Reader) -> RulesOut:
     """The rules serving now (version, files) and the result of the last reload attempt."""
     holder = service_of(request).rules
-    ruleset = holder.current()
+    bundle = holder.current()
     last = holder.last_reload
     return RulesOut(
-        version=ruleset.version,
-        directory=str(ruleset.directory),
-        files=[_relative(f, ruleset.directory) for f in ruleset.files],
-        scorecard=ruleset.scorecard.name,
-        components=list(ruleset.scorecard.components),
-        grades=[GradeOut(name=g.name, min=g.min, color=g.color) for g in ruleset.scorecard.grades],
+        version=bundle.version,
+        directory=str(bundle.directory),
+        files=[_relative(f, bundle.directory) for f in bundle.files],
+        scorecard=bundle.scorecard.name,
+        components=list(bundle.scorecard.components),
+        grades=[GradeOut(name=g.name, min=g.min, color=g.color) for g in bundle.scorecard.grades],
         last_reload=reload_out(last) if last is not None else None,
     )
 
@@ -112,7 +112,7 @@ def _check_with(directory: Path, file: str, text: str) -> ValidateOut:
         target = copy / file
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-        findings = [_relocated(f, copy) for f in check_rules_dir(copy)]
+        findings = [_relocated(f, copy) for f in check_rules(copy)]
     return ValidateOut(ok=not findings, findings=[FindingOut.of(f) for f in sorted(findings)])
 
 

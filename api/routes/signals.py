@@ -100,7 +100,7 @@ class _Outcome:
 
 def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outcome:
     declared = set(BUILTIN_KINDS)
-    ruleset = service.rules.ruleset
+    ruleset = service.rules.bundle
     if ruleset is not None:
         declared |= set(ruleset.scorecard.signals)
     visible: dict[str, bool] = {}

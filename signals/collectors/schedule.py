@@ -93,20 +93,32 @@ def build_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1},
     )
     for spec in specs:
-        first = first_run_at(spec, (last_runs or {}).get(spec.id), now)
-        options: dict[str, Any] = {"next_run_time": first} if first is not None else {}
-        scheduler.add_job(
-            job,
-            trigger=trigger_for(spec.schedule, start=first),
-            args=(spec.id,),
-            id=spec.id,
-            name=f"collector {spec.id}",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=int(spec.schedule.misfire_grace),
-            **options,
-        )
+        add_collector_job(scheduler, spec, job, last_run=(last_runs or {}).get(spec.id), now=now)
     return scheduler
+
+
+def add_collector_job(
+    scheduler: BackgroundScheduler,
+    spec: CollectorSpec,
+    job: Callable[[str], None],
+    *,
+    last_run: datetime | None,
+    now: datetime,
+) -> None:
+    """Schedule ``job(spec.id)`` as the job of id ``spec.id``, first due per ``first_run_at``."""
+    first = first_run_at(spec, last_run, now)
+    options: dict[str, Any] = {"next_run_time": first} if first is not None else {}
+    scheduler.add_job(
+        job,
+        trigger=trigger_for(spec.schedule, start=first),
+        args=(spec.id,),
+        id=spec.id,
+        name=f"collector {spec.id}",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(spec.schedule.misfire_grace),
+        **options,
+    )
 
 
 # --- leader lock ----------------------------------------------------------------------------------
@@ -211,7 +223,8 @@ class LeaderElection:
 class CollectorService:
     """Runs the collectors of ``config`` on their schedules while this process is the leader.
 
-    Satisfies ``api.service.CollectorsHook``: ``start(rescore)``, ``stop()``, ``stale(now)``.
+    Satisfies ``api.service.CollectorsHook``: ``start(rescore)``, ``stop()``, ``stale(now)`` and
+    ``reconfigure(config)``, which applies a changed ``collectors.yaml`` without a restart.
     """
 
     def __init__(
@@ -259,6 +272,40 @@ class CollectorService:
     def stale(self, now: datetime) -> Mapping[str, Iterable[str]]:
         return stale_kinds(self.store, self.config, now)
 
+    def reconfigure(self, config: CollectorsConfig) -> None:
+        """Use ``config`` from now on. While the schedules run, the job of a collector no longer
+        enabled is removed, a new one is added (first due as after a restart), and a changed one
+        is replaced; an unchanged collector keeps its job and its next run time."""
+        with self._guard:
+            before = {spec.id: spec for spec in self.config.select()}
+            self.config = config
+            scheduler = self._scheduler
+            if scheduler is None:
+                return  # the next election builds the schedules from the new config
+            after = {spec.id: spec for spec in config.select()}
+            for name in before.keys() - after.keys():
+                scheduler.remove_job(name)
+            changed = [spec for name, spec in after.items() if before.get(name) != spec]
+            last = self._last_runs()
+            for spec in changed:
+                if spec.id in before:
+                    scheduler.remove_job(spec.id)
+                add_collector_job(
+                    scheduler, spec, self._job, last_run=last.get(spec.id), now=self._clock()
+                )
+        removed = sorted(before.keys() - after.keys())
+        log.info(
+            "collector schedules reconfigured: %d changed or added, removed %s",
+            len(changed),
+            ", ".join(removed) or "none",
+        )
+
+    def _last_runs(self) -> dict[str, datetime]:
+        return {
+            name: max(t for t in (s.last_success, s.last_failure) if t is not None)
+            for name, s in run_summaries(self.store).items()
+        }
+
     def run_now(self, collector: str) -> None:
         """One run of ``collector`` (what each scheduled job does)."""
         run_collectors(
@@ -280,13 +327,10 @@ class CollectorService:
         with self._guard:
             if self._scheduler is not None:
                 return
-            now = self._clock()
-            last = {
-                name: max(t for t in (s.last_success, s.last_failure) if t is not None)
-                for name, s in run_summaries(self.store).items()
-            }
             specs = self.config.select()
-            self._scheduler = build_scheduler(specs, self._job, last_runs=last, now=now)
+            self._scheduler = build_scheduler(
+                specs, self._job, last_runs=self._last_runs(), now=self._clock()
+            )
             self._scheduler.start()
             log.info("collector schedules started (%d collectors)", len(specs))
 

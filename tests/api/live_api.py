@@ -41,7 +41,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from rapport.api.app import create_app
+from rapport.api.app import build_service, create_app
 from rapport.api.auth import hash_token
 from rapport.api.service import Service
 from rapport.api.settings import Settings, TokenSpec
@@ -169,7 +169,7 @@ def launch(
         tokens=token_specs() if tokens else (),
         **overrides,
     )
-    app = create_app(settings, store=store, clock=clock)
+    app = create_app(build_service(settings, store=store, clock=clock))
     address, running = start_in_thread(app)
 
     def stop() -> None:

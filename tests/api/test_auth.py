@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from live_api import LiveServer, ServerFactory
 
-from rapport.api.app import create_app
+from rapport.api.app import build_service
 from rapport.api.auth import InsecureBindError, check_exposure, is_loopback
 from rapport.api.settings import Settings
 
@@ -187,7 +187,7 @@ def test_without_tokens_a_loud_warning_is_logged(caplog: pytest.LogCaptureFixtur
 )
 def test_binding_beyond_loopback_without_tokens_refuses_to_start(host: str) -> None:
     with pytest.raises(InsecureBindError, match=f"Refusing to serve on {host} without API tokens"):
-        create_app(Settings(host=host, database_url="sqlite:///unused.db"))
+        build_service(Settings(host=host, database_url="sqlite:///unused.db"))
 
 
 @pytest.mark.parametrize(

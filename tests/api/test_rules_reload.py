@@ -1,6 +1,7 @@
 """Rules while serving: a broken change keeps the old rules serving (and says why), a good one
 takes effect — through the file watcher, ``POST /-/reload`` and SIGHUP to a real ``rapport serve``;
-``POST /api/v1/rules/validate`` gives the CLI's findings."""
+a ``collectors.yaml`` change reaches the running schedules; ``POST /api/v1/rules/validate`` gives
+the CLI's findings."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 from live_api import LiveServer, ServeProcess, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
-from rapport.signals.registry import check_rules_dir
+from rapport.api.bundle import check_rules
+from rapport.api.cli import app as cli
+from rapport.signals.collectors.schedule import CollectorService
 
 # responsiveness: 100 − 10·hours → 100 − 5·hours. acme (mean 2h): 80 → 90, score (3·90+80)/4.
 GOOD_EDIT = ("linear: {best: 0, worst: 10}", "linear: {best: 0, worst: 20}")
@@ -123,6 +127,80 @@ def test_sighup_reloads_a_running_rapport_serve(rules_dir: Path, sqlite_url: str
         serve.stop()
 
 
+# --- collectors.yaml is part of the bundle --------------------------------------------------------
+
+
+def collectors_yaml(**intervals: str) -> str:
+    """A collectors file with one file-drop collector per id, every ``interval`` given."""
+    lines = ["version: 1", "collectors:"]
+    for name, interval in intervals.items():
+        lines += [
+            f"  {name}:",
+            "    type: file",
+            f"    schedule: {{interval: {interval}, jitter: 0}}",
+            "    path: drops",
+            "    kind: response_time",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def scheduled(server: LiveServer) -> dict[str, float]:
+    """The running collector jobs: id → interval in seconds (empty while not leader)."""
+    hook = server.service.collectors
+    assert isinstance(hook, CollectorService)
+    scheduler = hook.scheduler
+    if scheduler is None:
+        return {}
+    return {job.id: job.trigger.interval.total_seconds() for job in scheduler.get_jobs()}
+
+
+def test_a_broken_collectors_file_is_rejected_exactly_as_rules_check_reports_it(
+    serve_api: ServerFactory,
+) -> None:
+    server = serve_api(watch_rules=False)
+    seed_world(server)
+    before = server.call("GET", "/api/v1/rules").json()["version"]
+    (server.rules_dir / "collectors.yaml").write_text(
+        "version: 1\ncollectors:\n  helpdesk:\n    type: no_such_type\n", encoding="utf-8"
+    )
+
+    rejected = server.call("POST", "/-/reload")
+
+    assert rejected.status_code == 422
+    assert reload_gauge(server) == 0.0
+    assert server.call("GET", "/api/v1/rules").json()["version"] == before
+    checked = CliRunner().invoke(cli, ["rules", "check", str(server.rules_dir)])
+    assert checked.exit_code == 1
+    texts = [f["text"] for f in rejected.json()["findings"]]
+    assert texts == checked.stdout.splitlines()
+    assert texts == [
+        f"{server.rules_dir / 'collectors.yaml'}:4:5: collectors.helpdesk.type: unknown "
+        "collector type 'no_such_type' (one of: file, github, http_json, imap, jira, "
+        "pagerduty, pingcode, prometheus, sql, survey_csv, zendesk)"
+    ]
+    assert acme_score(server) == pytest.approx(80.0)  # the previous rules keep scoring
+
+
+def test_a_good_collectors_change_reaches_the_schedules_without_restart(
+    serve_api: ServerFactory,
+) -> None:
+    server = serve_api(watch_rules=False)
+    assert scheduled(server) == {}  # no collectors.yaml: nothing scheduled
+    collectors = server.rules_dir / "collectors.yaml"
+    collectors.write_text(collectors_yaml(exports="1h"), encoding="utf-8")
+    assert server.call("POST", "/-/reload").status_code == 200
+    wait_for(lambda: scheduled(server) == {"exports": 3600.0}, what="the schedules to start")
+
+    collectors.write_text(collectors_yaml(exports="2h", surveys="30m"), encoding="utf-8")
+    assert server.call("POST", "/-/reload").status_code == 200
+    assert scheduled(server) == {"exports": 7200.0, "surveys": 1800.0}
+
+    collectors.write_text(collectors_yaml(surveys="30m"), encoding="utf-8")
+    assert server.call("POST", "/-/reload").status_code == 200
+    assert scheduled(server) == {"surveys": 1800.0}
+    assert reload_gauge(server) == 1.0
+
+
 # --- POST /api/v1/rules/validate ----------------------------------------------------------------
 
 
@@ -141,7 +219,7 @@ def test_validate_returns_the_same_findings_as_the_cli(
     body = response.json()
     # The CLI's checker on a directory holding the same file:
     (tmp_path / "scorecard.yaml").write_text(broken, encoding="utf-8")
-    expected = [str(f).replace(f"{tmp_path}/", "") for f in check_rules_dir(tmp_path)]
+    expected = [str(f).replace(f"{tmp_path}/", "") for f in check_rules(tmp_path)]
     assert body["ok"] is False
     assert [f["text"] for f in body["findings"]] == expected
     assert len(expected) == 2

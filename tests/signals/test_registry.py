@@ -1,21 +1,14 @@
-"""clients.yaml loading and the whole rules-directory check."""
+"""clients.yaml loading (the whole rules directory is checked in tests/api/test_bundle.py)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from rapport.engine.errors import Finding, RulesError
+from rapport.engine.errors import RulesError
 from rapport.signals.model import Client, Owner
-from rapport.signals.registry import (
-    RULES_FILE_CHECKS,
-    RulesFileCheck,
-    check_clients_text,
-    check_rules_dir,
-    load_clients_file,
-)
+from rapport.signals.registry import check_clients_text, load_clients_file
 
 GOOD = Path(__file__).parents[1] / "rules" / "good"
 
@@ -114,57 +107,3 @@ def test_load_clients_file_of_a_missing_file_is_a_finding(tmp_path: Path) -> Non
     with pytest.raises(RulesError) as caught:
         load_clients_file(tmp_path / "clients.yaml")
     assert [f.message for f in caught.value.findings] == ["file not found"]
-
-
-# --- the whole directory --------------------------------------------------------------------------
-
-
-def test_a_good_rules_directory_has_no_findings() -> None:
-    assert check_rules_dir(GOOD) == []
-
-
-def test_problems_in_scorecard_and_clients_are_reported_together(tmp_path: Path) -> None:
-    shutil.copy(GOOD / "scorecard.yaml", tmp_path / "scorecard.yaml")
-    scorecard = tmp_path / "scorecard.yaml"
-    scorecard.write_text(scorecard.read_text().replace("aggregate: p90", "aggregate: p9O"))
-    (tmp_path / "clients.yaml").write_text(
-        "version: 1\nclients:\n  - {id: a, name: A}\n  - {id: a, name: B}\n"
-    )
-
-    findings = check_rules_dir(tmp_path)
-
-    assert [(Path(f.path).name, f.line, f.key) for f in findings] == [
-        ("clients.yaml", 4, "clients[1].id"),
-        ("scorecard.yaml", 24, "components.responsiveness.aggregate"),
-    ]
-
-
-def test_clients_file_is_optional_but_the_scorecard_is_not(tmp_path: Path) -> None:
-    (tmp_path / "clients.yaml").write_text("version: 1\nclients: []\n")
-    assert [str(f) for f in check_rules_dir(tmp_path)] == [
-        f"{tmp_path / 'scorecard.yaml'}:1:1: <root>: file not found "
-        "(a rules directory needs scorecard.yaml)"
-    ]
-    shutil.copy(GOOD / "scorecard.yaml", tmp_path / "scorecard.yaml")
-    (tmp_path / "clients.yaml").unlink()
-    assert check_rules_dir(tmp_path) == []
-
-
-def test_a_missing_directory_is_a_finding_not_an_exception(tmp_path: Path) -> None:
-    findings = check_rules_dir(tmp_path / "nowhere")
-    assert [f.message for f in findings] == ["file not found"]
-
-
-def test_more_file_checks_can_be_added_by_pattern(tmp_path: Path) -> None:
-    shutil.copy(GOOD / "scorecard.yaml", tmp_path / "scorecard.yaml")
-    (tmp_path / "tests").mkdir()
-    for name in ("b.yaml", "a.yaml"):
-        (tmp_path / "tests" / name).write_text("version: 1\n")
-
-    def flag_every_file(path: Path) -> list[Finding]:
-        return [Finding(str(path), 1, 1, "", "seen")]
-
-    checks = (*RULES_FILE_CHECKS, RulesFileCheck("tests/*.yaml", flag_every_file))
-    findings = check_rules_dir(tmp_path, checks)
-
-    assert [Path(f.path).name for f in findings] == ["a.yaml", "b.yaml"]
