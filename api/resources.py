@@ -5,7 +5,8 @@ data package ``rapport.rules``, and ``examples/exports`` (the sample CSV exports
 read) as ``rapport.examples``; see pyproject.toml. A wheel therefore carries everything
 ``rapport init`` writes, and nothing here reads the repository checkout.
 
-Imports stay at the standard library (and the dependency-free error base): ``rapport init`` and ``--help`` must start fast.
+Imports stay at the standard library (and the dependency-free error base): ``rapport init`` and
+``--help`` must start fast.
 """
 
 from __future__ import annotations

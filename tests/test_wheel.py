@@ -70,8 +70,11 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def check(command: list[str], **kwargs: object) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, **kwargs)  # type: ignore[call-overload]
+def check(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Run a build or install step; fail the test with its output if it fails."""
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
 
 

@@ -52,20 +52,22 @@ class InitWriteError(RapportError):
 
 
 def starter_files() -> dict[Path, bytes]:
-    """Every file of the starter directory, by its path relative to DIR, with its content."""
-    from rapport.signals.collectors.config import COLLECTORS_FILE  # pydantic: only when run
+    """Every file of the starter directory, by its path relative to DIR, with its content.
 
+    A rules file that reads the sample exports (the shipped collectors.yaml) is rewritten to read
+    them from ``DIR/exports``, and then the exports are part of the starter.
+    """
     rules = shipped_rules_dir()
-    files = {
-        path.relative_to(rules): path.read_bytes()
-        for pattern in ("*.yaml", "tests/*.yaml")
-        for path in sorted(rules.glob(pattern))
-    }
-    collectors = Path(COLLECTORS_FILE)
-    if collectors in files:
-        text = files[collectors].decode("utf-8")
-        starter_path = f"path: {STARTER_EXPORTS_DIR}"
-        files[collectors] = text.replace(SHIPPED_EXPORTS_PATH, starter_path).encode("utf-8")
+    files: dict[Path, bytes] = {}
+    reads_exports = False
+    for pattern in ("*.yaml", "tests/*.yaml"):
+        for path in sorted(rules.glob(pattern)):
+            text = path.read_bytes().decode("utf-8")  # as shipped, line endings too
+            if SHIPPED_EXPORTS_PATH in text:
+                text = text.replace(SHIPPED_EXPORTS_PATH, f"path: {STARTER_EXPORTS_DIR}")
+                reads_exports = True
+            files[path.relative_to(rules)] = text.encode("utf-8")
+    if reads_exports:
         for export in sorted(shipped_exports_dir().glob("*.csv")):
             files[Path(STARTER_EXPORTS_DIR) / export.name] = export.read_bytes()
     return files
@@ -101,7 +103,7 @@ def init(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_ENVIRONMENT) from None
     typer.echo(f"wrote {len(written)} files to {directory}")
-    typer.echo(f"next: rapport rules check {directory} && rapport demo --rules-dir {directory}")
+    typer.echo(f"next: rapport rules check {directory} && rapport --rules-dir {directory} demo")
 
 
 def register(app: typer.Typer) -> None:
