@@ -19,7 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from rapport.api.bundle import RulesBundle, check_bundle, load_bundle
-from rapport.api.commands import collect, config, serve
+from rapport.api.commands import collect, config, init, serve
 from rapport.api.output import render_history, render_scores
 from rapport.api.pipeline import evaluate_store, sync_registry
 from rapport.api.rule_tests import run_cases
@@ -323,7 +323,7 @@ def _blank(value: float | None) -> str:
 
 
 # Commands owned by a feature module (collectors, the service) add themselves.
-for feature in (collect, serve, config):
+for feature in (collect, serve, config, init):
     feature.register(app)
 
 
