@@ -2,8 +2,13 @@
 
 Order matters for a friendly failure: settings are validated, the store opened and the rules
 loaded and scored *before* uvicorn starts, so a bad value, an unreachable database or a broken
-scorecard is one clear message and an exit code, never a half-started server.
+scorecard is one clear message and an exit code (``rapport.api.exit_codes``), never a
+half-started server. Only typer and the standard library are imported at the top (see
+``rapport.api.cli``): FastAPI, uvicorn and the store load when ``serve`` runs.
 """
+
+# Imports inside functions are the point here: start-up cost (see rapport.api.cli).
+# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
@@ -12,27 +17,25 @@ import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from rich.console import Console
 
-from rapport.api.app import create_app
-from rapport.api.metrics import ServiceMetrics
-from rapport.api.pipeline import sync_registry
-from rapport.api.settings import Settings, load_settings
-from rapport.engine.errors import RapportError, RulesError
-from rapport.signals.collector_state import RunRecord
-from rapport.signals.collectors.runner import RunObserver
-from rapport.signals.collectors.schedule import collector_service_for
-from rapport.signals.demo import demo_signals
-from rapport.signals.store import Store
+from rapport.api.exit_codes import RapportGroup
+from rapport.api.output import lazy_console
+from rapport.engine.errors import RapportError
 
-EXIT_FINDING = 1
-EXIT_ENVIRONMENT = 2
+if TYPE_CHECKING:
+    from rapport.api.metrics import ServiceMetrics
+    from rapport.api.settings import Settings
+    from rapport.signals.collector_state import RunRecord
+    from rapport.signals.collectors.config import CollectorSpec
+    from rapport.signals.collectors.runner import RunObserver
+    from rapport.signals.store import Store
+else:  # RunObserver's module imports every connector; see CollectorRunMetrics
+    RunObserver = object
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # findings stay one per line
+err = lazy_console(stderr=True)  # findings stay one per line
 
 
 def global_options(ctx: typer.Context) -> dict[str, Any]:
@@ -62,21 +65,21 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API, /metrics and live re-scoring until interrupted."""
-    try:
-        settings = load_settings(
-            **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
-        )
-        run(settings, demo=demo)
-    except RulesError as error:
-        err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_FINDING) from None
-    except RapportError as error:
-        err.print(f"error: {error}", markup=False)
-        raise typer.Exit(EXIT_ENVIRONMENT) from None
+    from rapport.api.settings import load_settings
+
+    settings = load_settings(
+        **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
+    )
+    run(settings, demo=demo)
 
 
 def run(settings: Settings, *, demo: bool = False) -> None:
     """Build, start and serve; returns when uvicorn stops (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    from rapport.api.app import create_app
+    from rapport.signals.collectors.schedule import collector_service_for
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     if not settings.tokens:
         err.print(
@@ -110,6 +113,9 @@ def run(settings: Settings, *, demo: bool = False) -> None:
 def seed_demo(store: Store, rules_dir: Path) -> None:
     """The demo clients (from ``rules_dir/clients.yaml``) and 180 days of their signals, ending
     now — only when the store holds no signal yet."""
+    from rapport.api.pipeline import sync_registry
+    from rapport.signals.demo import demo_signals
+
     if store.signal_count() > 0:
         return
     sync_registry(store, rules_dir)
@@ -117,10 +123,19 @@ def seed_demo(store: Store, rules_dir: Path) -> None:
 
 
 class CollectorRunMetrics(RunObserver):
-    """Feeds each finished collector run into the service's Prometheus counters."""
+    """Feeds each finished collector run into the service's Prometheus counters.
+
+    A ``RunObserver`` to the type checker only: subclassing it at run time would import every
+    connector with this module (and so on ``rapport --help``); the no-op hooks are spelled out."""
 
     def __init__(self, metrics: ServiceMetrics) -> None:
         self.metrics = metrics
+
+    def started(self, spec: CollectorSpec) -> None:
+        """Nothing to count until the run finishes."""
+
+    def page(self, spec: CollectorSpec, pages: int, items: int) -> None:
+        """Nothing to count until the run finishes."""
 
     def finished(self, record: RunRecord) -> None:
         self.metrics.observe_collector_run(
@@ -130,7 +145,7 @@ class CollectorRunMetrics(RunObserver):
 
 class BindError(RapportError):
     def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(f"Cannot listen on {host}:{port}: {reason}")
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -163,7 +178,12 @@ def register(app: typer.Typer) -> None:
 if (
     __name__ == "__main__"
 ):  # `python -m rapport.api.commands.serve`: the same command without api.cli
-    standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    standalone = typer.Typer(
+        cls=RapportGroup,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
 
     @standalone.callback()
     def _options(database_url: str | None = None, rules_dir: Path | None = None) -> None:
