@@ -177,10 +177,10 @@ def rules_check(
     findings = check_rules(target)
     if findings:
         for finding in sorted(findings):
-            out.print(str(finding), markup=False)
+            typer.echo(str(finding))  # plain: no need to load rich for lines of text
         raise RulesProblemsError(len(findings), target)
     version = load_ruleset(target).version
-    out.print(f"{target}: rules OK (version {version})", markup=False)
+    typer.echo(f"{target}: rules OK (version {version})")
 
 
 @rules_app.command("test")

@@ -13,9 +13,10 @@ code  meaning
 
 A command never prints its own error and never picks a code: it raises a ``RapportError`` (a
 ``FindingsError`` for a finding) and :class:`RapportGroup`, the root command's class, turns it
-into one ``error: <message>`` line on stderr and the code above. Findings themselves (one
-``path:line:col: key: message`` line each) come before that line. click's own usage errors take
-the same path, so every failure reads the same and a user's mistake never shows a traceback.
+into one ``error: <message>`` line on stderr and the code above; findings (one
+``path:line:col: key: message`` line each) follow in the message, or come before it on stdout when
+the command lists them itself (``rules check``). click's own usage errors take the same path, so
+every failure reads the same and a user's mistake never shows a traceback.
 """
 
 from __future__ import annotations

@@ -385,7 +385,7 @@ class Service:
     def start(self) -> None:
         """Load the rules (RulesError when invalid), score once, start the worker and collectors.
 
-        Idempotent: ``serve`` starts the service before uvicorn (to report bad rules and exit 2),
+        Idempotent: ``serve`` starts the service before uvicorn (to report bad rules and exit 1),
         and the app's lifespan calls it again.
         """
         if self._started:

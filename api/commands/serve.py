@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rapport.api.exit_codes import RapportGroup
-from rapport.api.output import lazy_console
 from rapport.engine.errors import RapportError
 
 if TYPE_CHECKING:
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from rapport.signals.store import Store
 else:  # RunObserver's module imports every connector; see CollectorRunMetrics
     RunObserver = object
-
-err = lazy_console(stderr=True)  # findings stay one per line
 
 
 def global_options(ctx: typer.Context) -> dict[str, Any]:
@@ -81,11 +78,6 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     from rapport.signals.collectors.schedule import collector_service_for
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    if not settings.tokens:
-        err.print(
-            "[bold red]WARNING: no API tokens configured; anyone who can reach "
-            f"{settings.host} can read and change everything. Loopback only.[/]"
-        )
     app = create_app(settings)
     service = app.state.service
     sock = bind(settings.host, settings.port)  # before starting anything: a busy port fails fast
