@@ -29,10 +29,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Benchmarks (not part of `make test`): prints ratios, writes benchmarks/results.json.
+## Benchmarks (not part of `make test`): prints ratios and start-up times, writes
+## benchmarks/results.json.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.bench_api
+	$(BIN)/python -m benchmarks.startup
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis
