@@ -41,10 +41,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Benchmarks (not part of `make test`): prints ratios, writes benchmarks/results.json.
+## Benchmarks (not part of `make test`): prints ratios and start-up times, writes
+## benchmarks/results.json.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.bench_api
+	$(BIN)/python -m benchmarks.startup
 
 ## Re-resolve requirements.lock from pyproject.toml's ranges (then commit it): pins that still
 ## satisfy them are kept; `make lock UPGRADE=1` moves every pin to the newest allowed. Universal:

@@ -1,53 +1,67 @@
-"""The ``rapport`` command line. Exit codes: 0 ok, 1 a finding (invalid rules, a failed rule test,
-rejected import rows), 2 a usage or environment error. A user's mistake never prints a traceback."""
+"""The ``rapport`` command line.
+
+Exit codes and error messages have one home, ``rapport.api.exit_codes``: 0 ok, 1 a finding
+(invalid rules, a failed rule test, rejected import rows, a failed collector), 2 a usage or
+environment error, each failure one ``error: ...`` line on stderr and never a traceback.
+
+Start-up is part of the interface: ``rapport --help`` answers in a tenth of a second because this
+module and every command module import only typer and the standard library at their top; what a
+command needs (the engine, the store, FastAPI, rich) is imported inside its body. Keep it so — a
+test fails when ``rapport --help`` imports fastapi, sqlalchemy or numpy.
+
+Commands of one feature live in ``rapport.api.commands.<name>``, a module exposing
+``register(app: typer.Typer) -> None`` that adds its commands (or a sub-``Typer``) to ``app``. To
+add one, write the module (same import rule: cheap top level, heavy imports in the bodies) and add
+its name to ``COMMAND_MODULES`` below — that one line is the whole registration.
+"""
+
+# Imports inside functions are the point here: start-up cost (see rapport.api.cli).
+# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import importlib
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-from rich.table import Table
 
-from rapport.api.bundle import RulesBundle, check_bundle, load_bundle
-from rapport.api.commands import collect, config, init, serve
-from rapport.api.output import render_history, render_scores
-from rapport.api.pipeline import evaluate_store, sync_registry
-from rapport.api.rule_tests import run_cases
-from rapport.api.settings import Settings, load_settings
-from rapport.engine.errors import FindingsError, RapportError
-from rapport.engine.explain import explain, render_explanation
-from rapport.signals.collectors.runner import stale_kinds as collector_stale_kinds
-from rapport.signals.demo import demo_signals
-from rapport.signals.importer import import_files
-from rapport.signals.store import Store
+from rapport.api.exit_codes import (
+    BadChoiceError,
+    FindingsReportedError,
+    RapportGroup,
+    UsageError,
+)
+from rapport.api.output import lazy_console, make_console
+
+if TYPE_CHECKING:
+    from rapport.api.bundle import RulesBundle
+    from rapport.api.settings import Settings
+    from rapport.signals.store import Store
+
+# The feature modules under rapport.api.commands that add their commands to `rapport`.
+COMMAND_MODULES = ("collect", "serve", "config", "init")
 
 app = typer.Typer(
+    cls=RapportGroup,
     name="rapport",
     help="Rapport: which client relationships are healthy, and which are slipping.",
     no_args_is_help=True,
-    add_completion=False,
+    # Plain (click) help: rich's help panels cost ~0.1 s of imports on every --help and print a
+    # type column that reads `--help <bool>`.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-rules_app = typer.Typer(help="Check and test the rules directory.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Check and test the rules directory.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(rules_app, name="rules")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = lazy_console()
+err = lazy_console(stderr=True)
 
-EXIT_FINDING = 1
-EXIT_ENVIRONMENT = 2
-
-OutputFormat = Literal["table", "json", "csv"]
+FORMATS = ("table", "json", "csv")
 
 
 @app.callback()
@@ -64,29 +78,51 @@ def configure(
     ] = None,
 ) -> None:
     """Global options; every command reads its configuration from here."""
-    with reported_errors():
-        ctx.obj = load_settings(database_url=database_url, rules_dir=rules_dir)
+    from rapport.api.settings import load_settings
+
+    ctx.obj = load_settings(database_url=database_url, rules_dir=rules_dir)
 
 
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn Rapport's own errors into a message and an exit code instead of a traceback."""
-    try:
-        yield
-    except FindingsError as error:
-        err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_FINDING) from None
-    except RapportError as error:
-        err.print(f"error: {error}", markup=False)
-        raise typer.Exit(EXIT_ENVIRONMENT) from None
+class NoSuchClientError(UsageError):
+    """A client id the store does not hold."""
+
+    def __init__(self, client: str, hint: str = "") -> None:
+        super().__init__(f"no client by the id of {client!r}{hint}")
 
 
-def fail(message: str, code: int = EXIT_ENVIRONMENT) -> NoReturn:
-    err.print(f"error: {message}", markup=False)
-    raise typer.Exit(code)
+class MissingFilesError(UsageError):
+    """Files named on the command line that do not exist."""
+
+    def __init__(self, paths: list[str]) -> None:
+        super().__init__(f"no such file: {', '.join(paths)}")
+
+
+class BadInstantError(UsageError):
+    """An ``--as-of`` that is not ISO 8601."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"--as-of {text!r} is not an ISO 8601 date or date-time (e.g. 2026-06-30T12:00:00Z)"
+        )
+
+
+class RulesProblemsError(FindingsReportedError):
+    """``rules check`` found problems (printed above, one per line)."""
+
+    def __init__(self, count: int, directory: Path) -> None:
+        super().__init__(f"{count} {'problem' if count == 1 else 'problems'} in {directory}")
+
+
+class RuleTestsFailedError(FindingsReportedError):
+    """``rules test`` ran and some rule tests failed (their diffs printed above)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(f"rule tests failed in {directory}")
 
 
 def settings_of(ctx: typer.Context) -> Settings:
+    from rapport.api.settings import Settings
+
     settings = ctx.obj
     assert isinstance(settings, Settings), "configure() runs before every command"
     return settings
@@ -99,7 +135,7 @@ def parse_instant(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        fail(f"--as-of {text!r} is not an ISO 8601 date or date-time (e.g. 2026-06-30T12:00:00Z)")
+        raise BadInstantError(text) from None
     if len(text) == 10:  # a bare date: the end of that day, like a milestone's due date
         moment = datetime.combine(date.fromisoformat(text), datetime.max.time())
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -112,11 +148,15 @@ Format = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.
 
 
 def open_store(settings: Settings) -> Store:
+    from rapport.signals.store import Store
+
     return Store.open(settings.database_url)
 
 
 def bundle_of(settings: Settings) -> RulesBundle:
     """The rules bundle of ``--rules-dir``; raises ``RulesError`` with every finding."""
+    from rapport.api.bundle import load_bundle
+
     return load_bundle(settings.rules_dir)
 
 
@@ -131,16 +171,15 @@ def rules_check(
     ] = None,
 ) -> None:
     """Validate every file of a rules directory; print all problems as path:line:col."""
+    from rapport.api.bundle import check_bundle
+
     target = directory or settings_of(ctx).rules_dir
-    with reported_errors():
-        bundle, findings = check_bundle(target)
-        if bundle is None:
-            for finding in sorted(findings):
-                out.print(str(finding), markup=False)
-            noun = "problem" if len(findings) == 1 else "problems"
-            err.print(f"{len(findings)} {noun} in {target}", markup=False)
-            raise typer.Exit(EXIT_FINDING)
-    out.print(f"{target}: rules OK (version {bundle.version})", markup=False)
+    bundle, findings = check_bundle(target)
+    if bundle is None:
+        for finding in sorted(findings):
+            typer.echo(str(finding))  # plain: no need to load rich for lines of text
+        raise RulesProblemsError(len(findings), target)
+    typer.echo(f"{target}: rules OK (version {bundle.version})")
 
 
 @rules_app.command("test")
@@ -151,13 +190,15 @@ def rules_test(
     ] = None,
 ) -> None:
     """Run the rule tests in DIR/tests/*.yaml against DIR's scorecard; print a diff per failure."""
+    from rapport.api.bundle import load_bundle
+    from rapport.api.rule_tests import run_cases
+
     target = directory or settings_of(ctx).rules_dir
-    with reported_errors():
-        bundle = load_bundle(target)
-        report = run_cases(bundle.rule_tests, bundle.scorecard)
+    bundle = load_bundle(target)
+    report = run_cases(bundle.rule_tests, bundle.scorecard)
     out.print(report.render(), markup=False)
     if not report.ok:
-        raise typer.Exit(EXIT_FINDING)
+        raise RuleTestsFailedError(target)
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -171,10 +212,14 @@ def import_command(
 ) -> None:
     """Import signals or clients from CSV/JSONL files: all rows or, if any row is bad, none."""
     if kind not in ("auto", "signals", "clients"):
-        fail(f"--kind must be auto, signals or clients, not {kind!r}")
+        raise BadChoiceError("--kind", kind, ("auto", "signals", "clients"))
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        fail(f"no such file: {', '.join(missing)}")
+        raise MissingFilesError(missing)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from rapport.signals.importer import import_files
+
     settings = settings_of(ctx)
     columns = (
         *Progress.get_default_columns()[:1],
@@ -182,7 +227,8 @@ def import_command(
         DownloadColumn(),
         TimeRemainingColumn(),
     )
-    with reported_errors(), open_store(settings) as store, Progress(*columns, console=err) as bar:
+    progress = Progress(*columns, console=make_console(stderr=True))
+    with open_store(settings) as store, progress as bar:
         task = bar.add_task("importing", total=sum(f.stat().st_size for f in files))
         report = import_files(
             store,
@@ -196,48 +242,53 @@ def import_command(
 @app.command("score")
 def score_command(ctx: typer.Context, as_of: AsOf = None, output: Format = "table") -> None:
     """Evaluate every client, store the scores in history, and print them."""
+    from rapport.api.pipeline import evaluate_store, sync_registry
+
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
-    with reported_errors():
-        bundle = bundle_of(settings)
-        with open_store(settings) as store:
-            sync_registry(store, bundle.clients)
-            evaluation = evaluate_store(
-                store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
-            )
-            clients = {c.id: c for c in store.clients()}
+    bundle = bundle_of(settings)
+    with open_store(settings) as store:
+        sync_registry(store, bundle.clients)
+        evaluation = evaluate_store(
+            store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
+        )
+        clients = {c.id: c for c in store.clients()}
     print_records(output, [r for r in evaluation.records()], clients)
 
 
 @app.command("explain")
 def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None:
     """Why CLIENT has its score: each component, what was missing, caps, and what changed."""
+    from rapport.api.pipeline import evaluate_store, sync_registry
+    from rapport.engine.explain import explain, render_explanation
+
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
-    with reported_errors():
-        bundle = bundle_of(settings)
-        with open_store(settings) as store:
-            sync_registry(store, bundle.clients)
-            known = store.client(client)
-            if known is None:
-                fail(f"no client by the id of {client!r} (see `rapport score`)")
-            stale = stale_kinds(store, bundle, moment)
-            evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, persist=False)
-            previous = store.latest_score(client, before=moment)
-        current = evaluation.record(evaluation.row(client))
-        if previous is not None and previous.as_of >= current.as_of:
-            previous = None
-        text = render_explanation(explain(current, bundle.scorecard, previous, known.segment))
+    bundle = bundle_of(settings)
+    with open_store(settings) as store:
+        sync_registry(store, bundle.clients)
+        known = store.client(client)
+        if known is None:
+            raise NoSuchClientError(client, " (see `rapport score`)")
+        stale = stale_kinds(store, bundle, moment)
+        evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, persist=False)
+        previous = store.latest_score(client, before=moment)
+    current = evaluation.record(evaluation.row(client))
+    if previous is not None and previous.as_of >= current.as_of:
+        previous = None
+    text = render_explanation(explain(current, bundle.scorecard, previous, known.segment))
     out.print(text, markup=False)
 
 
 @app.command("history")
 def history_command(ctx: typer.Context, client: str, output: Format = "table") -> None:
     """The stored scores of CLIENT, oldest first."""
+    from rapport.api.output import render_history
+
     settings = settings_of(ctx)
-    with reported_errors(), open_store(settings) as store:
+    with open_store(settings) as store:
         if store.client(client) is None:
-            fail(f"no client by the id of {client!r}")
+            raise NoSuchClientError(client)
         records = store.history(client)
     if output == "table":
         out.print(render_history(client, records))
@@ -252,20 +303,22 @@ def demo_command(
     output: Format = "table",
 ) -> None:
     """Seed the deterministic demo (60 clients, 180 days) if the store is empty, then score it."""
+    from rapport.api.pipeline import evaluate_store, sync_registry
+    from rapport.signals.demo import demo_signals
+
     settings = settings_of(ctx)
     moment = parse_instant(as_of)
-    with reported_errors():
-        bundle = bundle_of(settings)
-        with open_store(settings) as store:
-            seeded = store.signal_count() == 0
-            sync_registry(store, bundle.clients)
-            if seeded:
-                store.upsert_signals(demo_signals(store.clients(), end=moment))
-            evaluation = evaluate_store(
-                store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
-            )
-            clients = {c.id: c for c in store.clients()}
-            count = store.signal_count()
+    bundle = bundle_of(settings)
+    with open_store(settings) as store:
+        seeded = store.signal_count() == 0
+        sync_registry(store, bundle.clients)
+        if seeded:
+            store.upsert_signals(demo_signals(store.clients(), end=moment))
+        evaluation = evaluate_store(
+            store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
+        )
+        clients = {c.id: c for c in store.clients()}
+        count = store.signal_count()
     if output == "table":
         what = "seeded the demo" if seeded else "store already has signals; not seeding"
         err.print(f"{what}: {len(clients)} clients, {count} signals in {settings.database_url}")
@@ -274,6 +327,8 @@ def demo_command(
 
 def stale_kinds(store: Store, bundle: RulesBundle, moment: datetime) -> dict[str, set[str]] | None:
     """The clients, per signal kind, whose collector has gone stale (None without collectors)."""
+    from rapport.signals.collectors.runner import stale_kinds as collector_stale_kinds
+
     if bundle.collectors is None:
         return None
     return collector_stale_kinds(store, bundle.collectors, moment)
@@ -283,8 +338,15 @@ def stale_kinds(store: Store, bundle: RulesBundle, moment: datetime) -> dict[str
 
 
 def print_records(output: str, records: list[Any], clients: dict[str, Any]) -> None:
+    import json
+    import sys
+
     if output == "table":
-        table: Table = render_scores(records, clients)
+        from rich.console import Console
+
+        from rapport.api.output import render_scores
+
+        table = render_scores(records, clients)
         # Piped output is read in files and CI logs, not 80-column terminals: keep rows whole.
         (out if out.is_terminal else Console(width=200, highlight=False)).print(table)
     elif output == "json":
@@ -292,11 +354,14 @@ def print_records(output: str, records: list[Any], clients: dict[str, Any]) -> N
     elif output == "csv":
         sys.stdout.write(records_csv(records))
     else:
-        fail(f"--format must be table, json or csv, not {output!r}")
+        raise BadChoiceError("--format", output, FORMATS)
 
 
 def records_csv(records: list[Any]) -> str:
     """One row per client: score, grade, version, then each component's points."""
+    import csv
+    import io
+
     component_ids = sorted({cid for r in records for cid in r.components})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -322,9 +387,8 @@ def _blank(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-# Commands owned by a feature module (collectors, the service) add themselves.
-for feature in (collect, serve, config, init):
-    feature.register(app)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"rapport.api.commands.{_name}").register(app)
 
 
 def main() -> None:

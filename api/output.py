@@ -1,17 +1,55 @@
-"""Terminal rendering of scores for the CLI (rich tables); no logic beyond presentation."""
+"""Terminal rendering of scores for the CLI (rich tables); no logic beyond presentation.
+
+rich is imported on first use, not at import: a command module imports this one at its top, and
+``rapport --help`` must not pay for rich (see ``rapport.api.cli``).
+"""
+
+# Imports inside functions are the point here: start-up cost (see rapport.api.cli).
+# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
-from rapport.engine.result import ClientScore
-from rapport.signals.model import Client
+    from rapport.engine.result import ClientScore
+    from rapport.signals.model import Client
 
 _GRADE_STYLE = {"healthy": "green", "watch": "yellow", "at_risk": "red"}
 _STATUS_MARK = {"ok": "", "missing": "?", "stale": "~"}
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich ``Console`` on stdout (or stderr) as the CLI prints: plain text (no highlighting),
+    long lines kept whole so that findings stay one per line."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+class _LazyConsole:
+    """A console made by ``make_console`` on first use; every attribute is the real console's.
+
+    Special methods bypass ``__getattr__``: where rich needs the console itself (a ``Progress``
+    display), pass ``make_console()``."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = make_console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+def lazy_console(*, stderr: bool = False) -> Console:
+    """A module-level console that imports rich only when it first prints."""
+    return cast("Console", _LazyConsole(stderr=stderr))
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -23,6 +61,9 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
 
     A component mark ``?`` means missing data (its policy applied), ``~`` stale or carried data.
     """
+    from rich.table import Table
+    from rich.text import Text
+
     component_ids = sorted({cid for r in records for cid in r.components})
     table = Table(
         title="Client health", caption="? missing data   ~ stale/carried   ⛔ cap applied"
@@ -53,6 +94,8 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
 
 
 def render_history(client: str, records: Sequence[ClientScore]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"History of {client}")
     for name in ("as of", "score", "grade", "rules version"):
         table.add_column(name, justify="right" if name == "score" else "left")

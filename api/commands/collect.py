@@ -2,11 +2,17 @@
 
 ``--once`` runs the named collectors (all enabled ones by default) now, with a progress display,
 re-scores the clients whose signals changed, prints one result row per collector and exits 0
-when every collector succeeded, 1 when any failed (the others still ran), 2 when the
-configuration is invalid or the store cannot be used. Without ``--once`` the collectors run on
+when every collector succeeded, 1 when any failed (the others still ran) or ``collectors.yaml`` is
+invalid (a finding, as in ``rapport rules check``), 2 when the file is missing, a name is unknown
+or the store cannot be used (``rapport.api.exit_codes``). Without ``--once`` the collectors run on
 their schedules in the foreground until interrupted (the same scheduler ``rapport serve`` uses,
 including the leader lock when several processes share a PostgreSQL store).
+
+Only typer and the standard library are imported at the top (see ``rapport.api.cli``).
 """
+
+# Imports inside functions are the point here: start-up cost (see rapport.api.cli).
+# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
@@ -15,35 +21,29 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from rapport.api.bundle import RulesBundle, load_bundle
-from rapport.api.pipeline import evaluate_store, sync_registry
-from rapport.api.settings import Settings
-from rapport.engine.errors import RapportError, RulesError
-from rapport.engine.frame import ClientSet
-from rapport.engine.loader import Ruleset
-from rapport.signals.collector_state import RunRecord
-from rapport.signals.collectors.config import (
-    COLLECTORS_FILE,
-    CollectorsConfig,
-    CollectorSpec,
-)
-from rapport.signals.collectors.runner import RunObserver, run_collectors, stale_kinds
-from rapport.signals.collectors.schedule import CollectorService
-from rapport.signals.store import Store
+from rapport.api.exit_codes import FindingsReportedError
+from rapport.api.output import lazy_console, make_console
+from rapport.engine.errors import RapportError
 
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+    from rapport.api.bundle import RulesBundle
+    from rapport.engine.loader import Ruleset
+    from rapport.signals.collector_state import RunRecord
+    from rapport.signals.collectors.config import CollectorsConfig, CollectorSpec
+    from rapport.signals.collectors.runner import RunObserver
+    from rapport.signals.store import Store
+else:  # RunObserver's module imports every connector; its hooks are no-ops, see _ProgressObserver
+    RunObserver = object
+
+out = lazy_console()
+err = lazy_console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,32 +64,39 @@ def collect_command(
     ] = 10.0,
 ) -> None:
     """Run collectors now (--once) or on their schedules until interrupted."""
+    from rapport.api.pipeline import sync_registry
+    from rapport.api.settings import Settings
+    from rapport.signals.store import Store
+
     settings = ctx.obj
     assert isinstance(settings, Settings), "the rapport callback puts Settings in ctx.obj"
     selected = list(names or [])
-    try:
-        config, bundle = _load(settings.rules_dir, selected)
-        ruleset = bundle.ruleset
-        with Store.open(settings.database_url) as store:
-            sync_registry(store, bundle.clients)
-            if once:
-                records = _collect_once(store, config, selected, ruleset)
-            else:
-                _collect_forever(store, config, selected, ruleset, retry)
-                return
-    except RulesError as error:
-        err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_CONFIG) from None
-    except RapportError as error:
-        err.print(f"error: {error}", markup=False)
-        raise typer.Exit(EXIT_CONFIG) from None
+    config, bundle = _load(settings.rules_dir, selected)
+    ruleset = bundle.ruleset
+    with Store.open(settings.database_url) as store:
+        sync_registry(store, bundle.clients)
+        if not once:
+            _collect_forever(store, config, selected, ruleset, retry)
+            return
+        records = _collect_once(store, config, selected, ruleset)
     out.print(render_runs(records))
-    if not all(r.ok for r in records):
-        raise typer.Exit(EXIT_FAILED)
+    failed = [r.collector for r in records if not r.ok]
+    if failed:
+        raise CollectorsFailedError(failed, len(records))
+
+
+class CollectorsFailedError(FindingsReportedError):
+    """Some collectors of a ``--once`` run failed (the table above says why); the others ran."""
+
+    def __init__(self, failed: Sequence[str], ran: int) -> None:
+        super().__init__(f"{len(failed)} of {ran} collectors failed: {', '.join(failed)}")
 
 
 def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, RulesBundle]:
     """The collectors (checked against ``names``) and the rules bundle used to re-score."""
+    from rapport.api.bundle import load_bundle
+    from rapport.signals.collectors.config import COLLECTORS_FILE
+
     path = rules_dir / COLLECTORS_FILE
     if not path.is_file():
         raise _NoCollectorsFileError(path)
@@ -101,13 +108,16 @@ def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, Rule
 
 class _NoCollectorsFileError(RapportError):
     def __init__(self, path: Path) -> None:
-        super().__init__(f"no {COLLECTORS_FILE} at {path} (see the README for its format)")
+        super().__init__(f"no {path.name} at {path} (see the README for its format)")
 
 
 def rescorer(
     store: Store, config: CollectorsConfig, ruleset: Ruleset, clock: Callable[[], datetime]
 ) -> Callable[[set[str]], None]:
     """The ``rescore`` callback: evaluate the affected registered clients now and store them."""
+    from rapport.api.pipeline import evaluate_store
+    from rapport.engine.frame import ClientSet
+    from rapport.signals.collectors.runner import stale_kinds
 
     def rescore(client_ids: set[str]) -> None:
         everyone = store.client_set()
@@ -129,12 +139,16 @@ def _now() -> datetime:
 def _collect_once(
     store: Store, config: CollectorsConfig, names: Sequence[str], ruleset: Ruleset
 ) -> list[RunRecord]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from rapport.signals.collectors.runner import run_collectors
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=err,
+        console=make_console(stderr=True),
         transient=False,
     ) as progress:
         return run_collectors(
@@ -147,7 +161,10 @@ def _collect_once(
 
 
 class _ProgressObserver(RunObserver):
-    """One progress line per collector: pages and signals so far, then the outcome."""
+    """One progress line per collector: pages and signals so far, then the outcome.
+
+    A ``RunObserver`` to the type checker only: subclassing it at run time would import every
+    connector when this module is imported; this class implements every hook itself."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
@@ -167,6 +184,9 @@ class _ProgressObserver(RunObserver):
 
 def render_runs(records: Sequence[RunRecord]) -> Table:
     """One row per run: outcome, counts, time taken and the error or first skip reason."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Collectors")
     table.add_column("collector", no_wrap=True)
     table.add_column("result")
@@ -206,6 +226,8 @@ def _collect_forever(
     store: Store, config: CollectorsConfig, names: Sequence[str], ruleset: Ruleset, retry: float
 ) -> None:
     """Run the schedules until SIGINT/SIGTERM."""
+    from rapport.signals.collectors.schedule import CollectorService
+
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,5 +1,8 @@
 """``rapport config show``: the effective configuration, every source applied, secrets masked."""
 
+# Imports inside functions are the point here: start-up cost (see rapport.api.cli).
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import json
@@ -7,15 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from rich.console import Console
 
 from rapport.api.commands.serve import global_options
-from rapport.api.settings import load_settings, masked_settings
-from rapport.engine.errors import RapportError
+from rapport.api.exit_codes import BadChoiceError
 
-config_app = typer.Typer(help="Inspect Rapport's configuration.", no_args_is_help=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+config_app = typer.Typer(
+    help="Inspect Rapport's configuration.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @config_app.command("show")
@@ -28,13 +29,12 @@ def show(
 ) -> None:
     """Print the configuration Rapport would run with (defaults < file < env < secrets < flags)."""
     if output not in ("yaml", "json"):
-        err.print(f"error: --format must be yaml or json, not {output!r}", markup=False)
-        raise typer.Exit(2)
-    try:
-        settings = load_settings(**global_options(ctx), config_file=config)
-    except RapportError as error:
-        err.print(f"error: {error}", markup=False)
-        raise typer.Exit(2) from None
+        raise BadChoiceError("--format", output, ("yaml", "json"))
+    import yaml
+
+    from rapport.api.settings import load_settings, masked_settings
+
+    settings = load_settings(**global_options(ctx), config_file=config)
     data = masked_settings(settings)
     if output == "json":
         typer.echo(json.dumps(data, indent=2))

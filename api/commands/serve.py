@@ -2,8 +2,13 @@
 
 Order matters for a friendly failure: settings are validated, the store opened and the rules
 loaded and scored *before* uvicorn starts, so a bad value, an unreachable database or a broken
-scorecard is one clear message and an exit code, never a half-started server.
+scorecard is one clear message and an exit code (``rapport.api.exit_codes``), never a
+half-started server. Only typer and the standard library are imported at the top (see
+``rapport.api.cli``): FastAPI, uvicorn and the store load when ``serve`` runs.
 """
+
+# Imports inside functions are the point here: start-up cost (see rapport.api.cli).
+# ruff: noqa: PLC0415
 
 from __future__ import annotations
 
@@ -11,24 +16,16 @@ import logging
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from rich.console import Console
 
-from rapport.api.app import build_service, create_app
-from rapport.api.bundle import load_bundle
-from rapport.api.pipeline import sync_registry
-from rapport.api.service import Service
-from rapport.api.settings import Settings, load_settings
-from rapport.engine.errors import RapportError, RulesError
-from rapport.signals.demo import demo_signals
+from rapport.api.exit_codes import RapportGroup
+from rapport.engine.errors import RapportError
 
-EXIT_FINDING = 1
-EXIT_ENVIRONMENT = 2
-
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # findings stay one per line
+if TYPE_CHECKING:
+    from rapport.api.service import Service
+    from rapport.api.settings import Settings
 
 
 def global_options(ctx: typer.Context) -> dict[str, Any]:
@@ -58,27 +55,21 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API, /metrics and live re-scoring until interrupted."""
-    try:
-        settings = load_settings(
-            **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
-        )
-        run(settings, demo=demo)
-    except RulesError as error:
-        err.print(str(error), markup=False)
-        raise typer.Exit(EXIT_FINDING) from None
-    except RapportError as error:
-        err.print(f"error: {error}", markup=False)
-        raise typer.Exit(EXIT_ENVIRONMENT) from None
+    from rapport.api.settings import load_settings
+
+    settings = load_settings(
+        **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
+    )
+    run(settings, demo=demo)
 
 
 def run(settings: Settings, *, demo: bool = False) -> None:
     """Build, start and serve; returns when uvicorn stops (SIGINT/SIGTERM)."""
+    import uvicorn
+
+    from rapport.api.app import build_service, create_app
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    if not settings.tokens:
-        err.print(
-            "[bold red]WARNING: no API tokens configured; anyone who can reach "
-            f"{settings.host} can read and change everything. Loopback only.[/]"
-        )
     service = build_service(settings)
     sock = bind(settings.host, settings.port)  # before starting anything: a busy port fails fast
     if demo:
@@ -104,6 +95,10 @@ def seed_demo(service: Service) -> None:
     """The demo clients (the rules bundle's ``clients.yaml``) and 180 days of their signals,
     ending at the service clock's now — only when the store holds no signal yet. Raises
     ``RulesError`` when the rules directory does not load."""
+    from rapport.api.bundle import load_bundle
+    from rapport.api.pipeline import sync_registry
+    from rapport.signals.demo import demo_signals
+
     store = service.store
     if store.signal_count() > 0:
         return
@@ -113,7 +108,7 @@ def seed_demo(service: Service) -> None:
 
 class BindError(RapportError):
     def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(f"Cannot listen on {host}:{port}: {reason}")
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -146,7 +141,12 @@ def register(app: typer.Typer) -> None:
 if (
     __name__ == "__main__"
 ):  # `python -m rapport.api.commands.serve`: the same command without api.cli
-    standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    standalone = typer.Typer(
+        cls=RapportGroup,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
 
     @standalone.callback()
     def _options(database_url: str | None = None, rules_dir: Path | None = None) -> None:

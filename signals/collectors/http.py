@@ -31,12 +31,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rapport.engine.errors import RapportError
 from rapport.signals.collectors.base import CollectorError
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx is imported where a request is made or a URL checked, not with this module: checking a
+# collectors.yaml (`rapport rules check`) must not load the HTTP stack (~0.1 s with rich and
+# pygments, which httpx's own CLI pulls in).
+# ruff: noqa: PLC0415
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -49,14 +55,6 @@ _RNG = random.Random()
 # --- the client --------------------------------------------------------------------------------
 
 
-class BoundedClient(httpx.Client):
-    """An ``httpx.Client`` that also carries the response size limit ``request`` enforces."""
-
-    def __init__(self, *, max_response_bytes: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_response_bytes = max_response_bytes
-
-
 def make_http_client(
     timeout: float = DEFAULT_TIMEOUT,
     max_response_bytes: int = DEFAULT_MAX_BYTES,
@@ -65,6 +63,15 @@ def make_http_client(
     """The client the runner hands collectors: ``timeout`` seconds for connect/read/write/pool,
     bodies capped at ``max_response_bytes``, redirects not followed (a redirect could leave the
     configured base URL)."""
+    import httpx
+
+    class BoundedClient(httpx.Client):
+        """An ``httpx.Client`` that also carries the response size limit ``request`` enforces."""
+
+        def __init__(self, *, max_response_bytes: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.max_response_bytes = max_response_bytes
+
     if timeout <= 0 or max_response_bytes <= 0:
         raise CollectorError("http", "timeout and max_response_bytes must be positive")
     return BoundedClient(
@@ -178,6 +185,8 @@ def _attempt(
     client: httpx.Client, call: _Call, accepted: set[int], clock: Callable[[], float]
 ) -> JsonResponse | tuple[str, float | None]:
     """One try: the answer, or why to retry plus the wait the server asked for (None: back off)."""
+    import httpx
+
     try:
         raw = _send(client, call)
     except httpx.TimeoutException:
@@ -192,6 +201,8 @@ def _attempt(
 
 def _send(client: httpx.Client, call: _Call) -> _Raw:
     """Stream the body and stop reading as soon as it passes ``call.limit`` bytes."""
+    import httpx
+
     with client.stream(
         call.method,
         call.url,
@@ -329,6 +340,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def same_origin(base_url: str, url: str) -> bool:
     """True when ``url`` has the scheme, host and port of ``base_url``."""
+    import httpx
+
     base, other = httpx.URL(base_url), httpx.URL(url)
     return (base.scheme, base.host.lower(), _port(base)) == (
         other.scheme,

@@ -28,9 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
 from rapport.engine.model import Duration
@@ -41,6 +40,13 @@ from rapport.signals.collectors.base import (
     FetchContext,
 )
 from rapport.signals.collectors.http import JsonResponse, redact, request, same_origin
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx is imported where a URL is checked, not with this module: checking a collectors.yaml
+# (`rapport rules check`) must not load the HTTP stack (see signals/collectors/http.py).
+# ruff: noqa: PLC0415
 
 
 class HttpSourceConfig(CollectorConfig):
@@ -63,6 +69,8 @@ class HttpSourceConfig(CollectorConfig):
     @field_validator("base_url")
     @classmethod
     def _plain_http_origin(cls, value: str) -> str:
+        import httpx
+
         try:
             url = httpx.URL(value)
         except httpx.InvalidURL as error:

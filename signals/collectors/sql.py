@@ -29,13 +29,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
@@ -48,6 +44,13 @@ from rapport.signals.collectors.base import (
 )
 from rapport.signals.collectors.file import convert_rows, is_field, map_row, resolve_client
 from rapport.signals.model import TIME_FIELDS, StoredSignal, parse_signal
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# sqlalchemy is imported where a query runs or a URL is checked, not with this module: checking a
+# collectors.yaml without an sql collector (`rapport rules check`) must not load it.
+# ruff: noqa: PLC0415
 
 PAGE_QUERY = (
     "SELECT * FROM ({query}) AS rapport_rows ORDER BY {cursor}, {key} LIMIT {limit} OFFSET {offset}"
@@ -82,6 +85,9 @@ class SqlConfig(CollectorConfig):
             raise ValueError("an incremental query (cursor_column) must use :since in its WHERE")
         if self.token_env is not None and self.token_file is not None:
             raise ValueError("name the password in token_env or token_file, not both")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(self.url)
         except ArgumentError:
@@ -137,6 +143,9 @@ class SqlCollector(BaseCollector[SqlConfig], name="sql"):
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         """One page (or, without a cursor column, the whole result)."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
         config = self.config
         engine = self._engine(context)
         try:
@@ -155,6 +164,8 @@ class SqlCollector(BaseCollector[SqlConfig], name="sql"):
             engine.dispose()
 
     def _page(self, connection: Any, cursor: JsonValue, context: FetchContext) -> FetchResult:
+        from sqlalchemy import text
+
         config = self.config
         state = cursor if isinstance(cursor, dict) else {}
         since = decode_since(state.get("since", config.initial_since))
@@ -184,6 +195,11 @@ class SqlCollector(BaseCollector[SqlConfig], name="sql"):
         return FetchResult(signals, {"since": encode_since(new_since), "offset": new_offset}, more)
 
     def _engine(self, context: FetchContext) -> Engine:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import URL, make_url
+        from sqlalchemy.exc import ArgumentError
+        from sqlalchemy.pool import NullPool
+
         config = self.config
         url: URL = make_url(config.url)
         secret_name = config.token_env or config.token_file

@@ -146,3 +146,15 @@ def test_rules_check_covers_collectors_and_rule_tests(run) -> None:  # type: ign
     assert result.exit_code == 1
     assert "collectors.nps_survey.type: unknown collector type 'survey_cvs'" in result.output
     assert "tests/stability.yaml:" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["--help"], ["serve", "--help"], ["collect", "--help"], ["import", "--help"]],
+    ids=lambda c: "help of " + " ".join(c[:-1] or ["rapport"]) + " shows no value type for a flag",
+)
+def test_help_shows_flags_without_a_value_type(command: list[str]) -> None:
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output
+    assert "--help  " in result.output or "--help\n" in result.output

@@ -96,13 +96,6 @@ def test_a_failing_collector_exits_1_after_the_others_ran(tmp_path: Path) -> Non
     ("collectors", "args", "message"),
     [
         pytest.param(
-            "version: 1\ncollectors:\n  a:\n    type: fiel\n",
-            ["--once"],
-            "collectors.yaml:4:5: collectors.a.type: unknown collector type 'fiel'"
-            " (did you mean 'file'?)",
-            id="an invalid collectors file exits 2 with its findings",
-        ),
-        pytest.param(
             FILE_OK,
             ["--once", "exprots"],
             "No collector by the id of 'exprots'",
@@ -124,6 +117,17 @@ def test_configuration_errors_exit_2(
     assert message in result.stderr
 
 
+def test_an_invalid_collectors_file_is_a_finding_that_exits_1(tmp_path: Path) -> None:
+    """As in ``rapport rules check``: an invalid rules file is a finding (it used to exit 2)."""
+    rules = private_rules(tmp_path, "version: 1\ncollectors:\n  a:\n    type: fiel\n")
+    result = collect(rules, tmp_path / "rapport.db", "--once")
+    assert result.exit_code == 1, result.output
+    assert (
+        "collectors.yaml:4:5: collectors.a.type: unknown collector type 'fiel'"
+        " (did you mean 'file'?)" in result.stderr
+    )
+
+
 def test_without_once_collectors_run_on_schedule_until_interrupted(tmp_path: Path) -> None:
     rules = private_rules(tmp_path, FILE_OK.split("  surveys:", maxsplit=1)[0])
     (rules / "drop").mkdir()
@@ -134,7 +138,7 @@ def test_without_once_collectors_run_on_schedule_until_interrupted(tmp_path: Pat
     command = [
         sys.executable,
         "-c",
-        "from api.cli import main; main()",
+        "from rapport.api.cli import main; main()",
         "--database-url",
         f"sqlite:///{db}",
         "--rules-dir",
