@@ -111,11 +111,25 @@ def check_model_text(
     return (None if findings else instance), findings
 
 
-def read_rules_text(path: Path) -> tuple[str | None, list[Finding]]:
-    """The UTF-8 text of a rules file, or a finding saying why it cannot be read."""
+#: The largest rules file read by default (bytes); the shell passes its configured limit instead.
+MAX_RULES_BYTES = 1024 * 1024
+
+
+def read_rules_text(
+    path: Path, max_bytes: int = MAX_RULES_BYTES
+) -> tuple[str | None, list[Finding]]:
+    """The UTF-8 text of a rules file, or a finding saying why it cannot be read.
+
+    A file of more than ``max_bytes`` bytes is one finding naming the limit, found before any of
+    it is parsed (and at most ``max_bytes + 1`` bytes are read, however large the file is).
+    """
     try:
+        with path.open("rb") as stream:
+            raw = stream.read(max_bytes + 1)
+        if len(raw) > max_bytes:
+            return None, [_too_large(path, max_bytes)]
         # utf-8-sig: a byte-order mark some Windows editors add is not part of the YAML
-        return path.read_text(encoding="utf-8-sig"), []
+        return raw.decode("utf-8-sig"), []
     except FileNotFoundError:
         return None, [Finding(str(path), 1, 1, "", "file not found")]
     except UnicodeDecodeError as error:
@@ -123,6 +137,12 @@ def read_rules_text(path: Path) -> tuple[str | None, list[Finding]]:
         return None, [Finding(str(path), 1, 1, "", message, "save it as UTF-8")]
     except OSError as error:
         return None, [Finding(str(path), 1, 1, "", f"cannot read the file: {error.strerror}")]
+
+
+def _too_large(path: Path, max_bytes: int) -> Finding:
+    message = f"the file is larger than the limit of {max_bytes} bytes for a rules file"
+    hint = "split it, or raise RAPPORT_MAX_RULES_BYTES"
+    return Finding(str(path), 1, 1, "", message, hint)
 
 
 def load_model_file(path: str | Path, model: type[M]) -> M:
