@@ -20,9 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from rapport.engine.errors import Finding, RulesError
 from rapport.engine.model import SUPPORTED_VERSIONS, Scorecard
-from rapport.engine.shape_errors import translate_errors
+from rapport.engine.shape_errors import is_section, translate_errors, unreadable_parts, without
 from rapport.engine.validate import Locate, validate_scorecard
-from rapport.engine.yamlsource import Locator, parse_yaml
+from rapport.engine.yamlsource import Locator, format_key, parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -103,12 +103,73 @@ def check_model_text(
         errors = error.errors(include_url=False)
         translated = translate_errors(errors, parsed.data, model, parsed.locator, path)
         findings += [f for f in translated if not _explained(f.key, parsed.unreadable_values)]
+        if semantic is None:
+            findings += _meaning_of_the_rest(parsed.data, errors, model, parsed.locator, path)
         return None, sorted(set(findings))
     check = semantic or _semantic_check(model)
     if check is not None:
         findings += check(instance, parsed.locator.locate, path)
     findings = sorted(set(findings))
     return (None if findings else instance), findings
+
+
+#: Shape errors can uncover more shape errors in what is left; a few rounds reach the readable part.
+_PRUNING_ROUNDS = 8
+
+
+def _meaning_of_the_rest(
+    data: Any, errors: list[Any], model: type[BaseModel], locator: Locator, path: str
+) -> list[Finding]:
+    """The registered meaning findings of the part of ``data`` that has a valid shape.
+
+    The parts with shape errors are left out (see ``shape_errors.unreadable_parts``) until the
+    rest validates; findings that only follow from leaving them out are dropped (see
+    ``_follows_from``). Nothing when no readable part validates or no meaning pass is registered.
+    """
+    check = _semantic_check(model)
+    if check is None:
+        return []
+    dropped: set[tuple[str | int, ...]] = set()
+    for _ in range(_PRUNING_ROUNDS):
+        parts = unreadable_parts(errors, data, model)
+        if () in parts or not parts:
+            return []
+        # Pruning leaves out keys and whole lists, never single items, so no index shifts: a path
+        # into the pruned data is a path into the file.
+        dropped |= parts
+        data = without(data, parts)
+        try:
+            instance = model.model_validate(data)
+        except ValidationError as error:
+            errors = error.errors(include_url=False)
+            continue
+        found = check(instance, locator.locate, path)
+        return [f for f in found if not _follows_from(f, dropped, model)]
+    return []
+
+
+def _follows_from(
+    finding: Finding, dropped: set[tuple[str | int, ...]], model: type[BaseModel]
+) -> bool:
+    """Whether ``finding`` may be an effect of leaving ``dropped`` out rather than a mistake.
+
+    At, inside or around a dropped part (``every component has weight 0`` once components were
+    left out); naming a dropped entry (``unknown component 'delivery'`` when ``delivery`` was
+    left out); or, when part of a top-level section with defaults was left out (``scale``),
+    mentioning that section (``outside the scale``).
+    """
+    for part in dropped:
+        key = format_key(part)
+        if finding.key == key or finding.key.startswith((f"{key}.", f"{key}[")):
+            return True
+        if key.startswith((f"{finding.key}.", f"{finding.key}[")) or not finding.key:
+            return True
+        if len(part) == 2 and isinstance(part[1], str) and repr(part[1]) in finding.message:
+            return True
+        top = str(part[0])
+        if is_section(model, top) and top in f"{finding.message} {finding.hint or ''}":
+            return True
+    return False
 
 
 #: The largest rules file read by default (bytes); the shell passes its configured limit instead.

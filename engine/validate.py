@@ -207,7 +207,7 @@ def _scale_text(scale: Scale) -> str:
 
 
 def _band_text(band: Band) -> str:
-    """The values a band holds in words: ``below 4``, ``at most 0.2``, ``[4, 24)``, ``(0.2, 0.5]``."""
+    """A band's values in words: ``below 4``, ``at most 0.2``, ``[4, 24)``, ``(0.2, 0.5]``."""
     iv = band.interval()
     low, high = band.lower_key() is not None, band.upper_key() is not None
     if not low:
