@@ -96,6 +96,8 @@ def check_model_text(
         return None, findings
     version_problem = _check_version(parsed.data, parsed.locator, path)
     if version_problem is not None:
+        if _explained(version_problem.key, parsed.unreadable_values):
+            return None, sorted(findings)  # the value's own finding says what is wrong
         return None, sorted([*findings, version_problem])
     try:
         instance = model.model_validate(parsed.data)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from rapport.api.auth import Principal, require
-from rapport.api.errors import BadRequestError
+from rapport.api.errors import BadRequestError, PayloadTooLargeError
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.schemas import (
     EvaluateOut,
@@ -93,7 +93,11 @@ async def validate_rules(
     ``rapport rules check`` would; findings are ``path:line:col: key: message (hint)``."""
     if not _RULES_FILE.match(file):
         raise BadRequestError(f"file {file!r} must be a relative path to a .yaml file (no '..')")
+    # The rules-file limit, before any parsing: parse cost grows much faster than the body.
+    limit = request.app.state.settings.max_rules_bytes
     body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLargeError(limit)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
