@@ -73,8 +73,8 @@ class _CoreLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             self.has_alias = True
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        mark = self.peek_event().start_mark
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         self.node_count += 1
         if self.node_count > MAX_NODES:
             message = f"the file holds more than {MAX_NODES} YAML values"
@@ -84,7 +84,7 @@ class _CoreLoader(yaml.SafeLoader):
             hint = f"at most {MAX_DEPTH} levels of lists and mappings"
             raise _TooMuchYamlError(mark, "the YAML is nested too deeply", hint)
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 
