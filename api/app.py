@@ -60,7 +60,9 @@ def build_service(
     store = store if store is not None else Store.open(settings.database_url)
     now = clock or utc_now
     metrics = ServiceMetrics()
-    holder = RulesHolder(settings.rules_dir, metrics=metrics, clock=now)
+    holder = RulesHolder(
+        settings.rules_dir, metrics=metrics, clock=now, max_bytes=settings.max_rules_bytes
+    )
     # Configured from the rules bundle when it loads (and again on every successful reload).
     collectors = CollectorService(
         store, CollectorsConfig(), clock=now, observer=CollectorRunMetrics(metrics)

@@ -20,7 +20,13 @@ from typing import Any
 from rapport.api.rule_tests import RuleTestCase, read_rule_test
 from rapport.api.rules_version import rules_version
 from rapport.engine.errors import Finding, RulesError
-from rapport.engine.loader import SCORECARD_FILE, Ruleset, check_model_text, read_rules_text
+from rapport.engine.loader import (
+    MAX_RULES_BYTES,
+    SCORECARD_FILE,
+    Ruleset,
+    check_model_text,
+    read_rules_text,
+)
 from rapport.engine.model import Scorecard
 from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
@@ -59,8 +65,9 @@ class RulesBundle:
 
 #: The values already loaded, by ``RulesBundle`` field, when a ``BundleFile`` reads its files.
 Loaded = Mapping[str, Any]
-#: One file → its value, or None and every finding of the file.
-ReadFile = Callable[[Path, Loaded], tuple[Any | None, list[Finding]]]
+#: One file (and the largest size a rules file may have, in bytes) → its value, or None and every
+#: finding of the file.
+ReadFile = Callable[[Path, Loaded, int], tuple[Any | None, list[Finding]]]
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,8 @@ class BundleFile:
 def _text_of(check: Callable[[str, str], tuple[Any | None, list[Finding]]]) -> ReadFile:
     """A ``ReadFile`` from a check of a file's text (``check(text, path)``)."""
 
-    def read(path: Path, loaded: Loaded) -> tuple[Any | None, list[Finding]]:
-        text, findings = read_rules_text(path)
+    def read(path: Path, loaded: Loaded, max_bytes: int) -> tuple[Any | None, list[Finding]]:
+        text, findings = read_rules_text(path, max_bytes)
         if text is None:
             return None, findings
         return check(text, str(path))
@@ -103,8 +110,10 @@ def _check_clients(text: str, path: str) -> tuple[tuple[Client, ...] | None, lis
     return (tuple(clients) if clients is not None else None), findings
 
 
-def _read_rule_test(path: Path, loaded: Loaded) -> tuple[RuleTestCase | None, list[Finding]]:
-    return read_rule_test(path, loaded["scorecard"])
+def _read_rule_test(
+    path: Path, loaded: Loaded, max_bytes: int
+) -> tuple[RuleTestCase | None, list[Finding]]:
+    return read_rule_test(path, loaded["scorecard"], max_bytes)
 
 
 #: Every file kind of a rules directory, in the order they are read.
@@ -118,11 +127,15 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
 
 
 def check_bundle(
-    directory: str | Path, files: tuple[BundleFile, ...] = BUNDLE_FILES
+    directory: str | Path,
+    files: tuple[BundleFile, ...] = BUNDLE_FILES,
+    *,
+    max_bytes: int = MAX_RULES_BYTES,
 ) -> tuple[RulesBundle | None, list[Finding]]:
     """Check and load every file of ``directory``: the bundle and no finding, or None and every
     finding, sorted by file and position. Never raises for a problem in the rules (a missing
-    directory or required file is a finding); the version is taken only when all is valid."""
+    directory or required file is a finding); the version is taken only when all is valid. A
+    file over ``max_bytes`` (``RAPPORT_MAX_RULES_BYTES``) is a finding, found before parsing."""
     root = Path(directory)
     loaded: dict[str, Any] = {}
     findings: list[Finding] = []
@@ -134,7 +147,7 @@ def check_bundle(
         if not matches and entry.required:
             hint = f"a rules directory needs {entry.pattern}"
             findings.append(Finding(str(root / entry.pattern), 1, 1, "", "file not found", hint))
-        values, problems = _read_all(entry, matches, loaded)
+        values, problems = _read_all(entry, matches, loaded, max_bytes)
         findings += problems
         read += matches
         if not problems and (matches or entry.many):
@@ -145,26 +158,26 @@ def check_bundle(
 
 
 def _read_all(
-    entry: BundleFile, paths: list[Path], loaded: Loaded
+    entry: BundleFile, paths: list[Path], loaded: Loaded, max_bytes: int
 ) -> tuple[list[Any], list[Finding]]:
     values: list[Any] = []
     findings: list[Finding] = []
     for path in paths:
-        value, problems = entry.read(path, loaded)
+        value, problems = entry.read(path, loaded, max_bytes)
         findings += problems
         if value is not None:
             values.append(value)
     return values, findings
 
 
-def check_rules(directory: str | Path) -> list[Finding]:
+def check_rules(directory: str | Path, *, max_bytes: int = MAX_RULES_BYTES) -> list[Finding]:
     """Every finding of ``check_bundle(directory)``; empty means the whole directory loads."""
-    return check_bundle(directory)[1]
+    return check_bundle(directory, max_bytes=max_bytes)[1]
 
 
-def load_bundle(directory: str | Path) -> RulesBundle:
+def load_bundle(directory: str | Path, *, max_bytes: int = MAX_RULES_BYTES) -> RulesBundle:
     """The bundle of ``directory``; raises ``RulesError`` with every finding when any."""
-    bundle, findings = check_bundle(directory)
+    bundle, findings = check_bundle(directory, max_bytes=max_bytes)
     if bundle is None:
         raise RulesError(findings)
     return bundle

@@ -157,7 +157,7 @@ def bundle_of(settings: Settings) -> RulesBundle:
     """The rules bundle of ``--rules-dir``; raises ``RulesError`` with every finding."""
     from rapport.api.bundle import load_bundle
 
-    return load_bundle(settings.rules_dir)
+    return load_bundle(settings.rules_dir, max_bytes=settings.max_rules_bytes)
 
 
 # --- rules ----------------------------------------------------------------------------------------
@@ -173,8 +173,9 @@ def rules_check(
     """Validate every file of a rules directory; print all problems as path:line:col."""
     from rapport.api.bundle import check_bundle
 
-    target = directory or settings_of(ctx).rules_dir
-    bundle, findings = check_bundle(target)
+    settings = settings_of(ctx)
+    target = directory or settings.rules_dir
+    bundle, findings = check_bundle(target, max_bytes=settings.max_rules_bytes)
     if bundle is None:
         for finding in sorted(findings):
             typer.echo(str(finding))  # plain: no need to load rich for lines of text
@@ -193,8 +194,9 @@ def rules_test(
     from rapport.api.bundle import load_bundle
     from rapport.api.rule_tests import run_cases
 
-    target = directory or settings_of(ctx).rules_dir
-    bundle = load_bundle(target)
+    settings = settings_of(ctx)
+    target = directory or settings.rules_dir
+    bundle = load_bundle(target, max_bytes=settings.max_rules_bytes)
     report = run_cases(bundle.rule_tests, bundle.scorecard)
     out.print(report.render(), markup=False)
     if not report.ok:

@@ -25,6 +25,7 @@ from rapport.api.clock import Clock
 from rapport.api.errors import NotReadyError
 from rapport.api.metrics import ServiceMetrics
 from rapport.engine.errors import Finding
+from rapport.engine.loader import MAX_RULES_BYTES
 
 log = logging.getLogger("rapport.reload")
 
@@ -42,8 +43,16 @@ class ReloadResult:
 class RulesHolder:
     """The rules bundle being served, replaced only by a complete, valid one."""
 
-    def __init__(self, directory: Path, *, metrics: ServiceMetrics, clock: Clock) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        metrics: ServiceMetrics,
+        clock: Clock,
+        max_bytes: int = MAX_RULES_BYTES,
+    ) -> None:
         self.directory = directory
+        self._max_bytes = max_bytes
         self._metrics = metrics
         self._clock = clock
         self._lock = threading.Lock()
@@ -79,7 +88,7 @@ class RulesHolder:
         Listeners run after the swap, outside the lock.
         """
         with self._lock:
-            bundle, findings = check_bundle(self.directory)
+            bundle, findings = check_bundle(self.directory, max_bytes=self._max_bytes)
             at = self._clock()
             self._metrics.rules_reload_time.set(at.timestamp())
             if bundle is None:

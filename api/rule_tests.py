@@ -52,7 +52,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rapport.engine.errors import Finding, RulesError
 from rapport.engine.frame import ClientSet
-from rapport.engine.loader import check_model_text, load_scorecard, read_rules_text
+from rapport.engine.loader import (
+    MAX_RULES_BYTES,
+    check_model_text,
+    load_scorecard,
+    read_rules_text,
+)
 from rapport.engine.model import Scorecard
 from rapport.engine.result import ClientScore, StatusName
 from rapport.engine.scoring import evaluate
@@ -212,12 +217,15 @@ def check_rule_test_file(path: Path, scorecard: Scorecard) -> list[Finding]:
     return read_rule_test(path, scorecard)[1]
 
 
-def read_rule_test(path: Path, scorecard: Scorecard) -> tuple[RuleTestCase | None, list[Finding]]:
+def read_rule_test(
+    path: Path, scorecard: Scorecard, max_bytes: int = MAX_RULES_BYTES
+) -> tuple[RuleTestCase | None, list[Finding]]:
     """Parse and check one test file: its shape, the names it uses, then its signals.
 
-    Returns the case and no findings, or None and every finding of the file.
+    Returns the case and no findings, or None and every finding of the file (one naming the
+    limit for a file over ``max_bytes``).
     """
-    text, findings = read_rules_text(path)
+    text, findings = read_rules_text(path, max_bytes)
     if text is None:
         return None, findings
 

@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from rapport.engine.errors import RapportError
+from rapport.engine.loader import MAX_RULES_BYTES
 from rapport.engine.model import Duration, format_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///data/rapport.db"
@@ -96,6 +97,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="largest request body accepted (bytes)"
+    )
+    max_rules_bytes: int = Field(
+        default=MAX_RULES_BYTES,
+        ge=1024,
+        description="largest rules file read, or validate body accepted, before parsing (bytes)",
     )
     evaluate_interval: Duration = Field(
         default="15m",  # type: ignore[assignment]  # parsed by Duration's validator

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rapport.engine.frame import FloatArray
-from rapport.engine.model import Band, Curve, Linear, Scale
+from rapport.engine.frame import BoolArray, FloatArray
+from rapport.engine.model import Band, Curve, Interval, Linear, Scale
 
 
 def apply_curve(curve: Curve, scale: Scale, values: FloatArray) -> FloatArray:
@@ -24,25 +24,29 @@ def apply_curve(curve: Curve, scale: Scale, values: FloatArray) -> FloatArray:
     return np.where(np.isnan(values), np.nan, np.clip(points, scale.min, scale.max))
 
 
-def band_bounds(bands: tuple[Band, ...]) -> list[tuple[float, float, float]]:
-    """``(low, high, points)`` per band, ordered by ``low``; an absent bound is infinite."""
-    bounds = [
-        (-np.inf if b.min is None else b.min, np.inf if b.max is None else b.max, b.points)
-        for b in bands
-    ]
-    return sorted(bounds, key=lambda bound: bound[0])
+def band_intervals(bands: tuple[Band, ...]) -> list[tuple[Interval, float]]:
+    """``(interval, points)`` per band, ordered by the lower end (stable for equal ends)."""
+    return sorted(((b.interval(), b.points) for b in bands), key=lambda band: band[0].low)
+
+
+def _inside(interval: Interval, values: FloatArray) -> BoolArray:
+    above_low = values >= interval.low if interval.low_closed else values > interval.low
+    below_high = values <= interval.high if interval.high_closed else values < interval.high
+    return np.asarray(above_low & below_high, dtype=bool)
 
 
 def _bands(bands: tuple[Band, ...], values: FloatArray) -> FloatArray:
-    """A value in ``[min, max)`` scores its band (the first one, were bands to overlap); a value in
+    """A value a band holds scores that band (the first one, were bands to overlap); a value in
     no band scores the nearest band (below the first → the first, above the last → the last)."""
-    bounds = band_bounds(bands)
+    bounds = band_intervals(bands)
     out = np.full(len(values), np.nan)
-    for low, high, points in bounds:
-        out[(values >= low) & (values < high) & np.isnan(out)] = points
+    for interval, points in bounds:
+        out[_inside(interval, values) & np.isnan(out)] = points
     outside = np.flatnonzero(np.isnan(out) & ~np.isnan(values))
     if outside.size:
-        lows, highs, points_of = (np.array(column) for column in zip(*bounds, strict=True))
+        lows = np.array([interval.low for interval, _ in bounds])
+        highs = np.array([interval.high for interval, _ in bounds])
+        points_of = np.array([points for _, points in bounds])
         v = values[outside, None]
         distance = np.where(v < lows, lows - v, v - highs)
         out[outside] = points_of[np.argmin(distance, axis=1)]  # argmin: the first of equals

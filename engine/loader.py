@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from rapport.engine.errors import Finding, RulesError
 from rapport.engine.model import SUPPORTED_VERSIONS, Scorecard
-from rapport.engine.shape_errors import translate_errors
+from rapport.engine.shape_errors import is_section, translate_errors, unreadable_parts, without
 from rapport.engine.validate import Locate, validate_scorecard
-from rapport.engine.yamlsource import Locator, parse_yaml
+from rapport.engine.yamlsource import Locator, format_key, parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,6 +93,8 @@ def check_model_text(
         return None, findings
     version_problem = _check_version(parsed.data, parsed.locator, path)
     if version_problem is not None:
+        if _explained(version_problem.key, parsed.unreadable_values):
+            return None, sorted(findings)  # the value's own finding says what is wrong
         return None, sorted([*findings, version_problem])
     try:
         instance = model.model_validate(parsed.data)
@@ -100,6 +102,8 @@ def check_model_text(
         errors = error.errors(include_url=False)
         translated = translate_errors(errors, parsed.data, model, parsed.locator, path)
         findings += [f for f in translated if not _explained(f.key, parsed.unreadable_values)]
+        if semantic is None:
+            findings += _meaning_of_the_rest(parsed.data, errors, model, parsed.locator, path)
         return None, sorted(set(findings))
     check = semantic or _semantic_check(model)
     if check is not None:
@@ -108,11 +112,84 @@ def check_model_text(
     return (None if findings else instance), findings
 
 
-def read_rules_text(path: Path) -> tuple[str | None, list[Finding]]:
-    """The UTF-8 text of a rules file, or a finding saying why it cannot be read."""
+#: Shape errors can uncover more shape errors in what is left; a few rounds reach the readable part.
+_PRUNING_ROUNDS = 8
+
+
+def _meaning_of_the_rest(
+    data: Any, errors: list[Any], model: type[BaseModel], locator: Locator, path: str
+) -> list[Finding]:
+    """The registered meaning findings of the part of ``data`` that has a valid shape.
+
+    The parts with shape errors are left out (see ``shape_errors.unreadable_parts``) until the
+    rest validates; findings that only follow from leaving them out are dropped (see
+    ``_follows_from``). Nothing when no readable part validates or no meaning pass is registered.
+    """
+    check = _semantic_check(model)
+    if check is None:
+        return []
+    dropped: set[tuple[str | int, ...]] = set()
+    for _ in range(_PRUNING_ROUNDS):
+        parts = unreadable_parts(errors, data, model)
+        if () in parts or not parts:
+            return []
+        # Pruning leaves out keys and whole lists, never single items, so no index shifts: a path
+        # into the pruned data is a path into the file.
+        dropped |= parts
+        data = without(data, parts)
+        try:
+            instance = model.model_validate(data)
+        except ValidationError as error:
+            errors = error.errors(include_url=False)
+            continue
+        found = check(instance, locator.locate, path)
+        return [f for f in found if not _follows_from(f, dropped, model)]
+    return []
+
+
+def _follows_from(
+    finding: Finding, dropped: set[tuple[str | int, ...]], model: type[BaseModel]
+) -> bool:
+    """Whether ``finding`` may be an effect of leaving ``dropped`` out rather than a mistake.
+
+    At, inside or around a dropped part (``every component has weight 0`` once components were
+    left out); naming a dropped entry (``unknown component 'delivery'`` when ``delivery`` was
+    left out); or, when part of a top-level section with defaults was left out (``scale``),
+    mentioning that section (``outside the scale``).
+    """
+    for part in dropped:
+        key = format_key(part)
+        if finding.key == key or finding.key.startswith((f"{key}.", f"{key}[")):
+            return True
+        if key.startswith((f"{finding.key}.", f"{finding.key}[")) or not finding.key:
+            return True
+        if len(part) == 2 and isinstance(part[1], str) and repr(part[1]) in finding.message:
+            return True
+        top = str(part[0])
+        if is_section(model, top) and top in f"{finding.message} {finding.hint or ''}":
+            return True
+    return False
+
+
+#: The largest rules file read by default (bytes); the shell passes its configured limit instead.
+MAX_RULES_BYTES = 1024 * 1024
+
+
+def read_rules_text(
+    path: Path, max_bytes: int = MAX_RULES_BYTES
+) -> tuple[str | None, list[Finding]]:
+    """The UTF-8 text of a rules file, or a finding saying why it cannot be read.
+
+    A file of more than ``max_bytes`` bytes is one finding naming the limit, found before any of
+    it is parsed (and at most ``max_bytes + 1`` bytes are read, however large the file is).
+    """
     try:
+        with path.open("rb") as stream:
+            raw = stream.read(max_bytes + 1)
+        if len(raw) > max_bytes:
+            return None, [_too_large(path, max_bytes)]
         # utf-8-sig: a byte-order mark some Windows editors add is not part of the YAML
-        return path.read_text(encoding="utf-8-sig"), []
+        return raw.decode("utf-8-sig"), []
     except FileNotFoundError:
         return None, [Finding(str(path), 1, 1, "", "file not found")]
     except UnicodeDecodeError as error:
@@ -120,6 +197,12 @@ def read_rules_text(path: Path) -> tuple[str | None, list[Finding]]:
         return None, [Finding(str(path), 1, 1, "", message, "save it as UTF-8")]
     except OSError as error:
         return None, [Finding(str(path), 1, 1, "", f"cannot read the file: {error.strerror}")]
+
+
+def _too_large(path: Path, max_bytes: int) -> Finding:
+    message = f"the file is larger than the limit of {max_bytes} bytes for a rules file"
+    hint = "split it, or raise RAPPORT_MAX_RULES_BYTES"
+    return Finding(str(path), 1, 1, "", message, hint)
 
 
 def load_model_file(path: str | Path, model: type[M]) -> M:

@@ -7,7 +7,9 @@ Meaning â€” unknown signal kinds or attributes, band gaps, unreachable grades â€
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -96,12 +98,74 @@ class Measurement(Spec):
 # --- scoring curves -------------------------------------------------------------------------------
 
 
+#: A band's lower-bound keys and whether each includes its value; ``min`` is ``at_least``.
+LOWER_BOUND_KEYS = {"min": True, "at_least": True, "above": False}
+#: A band's upper-bound keys and whether each includes its value; ``max`` is ``below``.
+UPPER_BOUND_KEYS = {"max": False, "below": False, "at_most": True}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The values a band holds: ``low`` to ``high``, each end included when its flag says so.
+
+    An absent bound is infinite (``-inf`` included, ``inf`` excluded, as ``[min, max)`` always had).
+    """
+
+    low: float
+    low_closed: bool
+    high: float
+    high_closed: bool
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` is in the interval (the plain, one-value reading of the bounds)."""
+        above_low = value >= self.low if self.low_closed else value > self.low
+        below_high = value <= self.high if self.high_closed else value < self.high
+        return above_low and below_high
+
+
 class Band(Spec):
-    """Values in ``[min, max)`` score ``points``; an absent bound is open-ended."""
+    """Values between one lower and one upper bound score ``points``; an absent bound is open.
+
+    Lower: ``min`` or ``at_least`` (value included) or ``above`` (excluded). Upper: ``max`` or
+    ``below`` (value excluded) or ``at_most`` (included). ``{min: 4, max: 24}`` is ``[4, 24)``,
+    ``{above: 0.2, at_most: 0.5}`` is ``(0.2, 0.5]``.
+    """
 
     min: float | None = None
+    at_least: float | None = None
+    above: float | None = None
     max: float | None = None
+    below: float | None = None
+    at_most: float | None = None
     points: float
+
+    @model_validator(mode="after")
+    def _one_bound_per_end(self) -> Band:
+        for keys, end in ((LOWER_BOUND_KEYS, "lower"), (UPPER_BOUND_KEYS, "upper")):
+            written = [k for k in keys if getattr(self, k) is not None]
+            if len(written) > 1:
+                raise ValueError(
+                    f"a band has one {end} bound: {', '.join(keys)} (got {', '.join(written)})"
+                )
+        return self
+
+    def lower_key(self) -> str | None:
+        """The lower-bound key written, or None for a band open below."""
+        return next((k for k in LOWER_BOUND_KEYS if getattr(self, k) is not None), None)
+
+    def upper_key(self) -> str | None:
+        """The upper-bound key written, or None for a band open above."""
+        return next((k for k in UPPER_BOUND_KEYS if getattr(self, k) is not None), None)
+
+    def interval(self) -> Interval:
+        """The values this band holds, whichever keys wrote its bounds."""
+        low_key, high_key = self.lower_key(), self.upper_key()
+        return Interval(
+            -math.inf if low_key is None else float(getattr(self, low_key)),
+            True if low_key is None else LOWER_BOUND_KEYS[low_key],
+            math.inf if high_key is None else float(getattr(self, high_key)),
+            False if high_key is None else UPPER_BOUND_KEYS[high_key],
+        )
 
 
 class Linear(Spec):

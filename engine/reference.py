@@ -373,21 +373,16 @@ def _curve(curve: Curve, scale: Scale, value: float) -> float:
 
 def _band_points(curve: Curve, value: float) -> float:
     assert curve.bands is not None
-    bands = sorted(
-        (
-            (-math.inf if b.min is None else b.min, math.inf if b.max is None else b.max, b.points)
-            for b in curve.bands
-        ),
-        key=lambda band: band[0],
-    )
-    for low, high, points in bands:
-        if low <= value < high:
+    bands = sorted(((b.interval(), b.points) for b in curve.bands), key=lambda band: band[0].low)
+    for interval, points in bands:
+        if interval.holds(value):
             return points
-    nearest = min(
-        range(len(bands)),
-        key=lambda i: (bands[i][0] - value if value < bands[i][0] else value - bands[i][1], i),
-    )
-    return bands[nearest][2]
+
+    def distance(i: int) -> tuple[float, int]:
+        interval = bands[i][0]
+        return (interval.low - value if value < interval.low else value - interval.high, i)
+
+    return bands[min(range(len(bands)), key=distance)][1]
 
 
 def _piecewise(pairs: Sequence[tuple[float, float]], value: float) -> float:

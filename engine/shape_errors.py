@@ -346,3 +346,62 @@ def translate_errors(
             continue
         findings.append(Finding(path, *locator.locate(loc), format_key(loc), message, hint))
     return findings
+
+
+# --- what remains readable after shape errors -----------------------------------------------------
+
+
+Path_ = tuple[str | int, ...]
+
+
+def unreadable_parts(
+    errors: Sequence[ErrorDetails], data: Any, model: type[BaseModel]
+) -> set[Path_]:
+    """The key paths to leave out so that the rest of ``data`` may validate as ``model``.
+
+    An error's own key, except: a missing key takes its mapping with it (the mapping cannot be
+    read without it), and a list item takes its whole list (removing one item would renumber
+    the others and make the neighbours of a band or grade look wrong). The empty path means
+    nothing of the file can be read.
+    """
+    parts: set[Path_] = set()
+    for err in _collapse([_Error(tuple(e["loc"]), dict(e)) for e in errors], data, model):
+        loc = err.loc
+        if err.type == "missing" or not _exists(data, loc):
+            loc = loc[:-1]
+        while loc and not _exists(data, loc):
+            loc = loc[:-1]
+        while loc and isinstance(loc[-1], int):
+            loc = loc[:-1]
+        parts.add(loc)
+    return parts
+
+
+def without(data: Any, parts: set[Path_]) -> Any:
+    """A copy of ``data`` with the values at ``parts`` removed (their keys or lists left out)."""
+    if not parts:
+        return data
+    if () in parts:
+        return None
+    if isinstance(data, dict):
+        return {
+            key: without(value, {p[1:] for p in parts if p[0] == key})
+            for key, value in data.items()
+            if (key,) not in parts
+        }
+    if isinstance(data, list):
+        return [without(item, {p[1:] for p in parts if p[0] == i}) for i, item in enumerate(data)]
+    return data
+
+
+def _exists(data: Any, loc: Sequence[str | int]) -> bool:
+    for part in loc:
+        if not _holds(data, part):
+            return False
+        data = data[part]
+    return True
+
+
+def is_section(model: type[BaseModel], key: str) -> bool:
+    """Whether the top-level ``key`` of ``model`` is one sub-model (``scale``), not a collection."""
+    return _model_at(model, (key,)) is not None

@@ -21,6 +21,8 @@ from rapport.engine.aggregate_table import (
 from rapport.engine.errors import Finding
 from rapport.engine.model import (
     BUILTIN_KINDS,
+    LOWER_BOUND_KEYS,
+    UPPER_BOUND_KEYS,
     AttrMeasure,
     Band,
     Component,
@@ -205,27 +207,41 @@ def _scale_text(scale: Scale) -> str:
 
 
 def _band_text(band: Band) -> str:
-    low, high = band.min, band.max
-    if low is None:
-        return "every value" if high is None else f"below {_num(high)}"
-    if high is None:
-        return f"{_num(low)} and above"
-    return f"[{_num(low)}, {_num(high)})"
+    """A band's values in words: ``below 4``, ``at most 0.2``, ``[4, 24)``, ``(0.2, 0.5]``."""
+    iv = band.interval()
+    low, high = band.lower_key() is not None, band.upper_key() is not None
+    if not low:
+        if not high:
+            return "every value"
+        return f"{'at most' if iv.high_closed else 'below'} {_num(iv.high)}"
+    if not high:
+        return f"{_num(iv.low)} and above" if iv.low_closed else f"above {_num(iv.low)}"
+    opening, closing = "[" if iv.low_closed else "(", "]" if iv.high_closed else ")"
+    return f"{opening}{_num(iv.low)}, {_num(iv.high)}{closing}"
 
 
 def _empty(band: Band) -> bool:
-    return band.min is not None and band.max is not None and band.min >= band.max
+    """Whether no value is in the band; ``{at_least: 1, at_most: 1}`` holds exactly 1."""
+    iv = band.interval()
+    return iv.low > iv.high or (iv.low == iv.high and not (iv.low_closed and iv.high_closed))
+
+
+def _empty_hint(band: Band) -> str:
+    low, high = band.lower_key(), band.upper_key()
+    if low is not None and high is not None and LOWER_BOUND_KEYS[low] and UPPER_BOUND_KEYS[high]:
+        return f"{low} must not be above {high}"
+    return f"{low} must be below {high}"
 
 
 def _check_band_bounds(bands: Sequence[Band], scale: Scale) -> Iterator[Issue]:
     last = len(bands) - 1
     for i, band in enumerate(bands):
         if _empty(band):
-            yield Issue((i,), f"band {_band_text(band)} is empty", "min must be below max")
-        if band.min is None and i > 0:
+            yield Issue((i,), f"band {_band_text(band)} is empty", _empty_hint(band))
+        if band.lower_key() is None and i > 0:
             hint = "set min to where the band before it ends"
             yield Issue((i,), "only the first band may leave out min", hint)
-        if band.max is None and i < last:
+        if band.upper_key() is None and i < last:
             hint = "set max to where the band after it starts"
             yield Issue((i,), "only the last band may leave out max", hint)
         if _outside(scale, band.points):
@@ -237,23 +253,38 @@ def _check_band_bounds(bands: Sequence[Band], scale: Scale) -> Iterator[Issue]:
 
 
 def _check_band_order(bands: Sequence[Band]) -> Iterator[Issue]:
-    """Consecutive bands must touch: the next band starts where the previous one ends."""
+    """Consecutive bands must touch: every value up to the last band's end is in exactly one band.
+
+    Where two bands meet at a value, exactly one of them may hold it: ``at_most: 0.2`` then
+    ``above: 0.2`` (or ``max: 0.2`` then ``min: 0.2``) is contiguous; both holding it overlaps,
+    neither holding it leaves a gap of that one value.
+    """
     for i in range(1, len(bands)):
         prev, band = bands[i - 1], bands[i]
-        if prev.max is None or band.min is None or _empty(prev) or _empty(band):
+        if prev.upper_key() is None or band.lower_key() is None or _empty(prev) or _empty(band):
             continue  # reported by _check_band_bounds; comparing with it would only add noise
-        if prev.min is not None and band.min < prev.min:
+        before, after = prev.interval(), band.interval()
+        if prev.lower_key() is not None and after.low < before.low:
             hint = "list bands from the lowest values to the highest"
             yield Issue(
                 (i,),
                 f"bands are out of order: {_band_text(band)} comes after {_band_text(prev)}",
                 hint,
             )
-        elif band.min < prev.max:
+        elif after.low < before.high:
             yield Issue((i,), f"bands overlap: {_band_text(prev)} and {_band_text(band)}")
-        elif band.min > prev.max:
-            gap = f"[{_num(prev.max)}, {_num(band.min)})"
+        elif after.low > before.high:
+            opening = "(" if before.high_closed else "["
+            closing = "]" if not after.low_closed else ")"
+            gap = f"{opening}{_num(before.high)}, {_num(after.low)}{closing}"
             yield Issue((i,), f"gap between bands: nothing scores values in {gap}")
+        elif before.high_closed and after.low_closed:
+            message = f"bands overlap at {_num(after.low)}: both {_band_text(prev)} and "
+            yield Issue((i,), message + f"{_band_text(band)} hold it")
+        elif not before.high_closed and not after.low_closed:
+            hint = f"use at_most: {_num(after.low)} in the band before, or at_least: in this one"
+            message = f"gap between bands: nothing scores the value {_num(after.low)}"
+            yield Issue((i,), message, hint)
 
 
 def check_curve(curve: Curve, scale: Scale) -> Iterator[Issue]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -31,6 +32,11 @@ _SEQ, _MAP = f"{_CORE}seq", f"{_CORE}map"
 #: Expanding aliases can multiply a small file (the "billion laughs"); past this many values the
 #: file is refused rather than built.
 MAX_VALUES = 100_000
+#: Past this many YAML nodes written in the file, composing stops: it bounds the parse cost of one
+#: file or request (the shipped scorecard has a few hundred).
+MAX_NODES = 50_000
+#: Past this many levels of nested lists and mappings, composing stops (a scorecard needs ~8).
+MAX_DEPTH = 64
 
 _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -41,11 +47,46 @@ _FLOAT_RE = re.compile(
 )
 
 
+class _TooMuchYamlError(RapportError):
+    """Internal: composing stopped at a limit; carries the position and what was exceeded."""
+
+    def __init__(self, mark: yaml.Mark, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.line, self.column = mark.line + 1, mark.column + 1
+        self.message, self.hint = message, hint
+
+
 class _CoreLoader(yaml.SafeLoader):
-    """PyYAML's safe scanner/parser/composer with the YAML 1.2 core schema's implicit types."""
+    """PyYAML's safe scanner/parser/composer with the YAML 1.2 core schema's implicit types,
+    refusing documents of more than ``MAX_NODES`` nodes or ``MAX_DEPTH`` levels as it composes."""
 
     # A fresh dict, so the YAML 1.1 resolvers of SafeLoader (yes/no, timestamps, <<) are not used.
     yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}  # type: ignore[misc]
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.node_count = 0
+        self.depth = 0
+        #: Whether the document uses an alias (``*name``) anywhere.
+        self.has_alias = False
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.has_alias = True
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        self.node_count += 1
+        if self.node_count > MAX_NODES:
+            message = f"the file holds more than {MAX_NODES} YAML values"
+            raise _TooMuchYamlError(mark, message, "rules files are limited to keep checks fast")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            hint = f"at most {MAX_DEPTH} levels of lists and mappings"
+            raise _TooMuchYamlError(mark, "the YAML is nested too deeply", hint)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _CoreLoader.add_implicit_resolver(_BOOL, _BOOL_RE, list("tTfF"))
@@ -145,12 +186,14 @@ def parse_yaml(text: str, path: str) -> ParsedYaml:
     caller can go on and report the remaining problems.
     """
     try:
-        root = _compose(text)
+        root, has_alias = _compose(text)
     except yaml.YAMLError as error:
         return _unreadable(_syntax_finding(error, text, path))
+    except _TooMuchYamlError as limit:
+        return _unreadable(_fatal(path, limit.line, limit.column, limit.message, limit.hint))
     except RecursionError:
         return _unreadable(_fatal(path, 1, 1, "the YAML is nested too deeply"))
-    builder = _Builder(path)
+    builder = _Builder(path, has_alias)
     try:
         data = builder.build(root) if root is not None else None
     except _UnreadableYamlError as fatal:
@@ -159,10 +202,11 @@ def parse_yaml(text: str, path: str) -> ParsedYaml:
     return ParsedYaml(data, locator, tuple(builder.findings), True, frozenset(builder.unreadable))
 
 
-def _compose(text: str) -> yaml.Node | None:
+def _compose(text: str) -> tuple[yaml.Node | None, bool]:
+    """The document's root node (None when empty) and whether it uses aliases."""
     loader = _CoreLoader(text)  # the reader already rejects non-printable characters here
     try:
-        return loader.get_single_node()
+        return loader.get_single_node(), loader.has_alias
     finally:
         loader.dispose()
 
@@ -212,8 +256,9 @@ def _short_tag(tag: str) -> str:
 class _Builder:
     """Turns composed nodes into plain data, once per node (aliases share the built value)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, has_alias: bool) -> None:
         self.path = path
+        self._has_alias = has_alias
         self.findings: list[Finding] = []
         self.entries: dict[int, dict[Any, yaml.Node]] = {}
         self._built: dict[int, Any] = {}
@@ -253,8 +298,14 @@ class _Builder:
         self._in_progress.discard(key)
         self._built[key], self._sizes[key] = value, size
         if size > MAX_VALUES:
-            message = f"the file expands to more than {MAX_VALUES} values through aliases"
-            hint = "write the values out instead of repeating aliases"
+            # Only aliases make the built data larger than the nodes written, which the composer
+            # already bounds; without them, say so plainly rather than blame aliases.
+            if self._has_alias:
+                message = f"the file expands to more than {MAX_VALUES} values through aliases"
+                hint = "write the values out instead of repeating aliases"
+            else:
+                message = f"the file holds more than {MAX_VALUES} values"
+                hint = "rules files are limited to keep checks fast"
             raise _UnreadableYamlError(_fatal(self.path, *_position(node), message, hint))
         return value
 
@@ -302,7 +353,12 @@ class _Builder:
         parsed = _parse_scalar(text, tag)
         if parsed is not _NO_KEY:
             return parsed
-        if tag in (_INT, _FLOAT, _BOOL, _NULL):
+        if tag == _INT and _INT_RE.match(text):
+            # Python refuses to turn more than sys.get_int_max_str_digits() digits into an int.
+            digits = len(text.lstrip("+-"))
+            message = f"a whole number of {digits} digits is too long"
+            self._bad_value(node, loc, message, f"at most {sys.get_int_max_str_digits()} digits")
+        elif tag in (_INT, _FLOAT, _BOOL, _NULL):
             kind = tag.removeprefix(_CORE)
             self._bad_value(node, loc, f"{text!r} is not a valid {kind}")
         else:
@@ -325,7 +381,10 @@ def _parse_scalar(text: str, tag: str) -> Any:
     if tag == _INT and _INT_RE.match(text):
         if text.startswith(("0o", "0x")):
             return int(text[2:], 8 if text[1] == "o" else 16)
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts; the caller reports it
+            return _NO_KEY
     if tag == _FLOAT and _FLOAT_RE.match(text):
         lowered = text.lower()
         if lowered.endswith(".inf"):

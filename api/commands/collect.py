@@ -71,7 +71,7 @@ def collect_command(
     settings = ctx.obj
     assert isinstance(settings, Settings), "the rapport callback puts Settings in ctx.obj"
     selected = list(names or [])
-    config, bundle = _load(settings.rules_dir, selected)
+    config, bundle = _load(settings.rules_dir, selected, settings.max_rules_bytes)
     ruleset = bundle.ruleset
     with Store.open(settings.database_url) as store:
         sync_registry(store, bundle.clients)
@@ -92,7 +92,9 @@ class CollectorsFailedError(FindingsReportedError):
         super().__init__(f"{len(failed)} of {ran} collectors failed: {', '.join(failed)}")
 
 
-def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, RulesBundle]:
+def _load(
+    rules_dir: Path, names: Sequence[str], max_bytes: int
+) -> tuple[CollectorsConfig, RulesBundle]:
     """The collectors (checked against ``names``) and the rules bundle used to re-score."""
     from rapport.api.bundle import load_bundle
     from rapport.signals.collectors.config import COLLECTORS_FILE
@@ -100,7 +102,7 @@ def _load(rules_dir: Path, names: Sequence[str]) -> tuple[CollectorsConfig, Rule
     path = rules_dir / COLLECTORS_FILE
     if not path.is_file():
         raise _NoCollectorsFileError(path)
-    bundle = load_bundle(rules_dir)
+    bundle = load_bundle(rules_dir, max_bytes=max_bytes)
     assert bundle.collectors is not None  # the file exists and the bundle loaded
     bundle.collectors.select(names)  # an unknown name is a usage error before anything runs
     return bundle.collectors, bundle

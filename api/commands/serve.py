@@ -102,7 +102,10 @@ def seed_demo(service: Service) -> None:
     store = service.store
     if store.signal_count() > 0:
         return
-    sync_registry(store, load_bundle(service.settings.rules_dir).clients)
+    sync_registry(
+        store,
+        load_bundle(service.settings.rules_dir, max_bytes=service.settings.max_rules_bytes).clients,
+    )
     store.upsert_signals(demo_signals(store.clients(), end=service.clock()))
 
 

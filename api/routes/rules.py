@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from rapport.api.auth import Principal, require
 from rapport.api.bundle import check_rules
-from rapport.api.errors import BadRequestError
+from rapport.api.errors import BadRequestError, PayloadTooLargeError
 from rapport.api.reload import ReloadResult
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.schemas import (
@@ -93,16 +93,20 @@ async def validate_rules(
     ``rapport rules check`` would; findings are ``path:line:col: key: message (hint)``."""
     if not _RULES_FILE.match(file):
         raise BadRequestError(f"file {file!r} must be a relative path to a .yaml file (no '..')")
+    # The rules-file limit, before any parsing: parse cost grows much faster than the body.
+    limit = request.app.state.settings.max_rules_bytes
     body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLargeError(limit)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequestError("the body must be UTF-8 YAML text") from None
     directory = service_of(request).rules.directory
-    return await run_in_threadpool(_check_with, directory, file, text)
+    return await run_in_threadpool(_check_with, directory, file, text, limit)
 
 
-def _check_with(directory: Path, file: str, text: str) -> ValidateOut:
+def _check_with(directory: Path, file: str, text: str, limit: int) -> ValidateOut:
     """Findings of ``directory`` with ``file`` replaced by ``text``, paths relative to it."""
     with tempfile.TemporaryDirectory(prefix="rapport-validate-") as tmp:
         copy = Path(tmp) / "rules"
@@ -112,7 +116,7 @@ def _check_with(directory: Path, file: str, text: str) -> ValidateOut:
         target = copy / file
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-        findings = [_relocated(f, copy) for f in check_rules(copy)]
+        findings = [_relocated(f, copy) for f in check_rules(copy, max_bytes=limit)]
     return ValidateOut(ok=not findings, findings=[FindingOut.of(f) for f in sorted(findings)])
 
 

@@ -24,6 +24,20 @@ BANDS = {
 CLOSED_BANDS = {
     "bands": [{"min": 0, "max": 10, "points": 90}, {"min": 10, "max": 20, "points": 10}]
 }
+INCLUSIVE = {
+    "bands": [
+        {"at_most": 0.2, "points": 75},
+        {"above": 0.2, "at_most": 0.5, "points": 60},
+        {"above": 0.5, "points": 10},
+    ]
+}
+MIXED = {
+    "bands": [
+        {"below": 1, "points": 90},
+        {"at_least": 1, "at_most": 1, "points": 50},  # exactly 1
+        {"above": 1, "points": 5},
+    ]
+}
 POINTS = {"points": [[4, 100], [24, 60], [72, 0]]}
 LOWER_IS_BETTER = {"linear": {"best": 0, "worst": 30}}
 HIGHER_IS_BETTER = {"linear": {"best": 90, "worst": 40}}
@@ -51,6 +65,9 @@ def points_for(
         (BANDS, [26, 30], [20, 20]),
         (BANDS, [40, 1000], [20, 20]),
         (CLOSED_BANDS, [-5, 0, 20, 25], [90, 90, 10, 10]),
+        (INCLUSIVE, [0.19999, 0.2, 0.20001], [75, 75, 60]),
+        (INCLUSIVE, [0.5, 0.50001, -3, 9], [60, 10, 75, 10]),
+        (MIXED, [0.99999, 1, 1.00001], [90, 50, 5]),
         (POINTS, [0, 4, 14, 48, 72, 100], [100, 100, 80, 30, 0, 0]),
         (LOWER_IS_BETTER, [-1, 0, 15, 30, 40], [100, 100, 50, 0, 0]),
         (HIGHER_IS_BETTER, [95, 90, 65, 40, 0], [100, 100, 50, 0, 0]),
@@ -63,6 +80,9 @@ def points_for(
         "a value in a gap nearer the next band scores the next band",
         "a value at or above the last band's max scores the last band",
         "closed bands clamp below the first and above the last",
+        "at_most includes its value and the next band's above excludes it",
+        "an inclusive upper end holds its value and open ends reach every value",
+        "below, at_least with at_most, and above score one exact value apart",
         "points interpolate linearly and clamp at both ends",
         "linear with best below worst scores lower values higher",
         "linear with best above worst scores higher values higher",

@@ -10,9 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from rapport.engine.errors import Finding, RulesError
 from rapport.engine.loader import (
+    MAX_RULES_BYTES,
     check_model_text,
     load_model_file,
     load_scorecard,
+    read_rules_text,
 )
 from rapport.engine.model import Scorecard
 from rapport.engine.validate import Locate
@@ -328,6 +330,37 @@ def test_unreadable_files_are_findings(tmp_path: Path, content: bytes | None, me
         load_model_file(path, Scorecard)
     assert [f.message for f in caught.value.findings] == [message]
     assert caught.value.findings[0].path == str(path)
+
+
+def test_an_oversized_rules_file_is_one_finding_naming_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "scorecard.yaml"
+    with path.open("wb") as sparse:  # 50 MB on paper, nothing on disk: only the limit is read
+        sparse.truncate(50 * 1024 * 1024)
+    with pytest.raises(RulesError) as caught:
+        load_scorecard(path)
+    assert [str(f) for f in caught.value.findings] == [
+        f"{path}:1:1: <root>: the file is larger than the limit of {MAX_RULES_BYTES} bytes for "
+        "a rules file (split it, or raise RAPPORT_MAX_RULES_BYTES)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "readable"),
+    [
+        pytest.param(len(MINIMAL), True, id="a file of exactly the limit is read"),
+        pytest.param(len(MINIMAL) - 1, False, id="a file one byte over the limit is refused"),
+    ],
+)
+def test_read_rules_text_takes_its_limit_as_a_parameter(
+    tmp_path: Path, limit: int, readable: bool
+) -> None:
+    path = tmp_path / "scorecard.yaml"
+    path.write_text(MINIMAL)
+    text, findings = read_rules_text(path, max_bytes=limit)
+    assert (text == MINIMAL) is readable
+    assert [f.message for f in findings] == (
+        [] if readable else [f"the file is larger than the limit of {limit} bytes for a rules file"]
+    )
 
 
 def test_a_byte_order_mark_is_not_part_of_the_yaml(tmp_path: Path) -> None:

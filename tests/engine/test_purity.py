@@ -179,7 +179,7 @@ def test_the_loader_reads_rules_text_in_exactly_one_function() -> None:
     reader = next(
         n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "read_rules_text"
     )
-    assert io_calls(ast.unparse(reader)) == {"read_rules_text: .read_text"}
+    assert io_calls(ast.unparse(reader)) == {"read_rules_text: .open"}
 
 
 @pytest.mark.parametrize(

@@ -86,11 +86,15 @@ def curves(draw: st.DrawFn) -> dict[str, Any]:
     points = [draw(st.integers(-10, 110)) for _ in range(len(cuts) + 1)]
     if shape == "points":
         return {"points": [[x, p] for x, p in zip(cuts, points, strict=False)]}
-    bounds = [None, *cuts, None]
-    bands = [
-        {"min": lo, "max": hi, "points": p}
-        for lo, hi, p in zip(bounds, bounds[1:], points, strict=False)
-    ]
+    bands: list[dict[str, Any]] = [{"points": p} for p in points]
+    for i, cut in enumerate(cuts):
+        # Each cut is held by exactly one side: the band below (at_most, then above) or the band
+        # above (max or below, then min or at_least), so inclusive ends are drawn too.
+        if draw(st.booleans()):
+            bands[i]["at_most"], bands[i + 1]["above"] = cut, cut
+        else:
+            bands[i][draw(st.sampled_from(["max", "below"]))] = cut
+            bands[i + 1][draw(st.sampled_from(["min", "at_least"]))] = cut
     if draw(st.booleans()):  # close the ends: values beyond them take the nearest band
         bands = bands[1:-1] or bands
     return {"bands": [{k: v for k, v in b.items() if v is not None} for b in bands]}

@@ -201,6 +201,40 @@ CASES = [
         id="bands listed out of order should fail",
     ),
     pytest.param(
+        [("{min: 0.1, max: 0.3, points: 60}", "{above: 0.1, at_most: 0.3, points: 60}")],
+        [
+            "41:11: components.delivery.curve.bands[1]: gap between bands: nothing scores the "
+            "value 0.1 (use at_most: 0.1 in the band before, or at_least: in this one)",
+            "42:11: components.delivery.curve.bands[2]: bands overlap at 0.3: both (0.1, 0.3] "
+            "and 0.3 and above hold it",
+        ],
+        id="below then above the same value leaves a gap and at_most then min overlaps at it",
+    ),
+    pytest.param(
+        [("{max: 0.1, points: 100}", "{at_most: 0.1, points: 100}")],
+        [
+            "41:11: components.delivery.curve.bands[1]: bands overlap at 0.1: both at most 0.1 "
+            "and [0.1, 0.3) hold it"
+        ],
+        id="at_most then at_least the same value should overlap at exactly that value",
+    ),
+    pytest.param(
+        [("{min: 0.1, max: 0.3, points: 60}", "{min: 0.1, max: 0.3, at_most: 0.3, points: 60}")],
+        [
+            "41:11: components.delivery.curve.bands[1]: a band has one upper bound: max, below, "
+            "at_most (got max, at_most)"
+        ],
+        id="a band with two upper bounds should fail its shape",
+    ),
+    pytest.param(
+        [("{min: 0.1, max: 0.3, points: 60}", "{above: 0.3, at_most: 0.3, points: 60}")],
+        [
+            "41:11: components.delivery.curve.bands[1]: band (0.3, 0.3] is empty "
+            "(above must be below at_most)"
+        ],
+        id="a band open at a value it also closes at should be empty",
+    ),
+    pytest.param(
         [("{min: 3, max: 10, points: 50}", "{min: 3, max: 10, points: 150}")],
         [
             "62:29: components.stability.curve.bands[1].points: 150 points is outside the scale "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rapport.engine.errors import Finding
-from rapport.engine.yamlsource import MAX_VALUES, format_key, parse_yaml
+from rapport.engine.yamlsource import MAX_DEPTH, MAX_NODES, MAX_VALUES, format_key, parse_yaml
 
 DOC = """\
 version: 1
@@ -192,8 +193,9 @@ def test_duplicate_key_inside_a_list_item_names_the_item() -> None:
         ),
         pytest.param(
             "[" * 1000 + "]" * 1000,
-            "x.yaml:1:1: <root>: the YAML is nested too deeply",
-            id="absurd nesting",
+            f"x.yaml:1:{MAX_DEPTH + 1}: <root>: the YAML is nested too deeply "
+            f"(at most {MAX_DEPTH} levels of lists and mappings)",
+            id="absurd nesting is refused where it passes the limit",
         ),
     ],
 )
@@ -267,6 +269,42 @@ def test_exploding_aliases_are_refused_before_they_are_built() -> None:
     assert [f.message for f in parsed.findings] == [
         f"the file expands to more than {MAX_VALUES} values through aliases"
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("v: [" + ", ".join(["0"] * MAX_NODES) + "]\n", id="a long flat list"),
+        pytest.param(
+            "".join(f"k{i}: {{a: 1, b: 2}}\n" for i in range(MAX_NODES // 3 + 1)),
+            id="many small mappings",
+        ),
+    ],
+)
+def test_a_node_heavy_file_is_refused_without_blaming_aliases(text: str) -> None:
+    parsed = parse_yaml(text, "x.yaml")
+    assert not parsed.readable
+    assert [(f.key, f.message) for f in parsed.findings] == [
+        ("", f"the file holds more than {MAX_NODES} YAML values")
+    ]
+    assert "alias" not in str(parsed.findings[0])
+
+
+def test_nesting_just_inside_the_limit_is_read() -> None:
+    parsed = parse_yaml("[" * MAX_DEPTH + "]" * MAX_DEPTH, "x.yaml")
+    assert parsed.readable
+    assert parsed.findings == ()
+
+
+def test_an_integer_of_more_digits_than_python_converts_is_a_finding() -> None:
+    digits = sys.get_int_max_str_digits() + 700
+    parsed = parse_yaml(f"version: 1\nsize: {'7' * digits}\n", "x.yaml")
+    assert parsed.readable
+    assert [str(f) for f in parsed.findings] == [
+        f"x.yaml:2:7: size: a whole number of {digits} digits is too long "
+        f"(at most {sys.get_int_max_str_digits()} digits)"
+    ]
+    assert parsed.unreadable_values == frozenset({"size"})
 
 
 def test_an_empty_file_is_readable_and_holds_nothing() -> None:
