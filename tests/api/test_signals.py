@@ -3,6 +3,7 @@ results, idempotency by event_id and by Idempotency-Key, commit before the 2xx, 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from live_api import LiveServer, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
+from rapport.api.routes.signals import TAKEN
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
 from rapport.signals import schema
 from rapport.signals.idempotency import idempotency_keys
@@ -36,6 +38,9 @@ def live(serve_api: ServerFactory, store_url: str) -> LiveServer:
     server = serve_api(url=store_url)
     seed_world(server)
     return server
+
+
+T_END = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def stored_event_ids(url: str) -> list[str]:
@@ -116,23 +121,23 @@ def test_ingesting_the_same_batch_twice_stores_it_once(live: LiveServer) -> None
     [
         pytest.param(
             reply_json("a", value="3.5"),
-            "signals[0].value: Input should be a valid number",
+            "value: Input should be a valid number",
             id="a string where a number belongs is refused, not coerced",
         ),
         pytest.param(
             reply_json("a", value=True),
-            "signals[0].value: Input should be a valid number",
+            "value: Input should be a valid number",
             id="a boolean where a number belongs is refused",
         ),
         pytest.param(
             reply_json("a", ts=1782813600),
-            "signals[0].ts: Value error, expected an ISO 8601 date-time string such as "
+            "ts: Value error, expected an ISO 8601 date-time string such as "
             "2026-05-01T09:30:00Z",
             id="an epoch number where a timestamp belongs is refused",
         ),
         pytest.param(
             reply_json("a", colour="red"),
-            "signals[0].colour: Extra inputs are not permitted",
+            "colour: Extra inputs are not permitted",
             id="an unknown field is refused",
         ),
         pytest.param(
@@ -143,26 +148,92 @@ def test_ingesting_the_same_batch_twice_stores_it_once(live: LiveServer) -> None
                 "ts": "2026-06-30T10:00:00Z",
                 "value": 11,
             },
-            "signals[0]: Value error, value 11 is outside the nps scale 0..10",
+            "item: Value error, value 11 is outside the nps scale 0..10",
             id="a survey answer off its scale is refused",
         ),
         pytest.param(
             reply_json("a", client="no spaces"),
-            "signals[0].client: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'",
+            "client: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'",
             id="a malformed client id is refused",
+        ),
+        pytest.param(
+            {**reply_json("a"), "kind": "incident", "severity": "sev9"},
+            "severity: Input should be 'sev1', 'sev2', 'sev3' or 'sev4'; opened_at: Field "
+            "required; ts: Extra inputs are not permitted; value: Extra inputs are not permitted; "
+            "channel: Extra inputs are not permitted",
+            id="an incident of an unknown severity is refused",
+        ),
+        pytest.param(
+            "not an object",
+            "item: Input should be a valid dictionary or instance of CustomIn",
+            id="an item that is not an object is refused",
         ),
     ],
 )
-def test_a_malformed_item_fails_the_whole_request_with_422(
-    live: LiveServer, item: dict[str, Any], reason: str
+def test_an_invalid_item_is_rejected_alone_naming_its_field_and_counted(
+    live: LiveServer, item: Any, reason: str
 ) -> None:
     before = live.store.signal_count()
-    response = live.call("POST", "/api/v1/signals", json={"signals": [reply_json("ok"), item]})
-    assert response.status_code == 422
-    body = response.json()
-    assert body["reason"] == reason.replace("signals[0]", "signals[1]")
-    assert body["detail"][0]["loc"][:3] == ["body", "signals", 1]
-    assert live.store.signal_count() == before  # nothing of the request was stored
+    body = {"signals": [reply_json("ok-1"), item, reply_json("ok-2", value=3.0)]}
+    response = live.call("POST", "/api/v1/signals", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert [a["event_id"] for a in result["accepted"]] == ["ok-1", "ok-2"]
+    event_id = item["event_id"] if isinstance(item, dict) else ""
+    assert result["rejected"] == [{"index": 1, "event_id": event_id, "reason": reason}]
+    assert live.store.signal_count() == before + 2  # the valid items are stored
+    assert ingested_counts(live)["rejected"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        pytest.param(reply_json("nul-1", channel="e\x00mail"), "channel", id="in an attribute"),
+        pytest.param(reply_json("nul\x00-2"), "event_id", id="in the event id"),
+        pytest.param(
+            {"event_id": "nul-3", "client": "globex", "kind": "overdue_invoices",
+             "ts": "2026-06-30T09:00:00Z", "value": 2, "attrs": {"currency": "U\x00SD"}},
+            "attrs.currency", id="in a custom attribute's value",
+        ),
+        pytest.param(
+            {"event_id": "nul-4", "client": "globex", "kind": "overdue_invoices",
+             "ts": "2026-06-30T09:00:00Z", "value": 2, "attrs": {"cur\x00rency": "USD"}},
+            "attrs.cur\x00rency", id="in a custom attribute's name",
+        ),
+    ],
+)  # fmt: skip
+def test_a_nul_character_in_any_text_rejects_its_item_on_every_backend(
+    live: LiveServer, item: dict[str, Any], field: str
+) -> None:
+    body = {"signals": [item, reply_json("after-nul")]}
+    response = live.call("POST", "/api/v1/signals", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["rejected"] == [
+        {
+            "index": 0,
+            "event_id": item["event_id"],
+            "reason": f"{field}: text must not contain NUL characters (\\u0000)",
+        }
+    ]
+    assert [a["event_id"] for a in result["accepted"]] == ["after-nul"]
+
+
+def test_an_event_id_of_another_client_is_rejected_and_its_signal_stays(
+    live: LiveServer, store_url: str
+) -> None:
+    # acme-r1 is acme's (seeded); posting it for globex must neither move it nor update it.
+    taken = reply_json("acme-r1", client="globex", value=50.0)
+    response = live.call("POST", "/api/v1/signals", json={"signals": [taken, reply_json("mine")]})
+    result = response.json()
+    assert result["rejected"] == [{"index": 0, "event_id": "acme-r1", "reason": TAKEN}]
+    assert "acme" not in TAKEN and "globex" not in TAKEN
+    assert [a["event_id"] for a in result["accepted"]] == ["mine"]
+    with Store.open(store_url) as other:
+        [row] = [s for s in other.client_signals("acme", ["response_time"], T_END)
+                 if s.event_id == "acme-r1"]  # fmt: skip
+    assert row.value == 1.0
+    assert ingested_counts(live)["rejected"] == 1.0
 
 
 def test_an_empty_batch_and_an_oversized_batch_are_422(live: LiveServer) -> None:
@@ -250,6 +321,18 @@ def test_new_signals_trigger_a_rescore(live: LiveServer) -> None:
         lambda: live.call("GET", "/api/v1/clients/globex").json()["score"] == pytest.approx(70.0),
         what="the ingest to trigger a re-score",
     )
+
+
+def ingested_counts(server: LiveServer) -> dict[str, float]:
+    """``rapport_signals_ingested_total`` by result, as scraped from /metrics."""
+    text = server.call("GET", "/metrics", token="read-token").text
+    return {
+        s.labels["result"]: s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "rapport_signals_ingested"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
 
 
 def test_ingest_results_are_counted_in_metrics(live: LiveServer) -> None:
