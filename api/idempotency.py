@@ -95,4 +95,3 @@ class IdempotencyKeys:
             return
         self._purged_at = now
         forget_responses(self._store, now - RETENTION)
-

@@ -3,6 +3,9 @@ results, idempotency by event_id and by Idempotency-Key, commit before the 2xx, 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rapport.api.routes.signals import TAKEN
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
 from rapport.signals import schema
-from rapport.signals.idempotency import idempotency_keys
+from rapport.signals.idempotency import idempotency_keys, stored_response
 from rapport.signals.store import Store
 
 
@@ -40,6 +43,7 @@ def live(serve_api: ServerFactory, store_url: str) -> LiveServer:
     return server
 
 
+DropTable = Callable[[str], None]  # the conftest fixture drop_table
 T_END = datetime(2030, 1, 1, tzinfo=UTC)
 
 
@@ -131,8 +135,7 @@ def test_ingesting_the_same_batch_twice_stores_it_once(live: LiveServer) -> None
         ),
         pytest.param(
             reply_json("a", ts=1782813600),
-            "ts: Value error, expected an ISO 8601 date-time string such as "
-            "2026-05-01T09:30:00Z",
+            "ts: Value error, expected an ISO 8601 date-time string such as 2026-05-01T09:30:00Z",
             id="an epoch number where a timestamp belongs is refused",
         ),
         pytest.param(
@@ -390,3 +393,70 @@ def test_a_burst_of_ingests_is_rescored_once(serve_api: ServerFactory) -> None:
         what="the burst to be re-scored",
     )
     assert evaluations() == before + 1
+
+
+def post_concurrently(live: LiveServer, bodies: list[dict[str, Any]], key: str) -> list[Any]:
+    """POST every body at once (released together by a barrier), all with one Idempotency-Key."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: dict[str, Any]) -> Any:
+        barrier.wait()
+        return live.call("POST", "/api/v1/signals", json=body, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def test_concurrent_requests_with_one_key_and_different_bodies_commit_exactly_one(
+    live: LiveServer, store_url: str
+) -> None:
+    before = set(stored_event_ids(store_url))
+    bodies = [
+        {"signals": [reply_json(f"race-{n}-{i}", value=float(i)) for i in range(300)]}
+        for n in range(6)
+    ]
+    responses = post_concurrently(live, bodies, "race-key")
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 409, 409, 409, 409, 409], [r.text for r in responses]
+    [winner] = [n for n, r in enumerate(responses) if r.status_code == 200]
+    for response in responses:
+        if response.status_code == 409:
+            assert "race-key" in response.json()["reason"]
+    written = set(stored_event_ids(store_url)) - before
+    assert written == {f"race-{winner}-{i}" for i in range(300)}  # the others wrote nothing
+
+
+def test_concurrent_retries_of_one_body_store_it_once_and_replay_or_wait(
+    live: LiveServer, store_url: str
+) -> None:
+    body = {"signals": [reply_json(f"retry-{i}", value=float(i)) for i in range(300)]}
+    responses = post_concurrently(live, [body] * 4, "retry-key")
+    first = [
+        r for r in responses if r.status_code == 200 and "Idempotent-Replayed" not in r.headers
+    ]
+    assert len(first) == 1
+    for response in responses:
+        if response.status_code == 409:  # arrived while the first was running
+            assert response.json()["reason"] == (
+                "a request with Idempotency-Key 'retry-key' is still in progress "
+                "(retry it shortly to get its answer)"
+            )
+        else:
+            assert response.status_code == 200
+            assert response.json() == first[0].json()
+    inserted = [a for a in first[0].json()["accepted"] if a["status"] == "inserted"]
+    assert len(inserted) == 300
+    again = live.call(
+        "POST", "/api/v1/signals", json=body, headers={"Idempotency-Key": "retry-key"}
+    )
+    assert again.json() == first[0].json()  # once done, every retry replays it
+
+
+def test_a_failed_request_releases_its_idempotency_key(
+    live: LiveServer, store_url: str, drop_table: DropTable
+) -> None:
+    drop_table("signals")
+    body = {"signals": [reply_json("fail-1")]}
+    failed = live.call("POST", "/api/v1/signals", json=body, headers={"Idempotency-Key": "f-1"})
+    assert failed.status_code == 503
+    assert stored_response(live.store, "admin", "f-1", since=0.0) is None
