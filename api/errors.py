@@ -56,6 +56,16 @@ class IdempotencyConflictError(ApiError):
         )
 
 
+class IdempotencyInProgressError(ApiError):
+    status_code = 409
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"a request with Idempotency-Key {key!r} is still in progress "
+            "(retry it shortly to get its answer)"
+        )
+
+
 class PayloadTooLargeError(ApiError):
     status_code = 413
 

@@ -4,27 +4,41 @@ A key is remembered per token (two callers may pick the same key) with a hash of
 the response it got, in the store (``signals/idempotency.py``). The same key with the same request
 replays that response; with a different request it is a 409. Keys are forgotten after
 ``RETENTION``.
+
+The key is reserved before the request writes anything, so of concurrent requests with one key
+exactly one runs. The others do not wait: with a different body they get the usual 409, with the
+same body a 409 "still in progress" (retry it: it then replays the answer). A request that fails
+releases its key; one whose server died holding it frees it after ``LEASE``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 
-from rapport.api.errors import BadRequestError, IdempotencyConflictError
+from rapport.api.errors import (
+    BadRequestError,
+    IdempotencyConflictError,
+    IdempotencyInProgressError,
+)
 from rapport.signals.idempotency import (
     StoredResponse,
+    complete_key,
     forget_responses,
-    store_response,
-    stored_response,
+    release_key,
+    reserve_key,
 )
-from rapport.signals.store import Store
+from rapport.signals.store import Store, StoreError
 
 __all__ = ["RETENTION", "IdempotencyKeys", "StoredResponse", "check_key", "request_hash"]
 
 RETENTION = 24 * 3600.0  # seconds a key is remembered
+#: Seconds a reservation holds its key without an answer: far longer than the largest batch takes.
+LEASE = 120.0
 _PURGE_EVERY = 600.0
+log = logging.getLogger("rapport.api")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as in the IETF draft's examples
 
 
@@ -45,23 +59,35 @@ class IdempotencyKeys:
         self._store = store
         self._purged_at = 0.0
 
-    def replay(self, principal: str, key: str, digest: str) -> StoredResponse | None:
-        """The response first given to (principal, key); 409 when that request was different."""
-        first = stored_response(self._store, principal, key, time.time() - RETENTION)
-        return None if first is None else _same_request(first, key, digest)
-
-    def remember(
-        self, principal: str, key: str, digest: str, status_code: int, body: str
-    ) -> StoredResponse | None:
-        """Store the response (None). When a concurrent request with the same key stored one
-        first, return that one instead — or 409 if its request was different."""
+    def reserve(self, principal: str, key: str, digest: str) -> StoredResponse | None:
+        """Take the key for this request (None: go ahead, then ``complete`` or ``release`` it), or
+        return the response first given with it. A 409 when it was used with another request,
+        or when the first request with it is still running."""
         self._purge()
         now = time.time()
-        response = StoredResponse(digest, status_code, body)
-        first = store_response(
-            self._store, principal, key, response, now=now, since=now - RETENTION
-        )
-        return None if first is None else _same_request(first, key, digest)
+        first = reserve_key(
+            self._store, principal, key, digest,
+            now=now, since=now - RETENTION, lease_since=now - LEASE,
+        )  # fmt: skip
+        if first is None:
+            return None
+        if first.request_hash != digest:
+            raise IdempotencyConflictError(key)
+        if first.pending:
+            raise IdempotencyInProgressError(key)
+        return first
+
+    def complete(self, principal: str, key: str, status_code: int, body: str) -> None:
+        """Remember the answer of the request that reserved the key."""
+        complete_key(self._store, principal, key, status_code, body)
+
+    def release(self, principal: str, key: str) -> None:
+        """Free the key of a request that failed. Never raises: the request's own error is the
+        one to report, and if the store is down the reservation lapses after ``LEASE``."""
+        try:
+            release_key(self._store, principal, key)
+        except StoreError as error:
+            log.warning("could not release Idempotency-Key %r: %s", key, error)
 
     def _purge(self) -> None:
         now = time.time()
@@ -69,9 +95,3 @@ class IdempotencyKeys:
             return
         self._purged_at = now
         forget_responses(self._store, now - RETENTION)
-
-
-def _same_request(first: StoredResponse, key: str, digest: str) -> StoredResponse:
-    if first.request_hash != digest:
-        raise IdempotencyConflictError(key)
-    return first

@@ -1,7 +1,9 @@
 """Request and response bodies of the HTTP API (``/api/v1``), as pydantic models.
 
 Incoming signals reuse ``signals.model``'s per-kind models with strict numbers and text-only
-timestamps: ``"value": "3.5"`` or ``"ts": 1700000000`` is a 422, never silently converted.
+timestamps: ``"value": "3.5"`` or ``"ts": 1700000000`` is refused, never silently converted. A
+batch is checked as a whole for its shape only (a list of 1 to ``MAX_SIGNALS_PER_REQUEST`` items);
+each item is validated on its own by ``parse_signal_in``, so that one bad item is rejected alone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from typing import (
     get_type_hints,
 )
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    Strict,
+    TypeAdapter,
+    create_model,
+)
 
 from rapport.engine.errors import Finding
 from rapport.engine.result import AppliedLimit, ComponentScore
@@ -92,6 +103,13 @@ if TYPE_CHECKING:
     SignalIn: TypeAlias = Signal
 else:
     SignalIn = signal_union(_KINDS_IN)
+_SIGNAL_IN: TypeAdapter[SignalIn] = TypeAdapter(SignalIn)
+
+
+def parse_signal_in(item: Any) -> SignalIn:
+    """Validate one item of a ``SignalBatch`` strictly; raises ``pydantic.ValidationError`` whose
+    locations start at the item (after the union tag of its kind)."""
+    return _SIGNAL_IN.validate_python(item)
 
 
 class _Body(BaseModel):
@@ -99,9 +117,14 @@ class _Body(BaseModel):
 
 
 class SignalBatch(_Body):
-    """Signals to store; each is idempotent by ``event_id``."""
+    """Signals to store; each is idempotent by ``event_id``.
 
-    signals: list[SignalIn] = Field(min_length=1, max_length=MAX_SIGNALS_PER_REQUEST)
+    The items are documented as ``SignalIn`` but arrive unvalidated (``SkipValidation``): the
+    route validates each with ``parse_signal_in`` and rejects the bad ones one by one."""
+
+    signals: list[SkipValidation[SignalIn]] = Field(
+        min_length=1, max_length=MAX_SIGNALS_PER_REQUEST
+    )
 
 
 class AcceptedItem(_Body):

@@ -2,7 +2,12 @@
 
 An item's identity is its key (``event_id``, client ``id``). Storing the same key with the same
 payload again changes nothing and reports ``unchanged``; a different payload replaces the row and
-reports ``updated`` (a milestone gets delivered, an incident resolved). Each batch is classified by
+reports ``updated`` (a milestone gets delivered, an incident resolved).
+
+A write never crosses clients: a signal whose ``event_id`` is stored under another client is
+``refused`` and the stored row is left as it is, for every caller (API, import, collectors). Without
+this, whoever may write one client could move any other client's signal to it by reusing its id.
+Each batch is classified by
 selecting the stored payloads of its keys first, then new rows are inserted and changed rows
 updated with one ``executemany`` each, so the table after a series of upserts depends only on the
 last payload given for each key.
@@ -24,7 +29,7 @@ from rapport.signals import schema
 from rapport.signals.dbapi import execute_many
 from rapport.signals.model import Client, StoredSignal
 
-UpsertStatus = Literal["inserted", "updated", "unchanged"]
+UpsertStatus = Literal["inserted", "updated", "unchanged", "refused"]
 
 #: Keys per ``IN (...)`` when looking up stored rows: well under SQLite's 32766 variables.
 _LOOKUP_CHUNK = 5000
@@ -32,12 +37,14 @@ _LOOKUP_CHUNK = 5000
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """What an upsert did: counts, and ``statuses[i]`` for the ``i``-th item given."""
+    """What an upsert did: counts, and ``statuses[i]`` for the ``i``-th item given. ``refused``
+    counts signals not written because their ``event_id`` belongs to another client."""
 
     inserted: int
     updated: int
     unchanged: int
     statuses: tuple[UpsertStatus, ...]
+    refused: int = 0
 
     @classmethod
     def of(cls, statuses: Sequence[UpsertStatus]) -> UpsertResult:
@@ -46,6 +53,7 @@ class UpsertResult:
             updated=statuses.count("updated"),
             unchanged=statuses.count("unchanged"),
             statuses=tuple(statuses),
+            refused=statuses.count("refused"),
         )
 
 
@@ -125,7 +133,10 @@ class StoreWriter:
         self.discarded = False
 
     def upsert_signals(self, signals: Sequence[StoredSignal]) -> UpsertResult:
-        """Insert new signals, update changed ones, by ``event_id``; statuses in input order."""
+        """Insert new signals, update changed ones, by ``event_id``; statuses in input order.
+
+        A signal whose ``event_id`` is stored (or given earlier in ``signals``) under another client
+        is ``refused``: nothing of it is written and the other client's row stays as it was."""
         return self.upsert_signal_params([signal_params(s) for s in signals])
 
     def upsert_signal_params(self, params: Sequence[dict[str, Any]]) -> UpsertResult:
@@ -134,7 +145,7 @@ class StoreWriter:
         # Signals are text and float columns only, so they may skip SQLAlchemy's per-row work.
         return _upsert(
             self._connection, schema.signals, params,
-            key="event_id", payload=SIGNAL_PAYLOAD, stamp=stamp, via_driver=True,
+            key="event_id", payload=SIGNAL_PAYLOAD, stamp=stamp, via_driver=True, owner="client",
         )  # fmt: skip
 
     def upsert_clients(self, clients: Sequence[Client]) -> UpsertResult:
@@ -163,21 +174,27 @@ def _upsert(
     payload: tuple[str, ...],
     stamp: Mapping[str, Any],
     via_driver: bool,
+    owner: str | None = None,
 ) -> UpsertResult:
     """Classify ``params`` against the stored rows (and earlier items of the same batch), then
     insert the new keys and update the changed ones, each with its last payload. ``via_driver``
-    sends the writes through ``signals.dbapi`` (only for tables without type processing)."""
+    sends the writes through ``signals.dbapi`` (only for tables without type processing). With
+    ``owner`` (a payload column), a row whose key is held under another ``owner`` is refused."""
     current = _stored_payloads(connection, table, key, [p[key] for p in params], payload)
     stored = set(current)
     changed: dict[str, dict[str, Any]] = {}
     statuses: list[UpsertStatus] = []
     payload_of = itemgetter(*payload)  # a tuple of the payload columns, at C speed
+    held_by = None if owner is None else payload.index(owner)
     for row in params:
         identity = row[key]
         values = payload_of(row)
         before = current.get(identity, _ABSENT)
         if before == values:
             statuses.append("unchanged")
+            continue
+        if held_by is not None and before is not _ABSENT and before[held_by] != values[held_by]:
+            statuses.append("refused")
             continue
         statuses.append("inserted" if before is _ABSENT else "updated")
         current[identity] = values

@@ -1,33 +1,52 @@
 """``POST /api/v1/signals``: push ingest, idempotent by ``event_id`` and by ``Idempotency-Key``.
 
-Shape errors (a string where a number belongs, an unknown field, a missing ``ts``) reject the whole
-request with a 422 naming every bad item. Items that are well-formed but cannot be taken are listed
-under ``rejected`` with a reason; the rest are committed before the 200 is sent:
+Only a body that is not a batch at all (not JSON, no ``signals`` list, 0 or more than
+``MAX_SIGNALS_PER_REQUEST`` items) fails the whole request, with a 422. Every item is then judged
+on its own; the items taken are committed before the 200 is sent, and each is reported:
 
 - ``accepted``: stored now (``inserted``) or replacing a changed payload (``updated``);
 - ``duplicates``: already stored with the same payload, or repeated earlier in the same batch;
-- ``rejected``: a custom kind the scorecard does not declare, a client an owner-restricted token
-  may not write, or an ``event_id`` repeated in the batch with a different payload.
+- ``rejected``, with a reason naming the field where there is one: an invalid item (a string
+  where a number belongs, an unknown field, a missing ``ts``, a NUL character in any text), a
+  custom kind the scorecard does not declare, a client an owner-restricted token may not write,
+  an ``event_id`` repeated in the batch with a different payload, or one the store holds under
+  another client (``TAKEN``: a write never moves a signal between clients).
+
+Every item's result is counted in ``rapport_signals_ingested_total{result}``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from rapport.api.auth import Principal, require
 from rapport.api.idempotency import IdempotencyKeys, check_key, request_hash
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
-from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST, IngestResult, SignalBatch
+from rapport.api.schemas import (
+    MAX_SIGNALS_PER_REQUEST,
+    IngestResult,
+    SignalBatch,
+    parse_signal_in,
+)
 from rapport.api.service import Service
 from rapport.engine.model import BUILTIN_KINDS
 from rapport.signals.model import StoredSignal
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
+
+#: Why an item is rejected whose event_id is stored under another client. The same words for any
+#: such client, and naming none: a token limited to some clients learns nothing about the others.
+TAKEN = (
+    "event_id is already used by a signal this request may not change "
+    "(event ids are unique across all clients; choose another, e.g. prefix it with its source)"
+)
 
 
 @router.post(
@@ -35,8 +54,10 @@ router = APIRouter(prefix="/api/v1", tags=["signals"])
     response_model=IngestResult,
     responses=errors(*AUTH_ERRORS, 400, 409, 413),
     description=f"Store up to {MAX_SIGNALS_PER_REQUEST} signals. A 200 means every accepted item "
-    "is committed. Send an `Idempotency-Key` header to make retries safe: the same key with the "
-    "same body replays the first response, with a different body it is a 409.",
+    "is committed; each invalid item is listed under `rejected` with its reason. Send an "
+    "`Idempotency-Key` header to make retries safe: the same key with the same body replays the "
+    "first response; with a different body, or while the first request is still running, it is "
+    "a 409 and nothing is written.",
 )
 def post_signals(
     request: Request,
@@ -45,19 +66,22 @@ def post_signals(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     service = service_of(request)
+    if idempotency_key is None:
+        return _json(_ingest(service, principal, batch).json(), 200)
+    check_key(idempotency_key)
     keys: IdempotencyKeys = request.app.state.idempotency
-    digest = ""
-    if idempotency_key is not None:
-        check_key(idempotency_key)
-        digest = request_hash(batch.model_dump_json())
-        first = keys.replay(principal.name, idempotency_key, digest)
-        if first is not None:
-            return _json(first.body, first.status_code, replayed=True)
-    body = _ingest(service, principal, batch).json()
-    if idempotency_key is not None:
-        first = keys.remember(principal.name, idempotency_key, digest, 200, body)
-        if first is not None:  # a concurrent retry with the same key got there first
-            return _json(first.body, first.status_code, replayed=True)
+    digest = request_hash(json.dumps(batch.signals, sort_keys=True, separators=(",", ":")))
+    # Reserved before anything is written: a concurrent request with the same key gets a 409 (or
+    # the first answer, once there is one) and never writes its body too.
+    first = keys.reserve(principal.name, idempotency_key, digest)
+    if first is not None:
+        return _json(first.body, first.status_code, replayed=True)
+    try:
+        body = _ingest(service, principal, batch).json()
+    except BaseException:
+        keys.release(principal.name, idempotency_key)
+        raise
+    keys.complete(principal.name, idempotency_key, 200, body)
     return _json(body, 200)
 
 
@@ -94,6 +118,7 @@ class _Outcome:
 
     def json(self) -> str:
         self.duplicates.sort(key=lambda d: d["index"])
+        self.rejected.sort(key=lambda d: d["index"])
         body = {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
@@ -108,7 +133,10 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
     to_store: list[tuple[int, StoredSignal]] = []
     out = _Outcome()
     for index, item in enumerate(batch.signals):
-        signal = item.to_stored()
+        signal = _parsed(item)
+        if isinstance(signal, str):
+            out.skip(out.rejected, index, _event_id_of(item), signal)
+            continue
         reason = _rejection(service, principal, signal, declared, visible)
         earlier = first_seen.get(signal.event_id)
         if reason is None and earlier is not None:
@@ -127,6 +155,61 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
     if out.accepted:
         service.evaluator.request("signals ingested")
     return out
+
+
+def _parsed(item: Any) -> StoredSignal | str:
+    """The item as a stored signal, or why it is rejected: the first field holding a NUL (which
+    PostgreSQL cannot store in text, and which no real source means), else what
+    ``parse_signal_in`` found wrong, field by field."""
+    nul = _nul_field(item, ())
+    if nul is not None:
+        return f"{_dotted(nul) or 'item'}: text must not contain NUL characters (\\u0000)"
+    try:
+        return parse_signal_in(item).to_stored()
+    except ValidationError as error:
+        return _reason(error)
+
+
+def _nul_field(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The location of the first string (or mapping key) in ``value`` that contains a NUL."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if "\x00" in key:
+                return (*loc, key)
+            found = _nul_field(inner, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for position, inner in enumerate(value):
+            found = _nul_field(inner, (*loc, position))
+            if found is not None:
+                return found
+    return None
+
+
+def _reason(error: ValidationError, shown: int = 5) -> str:
+    """``value: Input should be a valid number; …``: each problem at its field."""
+    problems = error.errors()
+    # loc[0] is the union tag, the model tried for the item's kind, not a key of the data
+    parts = [f"{_dotted(p['loc'][1:]) or 'item'}: {p['msg']}" for p in problems[:shown]]
+    if len(problems) > shown:
+        parts.append(f"… and {len(problems) - shown} more")
+    return "; ".join(parts)
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _event_id_of(item: Any) -> str:
+    """The item's ``event_id`` when it has a usable one, for the report; else empty."""
+    event_id = item.get("event_id") if isinstance(item, dict) else None
+    return event_id if isinstance(event_id, str) else ""
 
 
 def _rejection(
@@ -152,13 +235,19 @@ def _rejection(
 
 
 def _store(service: Service, items: list[tuple[int, StoredSignal]], out: _Outcome) -> None:
-    """Upsert in one transaction (the store's contract): new or changed items are accepted."""
+    """Upsert in one transaction (the store's contract): new or changed items are accepted.
+
+    An item whose event_id the store holds under another client is refused by the store and
+    rejected here with ``TAKEN``, a reason that names neither that client nor the stored signal.
+    """
     if not items:
         return
     result = service.store.upsert_signals([signal for _, signal in items])
     for (index, signal), status in zip(items, result.statuses, strict=True):
         if status == "unchanged":
             out.skip(out.duplicates, index, signal.event_id, "already stored with the same payload")
+        elif status == "refused":
+            out.skip(out.rejected, index, signal.event_id, TAKEN)
         else:
             out.accepted.append({"index": index, "event_id": signal.event_id, "status": status})
 

@@ -49,6 +49,8 @@ Rescore = Callable[[set[str]], None]
 Clock = Callable[[], datetime]
 #: Runs kept per collector in the run log (older ones are pruned after each run).
 RUNS_KEPT = 2000
+#: Upsert statuses that wrote a row (a signal refused as another client's event_id wrote nothing).
+_WRITTEN = ("inserted", "updated")
 
 
 def utc_now() -> datetime:
@@ -201,7 +203,7 @@ def _fetch_pages(env: _Round, spec: CollectorSpec, context: FetchContext, tally:
         if signals:
             upserted = store.upsert_signals(signals)
             changed = [
-                s for s, st in zip(signals, upserted.statuses, strict=True) if st != "unchanged"
+                s for s, st in zip(signals, upserted.statuses, strict=True) if st in _WRITTEN
             ]
             tally.stored += len(changed)
             tally.affected |= {s.client for s in changed}

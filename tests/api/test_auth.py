@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from live_api import LiveServer, ServerFactory
 
 from rapport.api.app import build_service
 from rapport.api.auth import InsecureBindError, check_exposure, is_loopback
+from rapport.api.routes.signals import TAKEN
 from rapport.api.settings import Settings
 
 ACME = {
@@ -23,6 +25,11 @@ GLOBEX = {
 }  # fmt: skip
 SIGNAL = {"signals": [{"event_id": "auth-1", "client": "umbrella", "kind": "response_time",
                        "ts": "2026-06-30T10:00:00Z", "value": 1.0}]}  # fmt: skip
+# acme-r1 is Alice's acme's (seeded); Bob posts it for his globex.
+TAKEOVER = {"signals": [{"event_id": "acme-r1", "client": "globex", "kind": "response_time",
+                         "ts": "2026-06-30T10:00:00Z", "value": 99.0}]}  # fmt: skip
+
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
 # (token, method, path, json body, expected status). None = no Authorization header.
 MATRIX: list[Any] = [
@@ -73,6 +80,8 @@ MATRIX: list[Any] = [
     ("alice-token", "GET", "/metrics", None, 403, "a PM token cannot scrape everyone's metrics"),
     ("alice-token", "POST", "/api/v1/signals", SIGNAL, 200,
      "admin implies ingest (PM A's items for others' clients are rejected one by one)"),
+    ("bob-token", "POST", "/api/v1/signals", TAKEOVER, 200,
+     "PM B's item reusing PM A's event id is rejected one by one, not moved"),
     ("bob-token", "PUT", "/api/v1/clients/globex", GLOBEX, 403, "PM B lacks admin: no registry"),
     ("bob-token", "GET", "/api/v1/clients/globex", None, 200, "PM B (by email) reads his client"),
     ("bob-token", "GET", "/api/v1/clients/acme", None, 404, "PM B cannot see PM A's client"),
@@ -152,6 +161,24 @@ def test_a_pm_ingest_token_cannot_write_another_pms_client(world: LiveServer) ->
         {"index": 2, "event_id": "b-3",
          "reason": "No client by the id of 'unregistered' was found"},
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("bob-token", id="a PM token cannot move another PM's signal to its client"),
+        pytest.param("ingest-token", id="an unrestricted token cannot move a signal either"),
+    ],
+)
+def test_a_write_never_moves_a_signal_to_another_client(world: LiveServer, token: str) -> None:
+    result = world.call("POST", "/api/v1/signals", token=token, json=TAKEOVER).json()
+    assert result["accepted"] == []
+    # One reason for any other client's id, naming none: the answer tells nothing about acme.
+    assert result["rejected"] == [{"index": 0, "event_id": "acme-r1", "reason": TAKEN}]
+    acme = world.store.client_signals("acme", ["response_time"], LATER)
+    assert [(s.event_id, s.value) for s in acme if s.event_id == "acme-r1"] == [("acme-r1", 1.0)]
+    globex = world.store.client_signals("globex", ["response_time"], LATER)
+    assert "acme-r1" not in [s.event_id for s in globex]
 
 
 def test_prune_by_a_pm_only_removes_that_pms_clients(world: LiveServer) -> None:

@@ -148,7 +148,7 @@ def test_more_file_kinds_can_be_added_by_pattern(tmp_path: Path) -> None:
     for name in ("b.yaml", "a.yaml"):
         (tmp_path / "alerts" / name).write_text("version: 1\n")
 
-    def flag_every_file(path: Path, loaded: Loaded) -> tuple[None, list[Finding]]:
+    def flag_every_file(path: Path, loaded: Loaded, max_bytes: int) -> tuple[None, list[Finding]]:
         assert "scorecard" in loaded  # needs=("scorecard",): read after a valid scorecard
         return None, [Finding(str(path), 1, 1, "", "seen")]
 

@@ -3,6 +3,10 @@ results, idempotency by event_id and by Idempotency-Key, commit before the 2xx, 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,9 +14,10 @@ import sqlalchemy as sa
 from live_api import LiveServer, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
+from rapport.api.routes.signals import TAKEN
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
 from rapport.signals import schema
-from rapport.signals.idempotency import idempotency_keys
+from rapport.signals.idempotency import idempotency_keys, stored_response
 from rapport.signals.store import Store
 
 
@@ -36,6 +41,10 @@ def live(serve_api: ServerFactory, store_url: str) -> LiveServer:
     server = serve_api(url=store_url)
     seed_world(server)
     return server
+
+
+DropTable = Callable[[str], None]  # the conftest fixture drop_table
+T_END = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def stored_event_ids(url: str) -> list[str]:
@@ -116,23 +125,22 @@ def test_ingesting_the_same_batch_twice_stores_it_once(live: LiveServer) -> None
     [
         pytest.param(
             reply_json("a", value="3.5"),
-            "signals[0].value: Input should be a valid number",
+            "value: Input should be a valid number",
             id="a string where a number belongs is refused, not coerced",
         ),
         pytest.param(
             reply_json("a", value=True),
-            "signals[0].value: Input should be a valid number",
+            "value: Input should be a valid number",
             id="a boolean where a number belongs is refused",
         ),
         pytest.param(
             reply_json("a", ts=1782813600),
-            "signals[0].ts: Value error, expected an ISO 8601 date-time string such as "
-            "2026-05-01T09:30:00Z",
+            "ts: Value error, expected an ISO 8601 date-time string such as 2026-05-01T09:30:00Z",
             id="an epoch number where a timestamp belongs is refused",
         ),
         pytest.param(
             reply_json("a", colour="red"),
-            "signals[0].colour: Extra inputs are not permitted",
+            "colour: Extra inputs are not permitted",
             id="an unknown field is refused",
         ),
         pytest.param(
@@ -143,26 +151,92 @@ def test_ingesting_the_same_batch_twice_stores_it_once(live: LiveServer) -> None
                 "ts": "2026-06-30T10:00:00Z",
                 "value": 11,
             },
-            "signals[0]: Value error, value 11 is outside the nps scale 0..10",
+            "item: Value error, value 11 is outside the nps scale 0..10",
             id="a survey answer off its scale is refused",
         ),
         pytest.param(
             reply_json("a", client="no spaces"),
-            "signals[0].client: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'",
+            "client: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'",
             id="a malformed client id is refused",
+        ),
+        pytest.param(
+            {**reply_json("a"), "kind": "incident", "severity": "sev9"},
+            "severity: Input should be 'sev1', 'sev2', 'sev3' or 'sev4'; opened_at: Field "
+            "required; ts: Extra inputs are not permitted; value: Extra inputs are not permitted; "
+            "channel: Extra inputs are not permitted",
+            id="an incident of an unknown severity is refused",
+        ),
+        pytest.param(
+            "not an object",
+            "item: Input should be a valid dictionary or instance of CustomIn",
+            id="an item that is not an object is refused",
         ),
     ],
 )
-def test_a_malformed_item_fails_the_whole_request_with_422(
-    live: LiveServer, item: dict[str, Any], reason: str
+def test_an_invalid_item_is_rejected_alone_naming_its_field_and_counted(
+    live: LiveServer, item: Any, reason: str
 ) -> None:
     before = live.store.signal_count()
-    response = live.call("POST", "/api/v1/signals", json={"signals": [reply_json("ok"), item]})
-    assert response.status_code == 422
-    body = response.json()
-    assert body["reason"] == reason.replace("signals[0]", "signals[1]")
-    assert body["detail"][0]["loc"][:3] == ["body", "signals", 1]
-    assert live.store.signal_count() == before  # nothing of the request was stored
+    body = {"signals": [reply_json("ok-1"), item, reply_json("ok-2", value=3.0)]}
+    response = live.call("POST", "/api/v1/signals", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert [a["event_id"] for a in result["accepted"]] == ["ok-1", "ok-2"]
+    event_id = item["event_id"] if isinstance(item, dict) else ""
+    assert result["rejected"] == [{"index": 1, "event_id": event_id, "reason": reason}]
+    assert live.store.signal_count() == before + 2  # the valid items are stored
+    assert ingested_counts(live)["rejected"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        pytest.param(reply_json("nul-1", channel="e\x00mail"), "channel", id="in an attribute"),
+        pytest.param(reply_json("nul\x00-2"), "event_id", id="in the event id"),
+        pytest.param(
+            {"event_id": "nul-3", "client": "globex", "kind": "overdue_invoices",
+             "ts": "2026-06-30T09:00:00Z", "value": 2, "attrs": {"currency": "U\x00SD"}},
+            "attrs.currency", id="in a custom attribute's value",
+        ),
+        pytest.param(
+            {"event_id": "nul-4", "client": "globex", "kind": "overdue_invoices",
+             "ts": "2026-06-30T09:00:00Z", "value": 2, "attrs": {"cur\x00rency": "USD"}},
+            "attrs.cur\x00rency", id="in a custom attribute's name",
+        ),
+    ],
+)  # fmt: skip
+def test_a_nul_character_in_any_text_rejects_its_item_on_every_backend(
+    live: LiveServer, item: dict[str, Any], field: str
+) -> None:
+    body = {"signals": [item, reply_json("after-nul")]}
+    response = live.call("POST", "/api/v1/signals", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["rejected"] == [
+        {
+            "index": 0,
+            "event_id": item["event_id"],
+            "reason": f"{field}: text must not contain NUL characters (\\u0000)",
+        }
+    ]
+    assert [a["event_id"] for a in result["accepted"]] == ["after-nul"]
+
+
+def test_an_event_id_of_another_client_is_rejected_and_its_signal_stays(
+    live: LiveServer, store_url: str
+) -> None:
+    # acme-r1 is acme's (seeded); posting it for globex must neither move it nor update it.
+    taken = reply_json("acme-r1", client="globex", value=50.0)
+    response = live.call("POST", "/api/v1/signals", json={"signals": [taken, reply_json("mine")]})
+    result = response.json()
+    assert result["rejected"] == [{"index": 0, "event_id": "acme-r1", "reason": TAKEN}]
+    assert "acme" not in TAKEN and "globex" not in TAKEN
+    assert [a["event_id"] for a in result["accepted"]] == ["mine"]
+    with Store.open(store_url) as other:
+        [row] = [s for s in other.client_signals("acme", ["response_time"], T_END)
+                 if s.event_id == "acme-r1"]  # fmt: skip
+    assert row.value == 1.0
+    assert ingested_counts(live)["rejected"] == 1.0
 
 
 def test_an_empty_batch_and_an_oversized_batch_are_422(live: LiveServer) -> None:
@@ -252,6 +326,18 @@ def test_new_signals_trigger_a_rescore(live: LiveServer) -> None:
     )
 
 
+def ingested_counts(server: LiveServer) -> dict[str, float]:
+    """``rapport_signals_ingested_total`` by result, as scraped from /metrics."""
+    text = server.call("GET", "/metrics", token="read-token").text
+    return {
+        s.labels["result"]: s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "rapport_signals_ingested"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+
 def test_ingest_results_are_counted_in_metrics(live: LiveServer) -> None:
     batch = [
         reply_json("c-1"),  # inserted
@@ -307,3 +393,70 @@ def test_a_burst_of_ingests_is_rescored_once(serve_api: ServerFactory) -> None:
         what="the burst to be re-scored",
     )
     assert evaluations() == before + 1
+
+
+def post_concurrently(live: LiveServer, bodies: list[dict[str, Any]], key: str) -> list[Any]:
+    """POST every body at once (released together by a barrier), all with one Idempotency-Key."""
+    barrier = threading.Barrier(len(bodies))
+
+    def post(body: dict[str, Any]) -> Any:
+        barrier.wait()
+        return live.call("POST", "/api/v1/signals", json=body, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(post, bodies))
+
+
+def test_concurrent_requests_with_one_key_and_different_bodies_commit_exactly_one(
+    live: LiveServer, store_url: str
+) -> None:
+    before = set(stored_event_ids(store_url))
+    bodies = [
+        {"signals": [reply_json(f"race-{n}-{i}", value=float(i)) for i in range(300)]}
+        for n in range(6)
+    ]
+    responses = post_concurrently(live, bodies, "race-key")
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 409, 409, 409, 409, 409], [r.text for r in responses]
+    [winner] = [n for n, r in enumerate(responses) if r.status_code == 200]
+    for response in responses:
+        if response.status_code == 409:
+            assert "race-key" in response.json()["reason"]
+    written = set(stored_event_ids(store_url)) - before
+    assert written == {f"race-{winner}-{i}" for i in range(300)}  # the others wrote nothing
+
+
+def test_concurrent_retries_of_one_body_store_it_once_and_replay_or_wait(
+    live: LiveServer, store_url: str
+) -> None:
+    body = {"signals": [reply_json(f"retry-{i}", value=float(i)) for i in range(300)]}
+    responses = post_concurrently(live, [body] * 4, "retry-key")
+    first = [
+        r for r in responses if r.status_code == 200 and "Idempotent-Replayed" not in r.headers
+    ]
+    assert len(first) == 1
+    for response in responses:
+        if response.status_code == 409:  # arrived while the first was running
+            assert response.json()["reason"] == (
+                "a request with Idempotency-Key 'retry-key' is still in progress "
+                "(retry it shortly to get its answer)"
+            )
+        else:
+            assert response.status_code == 200
+            assert response.json() == first[0].json()
+    inserted = [a for a in first[0].json()["accepted"] if a["status"] == "inserted"]
+    assert len(inserted) == 300
+    again = live.call(
+        "POST", "/api/v1/signals", json=body, headers={"Idempotency-Key": "retry-key"}
+    )
+    assert again.json() == first[0].json()  # once done, every retry replays it
+
+
+def test_a_failed_request_releases_its_idempotency_key(
+    live: LiveServer, store_url: str, drop_table: DropTable
+) -> None:
+    drop_table("signals")
+    body = {"signals": [reply_json("fail-1")]}
+    failed = live.call("POST", "/api/v1/signals", json=body, headers={"Idempotency-Key": "f-1"})
+    assert failed.status_code == 503
+    assert stored_response(live.store, "admin", "f-1", since=0.0) is None

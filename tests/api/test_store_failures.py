@@ -29,5 +29,5 @@ def test_a_broken_idempotency_table_is_a_503_with_the_stores_reason(
     )
     assert answer.status_code == 503
     reason = answer.json()["reason"]
-    assert reason.startswith("Cannot read from the store at ")
+    assert reason.startswith("Cannot write to the store at ")  # reserving the key is a write
     assert "idempotency_keys" in reason

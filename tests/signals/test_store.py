@@ -271,6 +271,12 @@ def test_signals_are_stored_as_epoch_seconds_and_canonical_json(
             2.0,
             id="going back to an earlier payload counts as a change",
         ),
+        pytest.param(
+            [signal("a", value=1.0), signal("a", client="globex", value=2.0)],
+            ("inserted", "refused"),
+            1.0,
+            id="an event id given for another client later in the batch is refused",
+        ),
     ],
 )
 def test_items_of_one_batch_are_classified_in_order(
@@ -282,6 +288,19 @@ def test_items_of_one_batch_are_classified_in_order(
 ) -> None:
     assert store.upsert_signals(batch).statuses == statuses
     assert table_rows("signals", "event_id", "value") == [("a", stored_value)]
+
+
+def test_a_write_never_moves_a_stored_signal_to_another_client(
+    store: Store, table_rows: TableRows
+) -> None:
+    store.upsert_signals([signal("a", value=1.0)])
+    result = store.upsert_signals([signal("a", client="globex", value=5.0), signal("b")])
+    assert result.statuses == ("refused", "inserted")
+    assert (result.inserted, result.refused) == (1, 1)
+    assert table_rows("signals", "event_id", "client", "value") == [
+        ("a", "acme", 1.0),
+        ("b", "acme", 1.0),
+    ]
 
 
 def test_a_delivered_milestone_updates_its_row_and_its_ingestion_time(store_url: str) -> None:
@@ -466,6 +485,10 @@ def test_ingesting_a_batch_twice_is_ingesting_it_once(
 def test_any_order_of_upserts_ending_in_the_same_payloads_gives_the_same_table(
     store: Store, table_rows: TableRows, history: list[StoredSignal], data: st.DataObject
 ) -> None:
+    # Each event belongs to one client: a write that would move it to another is refused (see
+    # test_a_write_never_moves_a_stored_signal_to_another_client), so the order would matter.
+    owner = {s.event_id: s.client for s in history}
+    history = [replace(s, client=owner[s.event_id]) for s in history]
     final = list({s.event_id: s for s in history}.values())  # each event's last payload
     tables = []
     for _ in range(2):
