@@ -35,8 +35,8 @@ from pydantic_settings import (
 )
 
 from rapport.engine.errors import RapportError
-from rapport.engine.loader import MAX_RULES_BYTES
 from rapport.engine.model import Duration, format_duration
+from rapport.engine.yamlsource import MAX_RULES_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/rapport.db"
 

@@ -19,6 +19,7 @@ from rapport.engine.errors import Finding, RulesError
 from rapport.engine.model import SUPPORTED_VERSIONS, Scorecard
 from rapport.engine.shape_errors import is_section, translate_errors, unreadable_parts, without
 from rapport.engine.validate import Locate, validate_scorecard
+from rapport.engine.yamlsource import MAX_RULES_BYTES as MAX_RULES_BYTES  # noqa: PLC0414
 from rapport.engine.yamlsource import Locator, format_key, parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
@@ -169,10 +170,6 @@ def _follows_from(
         if is_section(model, top) and top in f"{finding.message} {finding.hint or ''}":
             return True
     return False
-
-
-#: The largest rules file read by default (bytes); the shell passes its configured limit instead.
-MAX_RULES_BYTES = 1024 * 1024
 
 
 def read_rules_text(

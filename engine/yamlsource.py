@@ -37,6 +37,9 @@ MAX_VALUES = 100_000
 MAX_NODES = 50_000
 #: Past this many levels of nested lists and mappings, composing stops (a scorecard needs ~8).
 MAX_DEPTH = 64
+#: The largest rules file read by default (bytes), checked before any of it is parsed; the shell
+#: passes its configured limit (``RAPPORT_MAX_RULES_BYTES``) instead.
+MAX_RULES_BYTES = 1024 * 1024
 
 _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL_RE = re.compile(r"^(?:~|null|Null|NULL|)$")
