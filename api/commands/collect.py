@@ -173,6 +173,7 @@ def render_runs(records: Sequence[RunRecord]) -> Table:
     for name in ("signals", "new/changed", "unmapped", "skipped", "seconds"):
         table.add_column(name, justify="right")
     table.add_column("details")
+    table.add_column("warnings")
     for r in records:
         result = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
         table.add_row(
@@ -184,6 +185,7 @@ def render_runs(records: Sequence[RunRecord]) -> Table:
             str(r.skipped),
             f"{r.duration:.1f}",
             Text(_details(r)),
+            Text("; ".join(r.warnings), style="yellow"),
         )
     return table
 

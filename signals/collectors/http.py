@@ -8,9 +8,13 @@ Contract of ``request`` (every HTTP connector goes through it):
 - 5xx answers, timeouts and broken connections are retried up to ``retries`` times, waiting
   ``backoff * 2**attempt`` with equal jitter (half fixed, half random) between attempts;
 - 429 — and 403 when it is a rate limit (GitHub sends ``x-ratelimit-remaining: 0`` or a
-  ``Retry-After``) — waits what the server asked: ``Retry-After`` in seconds or as an HTTP date,
-  else ``x-ratelimit-reset`` epoch seconds, both measured against the response's own ``Date`` so
-  a skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at once
+  ``Retry-After``) — waits what the server asked, read from ``wait_headers`` in order (the first
+  present wins): ``Retry-After`` in seconds or as an HTTP date (RFC 9110 §10.2.3), then the
+  provider's own headers (each ``WaitHeader`` says whether its value is seconds from now or an
+  epoch time: PagerDuty's ``ratelimit-reset`` is seconds, PingCode's ``x-pc-retry-after`` is
+  seconds), then GitHub's ``x-ratelimit-reset`` epoch seconds (only with
+  ``x-ratelimit-remaining: 0``); times are measured against the response's own ``Date`` so a
+  skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at once
   rather than parking a scheduler thread for an hour; the next scheduled run resumes from its
   cursor;
 - a body longer than ``max_bytes`` (after decompression) is abandoned mid-stream;
@@ -31,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -73,6 +77,35 @@ def make_http_client(
         follow_redirects=False,
         headers={"User-Agent": user_agent, "Accept": "application/json"},
     )
+
+
+# --- what a server asks us to wait ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitHeader:
+    """A response header that says how long to wait before the next request: ``name``, and
+    whether its value is ``seconds`` from now (an HTTP date is also read, as ``Retry-After``
+    allows) or an ``epoch`` unix time. With ``gate``, the header counts only when the header named
+    ``gate`` is ``0`` (GitHub sends ``x-ratelimit-reset`` on every answer; it is a wait only once
+    ``x-ratelimit-remaining`` is 0). ``rate_limit_only`` headers are read on rate-limit answers
+    only, not on 5xx (PagerDuty sends ``ratelimit-reset`` on every answer)."""
+
+    name: str
+    meaning: Literal["seconds", "epoch"]
+    gate: str | None = None
+    rate_limit_only: bool = False
+
+
+RETRY_AFTER = WaitHeader("retry-after", "seconds")
+GITHUB_RESET = WaitHeader("x-ratelimit-reset", "epoch", gate="x-ratelimit-remaining")
+#: What every request reads; a provider's own headers go between the two (see ``wait_headers``).
+STANDARD_WAIT_HEADERS = (RETRY_AFTER, GITHUB_RESET)
+
+
+def wait_headers(*provider: WaitHeader) -> tuple[WaitHeader, ...]:
+    """``Retry-After`` first (the standard), then the provider's headers, then GitHub's reset."""
+    return (RETRY_AFTER, *provider, GITHUB_RESET)
 
 
 # --- one request -------------------------------------------------------------------------------
@@ -117,6 +150,7 @@ class _Call:
     timeout: float | None
     limit: int
     collector: str
+    waits: tuple[WaitHeader, ...] = STANDARD_WAIT_HEADERS
 
     @property
     def where(self) -> str:
@@ -141,19 +175,21 @@ def request(
     timeout: float | None = None,
     accept_status: Iterable[int] = (),
     collector: str = "http",
+    waits: Iterable[WaitHeader] = STANDARD_WAIT_HEADERS,
 ) -> JsonResponse:
     """Send one request with the retry, rate-limit, size and JSON rules in the module docstring.
 
     Returns the parsed answer for a 2xx status or one listed in ``accept_status``; raises
     ``CollectorError`` otherwise (after ``retries`` retries for the retryable failures).
     ``sleep``, ``clock`` and ``rng`` are injected so tests observe the waits without waiting.
+    ``waits`` are the headers a server's requested wait is read from (``wait_headers``).
     """
     if client is None:
         raise CollectorError(collector, "no HTTP client was handed to the collector")
     limit = max_bytes or int(getattr(client, "max_response_bytes", DEFAULT_MAX_BYTES))
     call = _Call(
         method, url, dict(params) if params else None, dict(headers) if headers else None,
-        auth, timeout, limit, collector,
+        auth, timeout, limit, collector, tuple(waits),
     )  # fmt: skip
     accepted, attempts = set(accept_status), retries + 1
     for attempt in range(attempts):
@@ -228,7 +264,7 @@ def _retry_reason(raw: _Raw, call: _Call, clock: Callable[[], float]) -> tuple[s
     )
     if limited or raw.status >= 500:
         kind = "rate limited" if limited else "server error"
-        return f"{kind} (HTTP {raw.status})", _server_wait(raw.headers, clock)
+        return f"{kind} (HTTP {raw.status})", _server_wait(raw.headers, call.waits, limited, clock)
     if 300 <= raw.status < 400:
         target = redact(raw.headers.get("location", "?"))
         raise CollectorError(
@@ -239,20 +275,37 @@ def _retry_reason(raw: _Raw, call: _Call, clock: Callable[[], float]) -> tuple[s
     raise CollectorError(call.collector, f"{call.where}: HTTP {raw.status}{_snippet(raw.body)}")
 
 
-def _server_wait(headers: httpx.Headers, clock: Callable[[], float]) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After`` or ``x-ratelimit-reset``), or None."""
+def _server_wait(
+    headers: httpx.Headers,
+    waits: Iterable[WaitHeader],
+    limited: bool,
+    clock: Callable[[], float],
+) -> float | None:
+    """Seconds the server asked us to wait (the first of ``waits`` present), or None."""
     now = _http_date(headers.get("date")) or clock()
-    retry_after = (headers.get("retry-after") or "").strip()
-    if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            moment = _http_date(retry_after)
-            return None if moment is None else max(0.0, moment - now)
-    reset = headers.get("x-ratelimit-reset")
-    if headers.get("x-ratelimit-remaining") == "0" and reset and reset.strip().isdigit():
-        return max(0.0, float(reset) - now)
+    for wait in waits:
+        if wait.rate_limit_only and not limited:
+            continue
+        if wait.gate is not None and headers.get(wait.gate) != "0":
+            continue
+        value = (headers.get(wait.name) or "").strip()
+        if value:
+            asked = _wait_value(value, wait.meaning, now)
+            if asked is not None:
+                return asked
     return None
+
+
+def _wait_value(value: str, meaning: str, now: float) -> float | None:
+    """A header value as seconds to wait from ``now`` (None: unreadable)."""
+    try:
+        number = float(value)
+    except ValueError:
+        moment = _http_date(value)
+        return None if moment is None else max(0.0, moment - now)
+    if number != number or number in (float("inf"), float("-inf")):
+        return None  # NaN / infinity: not a wait anyone meant
+    return max(0.0, number - now if meaning == "epoch" else number)
 
 
 def _http_date(value: str | None) -> float | None:

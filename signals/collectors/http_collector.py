@@ -40,7 +40,15 @@ from rapport.signals.collectors.base import (
     CollectorError,
     FetchContext,
 )
-from rapport.signals.collectors.http import JsonResponse, redact, request, same_origin
+from rapport.signals.collectors.http import (
+    STANDARD_WAIT_HEADERS,
+    JsonResponse,
+    WaitHeader,
+    redact,
+    request,
+    same_origin,
+    wait_headers,
+)
 
 
 class HttpSourceConfig(CollectorConfig):
@@ -138,6 +146,7 @@ class Source:
     collector: str
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     auth: httpx.Auth | tuple[str, str] | None = field(default=None, repr=False)
+    waits: tuple[WaitHeader, ...] = STANDARD_WAIT_HEADERS
 
     def url(self, path: str) -> str:
         return self.config.base_url + path
@@ -170,6 +179,7 @@ class Source:
             sleep=self.context.sleep,
             accept_status=accept_status,
             collector=self.collector,
+            waits=self.waits,
         )
 
 
@@ -180,7 +190,10 @@ class HttpCollector(BaseCollector[H]):
     """The base of a collector that reads an HTTP API. A provider says how it authenticates by
     overriding ``auth`` (``basic``, ``bearer``, or a token it obtains first); ``headers`` adds
     the non-secret headers its API wants (a media type, an API version). ``source(context)``
-    then gives the fetch a ``Source`` sending both on every request."""
+    then gives the fetch a ``Source`` sending both on every request. ``rate_limit_headers``
+    names the provider's own documented wait headers (beyond ``Retry-After``)."""
+
+    rate_limit_headers: ClassVar[tuple[WaitHeader, ...]] = ()
 
     def auth(self, context: FetchContext) -> Credentials:
         """The credentials every request of this fetch sends (called once per ``source``)."""
@@ -194,7 +207,10 @@ class HttpCollector(BaseCollector[H]):
         """This fetch's view of the API, authenticated by ``credentials`` (default: ``auth``)."""
         sent = self.auth(context) if credentials is None else credentials
         headers = {**self.headers(), **sent.headers}
-        return Source(self.config, context, self.name, headers=headers, auth=sent.basic)
+        waits = wait_headers(*self.rate_limit_headers)
+        return Source(
+            self.config, context, self.name, headers=headers, auth=sent.basic, waits=waits
+        )
 
     def optional_token(self, context: FetchContext) -> str | None:
         """The configured secret (``token_env``/``token_file``), or None when none is named."""

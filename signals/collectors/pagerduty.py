@@ -9,7 +9,9 @@ https://developer.pagerduty.com/api-reference/9d0b4b12e36f9-list-incidents
 ``last_status_change_at`` and ``resolved_at``), on its classic offset pagination, whose
 ``offset + limit`` may not pass 10,000 (as PagerDuty's team restates at
 https://community.pagerduty.com/ask-a-product-question-2/rate-limit-of-api-98), and on its auth
-header ``Authorization: Token token=…``. ``since``/``until`` may span six months at most
+header ``Authorization: Token token=…``. Rate limits, per
+https://support.pagerduty.com/docs/rest-api-rate-limits: a 429 carries ``ratelimit-reset``, "how
+many seconds to wait before retrying"; the transport waits that long (up to ``max_wait``). ``since``/``until`` may span six months at most
 (https://community.pagerduty.com/ask-a-product-question-2/incidents-don-t-show-up-in-rest-api-176).
 
 - A sweep asks for incidents created in [since, until]: the first one from ``initial_lookback``
@@ -52,6 +54,7 @@ from rapport.signals.collectors.base import (
     FetchResult,
     JsonValue,
 )
+from rapport.signals.collectors.http import WaitHeader
 from rapport.signals.collectors.http_collector import Credentials, HttpCollector, HttpSourceConfig
 from rapport.signals.collectors.items import (
     ItemError,
@@ -97,6 +100,8 @@ class PagerDutyCollector(
     client_attribute="pagerduty_service",
 ):
     """Incidents → ``incident`` (see the module docstring)."""
+
+    rate_limit_headers = (WaitHeader("ratelimit-reset", "seconds", rate_limit_only=True),)
 
     def auth(self, context: FetchContext) -> Credentials:
         """PagerDuty's REST API key scheme: ``Authorization: Token token=<key>``."""

@@ -184,6 +184,7 @@ def _run_one(env: _Round, spec: CollectorSpec, clients: list[Client]) -> tuple[R
         skip_reasons=tuple(context.skipped[:20]),
         pages=tally.pages,
         note=tally.note,
+        warnings=tuple(context.warnings),
     )
     record_run(env.store, record)
     prune_runs(env.store, RUNS_KEPT, [spec.id])

@@ -80,6 +80,19 @@ def test_runs_are_logged_with_their_details_and_read_back_newest_first(store: St
     assert first.duration == 2.5
 
 
+def test_a_runs_warnings_are_logged_and_read_back(store: Store) -> None:
+    warned = RunRecord(
+        collector="plans",
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=1),
+        ok=True,
+        warnings=("type_ids entry 'deliverable' is neither the id nor the name of a type",),
+    )
+    record_run(store, warned)
+    [read] = recent_runs(store, "plans")
+    assert read == warned and read.warnings == warned.warnings
+
+
 def test_summaries_give_the_latest_success_and_failure_up_to_an_instant(store: Store) -> None:
     for record in (run("a", 0), run("a", 10, ok=False), run("a", 20), run("b", 5, ok=False)):
         record_run(store, record)
