@@ -4,7 +4,13 @@ config fields, its auth hook, its ``Source``) is in ``http_collector``.
 
 Contract of ``request`` (every HTTP connector goes through it):
 
-- every call has a timeout: the client's, or ``timeout`` for that call;
+- every call has a timeout: the client's, or ``timeout`` for that call; httpx's timeouts are per
+  network operation (https://www.python-httpx.org/advanced/timeouts/: connect, read, write,
+  pool — a read timeout restarts with every chunk), so a source trickling a byte a second never
+  trips them. ``deadline`` bounds the whole request instead: from sending it to the last body
+  byte, measured on a monotonic clock checked between chunks (and no read may wait past it), so a
+  request fails within ``deadline`` plus at most one read. A missed deadline is not retried: a
+  source that slow would hold the scheduler thread ``retries`` times over;
 - 5xx answers, timeouts and broken connections are retried up to ``retries`` times, waiting
   ``backoff * 2**attempt`` with equal jitter (half fixed, half random) between attempts;
 - 429 — and 403 when it is a rate limit (GitHub sends ``x-ratelimit-remaining: 0`` or a
@@ -43,6 +49,7 @@ from rapport.engine.errors import RapportError
 from rapport.signals.collectors.base import CollectorError
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_USER_AGENT = "rapport-collector/0.1"
 _SNIPPET = 200  # characters of an error body quoted in a message
@@ -151,6 +158,8 @@ class _Call:
     limit: int
     collector: str
     waits: tuple[WaitHeader, ...] = STANDARD_WAIT_HEADERS
+    deadline: float | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
     @property
     def where(self) -> str:
@@ -176,20 +185,23 @@ def request(
     accept_status: Iterable[int] = (),
     collector: str = "http",
     waits: Iterable[WaitHeader] = STANDARD_WAIT_HEADERS,
+    deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> JsonResponse:
     """Send one request with the retry, rate-limit, size and JSON rules in the module docstring.
 
     Returns the parsed answer for a 2xx status or one listed in ``accept_status``; raises
     ``CollectorError`` otherwise (after ``retries`` retries for the retryable failures).
     ``sleep``, ``clock`` and ``rng`` are injected so tests observe the waits without waiting.
-    ``waits`` are the headers a server's requested wait is read from (``wait_headers``).
+    ``waits`` are the headers a server's requested wait is read from (``wait_headers``);
+    ``deadline`` is the most seconds one attempt may take in all, on the ``monotonic`` clock.
     """
     if client is None:
         raise CollectorError(collector, "no HTTP client was handed to the collector")
     limit = max_bytes or int(getattr(client, "max_response_bytes", DEFAULT_MAX_BYTES))
     call = _Call(
         method, url, dict(params) if params else None, dict(headers) if headers else None,
-        auth, timeout, limit, collector, tuple(waits),
+        auth, timeout, limit, collector, tuple(waits), deadline, monotonic,
     )  # fmt: skip
     accepted, attempts = set(accept_status), retries + 1
     for attempt in range(attempts):
@@ -227,14 +239,16 @@ def _attempt(
 
 
 def _send(client: httpx.Client, call: _Call) -> _Raw:
-    """Stream the body and stop reading as soon as it passes ``call.limit`` bytes."""
+    """Stream the body and stop reading as soon as it passes ``call.limit`` bytes or the
+    request passes its ``call.deadline``."""
+    ends = None if call.deadline is None else call.monotonic() + call.deadline
     with client.stream(
         call.method,
         call.url,
         params=call.params,
         headers=call.headers,
         auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
-        timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        timeout=_read_timeout(client, call),
     ) as response:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > call.limit:
@@ -245,8 +259,34 @@ def _send(client: httpx.Client, call: _Call) -> _Raw:
             size += len(chunk)
             if size > call.limit:
                 raise _too_large(call)
+            if ends is not None and call.monotonic() > ends:
+                raise DeadlineExceededError(call.collector, call.where, call.deadline or 0.0)
             chunks.append(chunk)
+        if ends is not None and call.monotonic() > ends:
+            raise DeadlineExceededError(call.collector, call.where, call.deadline or 0.0)
         return _Raw(response.status_code, response.headers, b"".join(chunks), response.url)
+
+
+def _read_timeout(client: httpx.Client, call: _Call) -> httpx.Timeout | float | Any:
+    """The call's timeout, no longer than its deadline: no single read may outlast the deadline
+    (the chunk loop checks it only between reads)."""
+    if call.deadline is None:
+        return call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT
+    per_read = call.timeout if call.timeout is not None else client.timeout.read
+    return min(per_read, call.deadline) if per_read is not None else call.deadline
+
+
+class DeadlineExceededError(CollectorError):
+    """One request took longer in all than its ``deadline``, although every single read arrived
+    within the timeout (a source trickling its answer)."""
+
+    def __init__(self, collector: str, where: str, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(
+            collector,
+            f"{where}: no complete answer within the {deadline:g}s deadline (the source sends "
+            "too slowly; raise deadline if it is just large)",
+        )
 
 
 def _too_large(call: _Call) -> CollectorError:

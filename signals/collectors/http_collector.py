@@ -41,6 +41,7 @@ from rapport.signals.collectors.base import (
     FetchContext,
 )
 from rapport.signals.collectors.http import (
+    DEFAULT_DEADLINE,
     STANDARD_WAIT_HEADERS,
     JsonResponse,
     WaitHeader,
@@ -54,8 +55,10 @@ from rapport.signals.collectors.http import (
 class HttpSourceConfig(CollectorConfig):
     """What every HTTP connector's ``Config`` has: the one origin it may call (``base_url``,
     required), where its secret lives (``token_env``: an environment variable name, or
-    ``token_file``: a file path, relative to collectors.yaml — never the secret itself), and its
-    retry budget (``retries``, ``backoff``, ``max_wait``: the longest Retry-After honoured)."""
+    ``token_file``: a file path, relative to collectors.yaml — never the secret itself), its
+    retry budget (``retries``, ``backoff``, ``max_wait``: the longest Retry-After honoured), the
+    per-read ``timeout`` and the ``deadline`` one request may take in all, however steadily a
+    slow source trickles bytes."""
 
     #: whether this connector cannot work without a secret
     token_required: ClassVar[bool] = True
@@ -67,6 +70,7 @@ class HttpSourceConfig(CollectorConfig):
     backoff: Duration = 1.0
     max_wait: Duration = 300.0
     timeout: Duration | None = None
+    deadline: Duration = DEFAULT_DEADLINE
 
     @field_validator("base_url")
     @classmethod
@@ -180,6 +184,7 @@ class Source:
             accept_status=accept_status,
             collector=self.collector,
             waits=self.waits,
+            deadline=self.config.deadline,
         )
 
 
