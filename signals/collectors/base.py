@@ -122,9 +122,10 @@ class FetchContext:
     set by the runner); ``log_skip`` records a malformed item that was skipped and why;
     ``warn`` records something the run's owner should fix although the run succeeded (a
     configured filter that matches nothing); ``sleep`` is how a collector waits between retries
-    (tests inject one that records instead); ``backfill`` is how many seconds of history a first
-    run (no cursor) must read at least — the longest window the scorecard reads for the
-    collector's kinds, or its ``backfill:`` setting (None: the collector's own default)."""
+    (tests inject one that records instead). A first run (no cursor) reads
+    ``first_run_seconds(default)`` of history: the configured ``backfill`` when set, else the
+    longer of the collector's ``default`` and ``history_needed`` (the longest window the
+    scorecard reads for the collector's kinds; see ``backfill.kind_windows``)."""
 
     now: datetime
     clients: ClientMap
@@ -134,6 +135,7 @@ class FetchContext:
     sleep: Callable[[float], None] = time.sleep
     warnings: list[str] = field(default_factory=list)
     backfill: float | None = None
+    history_needed: float | None = None
 
     def log_skip(self, item: str, reason: str) -> None:
         self.skipped.append(f"{item}: {reason}")
@@ -143,9 +145,10 @@ class FetchContext:
             self.warnings.append(message)
 
     def first_run_seconds(self, default: float) -> float:
-        """Seconds of history a first run reads: ``backfill`` when the runner set one (the
-        scorecard's need or the collector's ``backfill:``), else the collector's ``default``."""
-        return default if self.backfill is None else self.backfill
+        """Seconds of history a first run reads (see the class docstring)."""
+        if self.backfill is not None:
+            return self.backfill
+        return max(default, self.history_needed or 0.0)
 
 
 @dataclass(frozen=True)
