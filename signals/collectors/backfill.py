@@ -32,7 +32,8 @@ def kind_windows(scorecard: Scorecard) -> dict[str, float]:
     needed: dict[str, float] = {}
     for kind, seconds in _component_windows(scorecard):
         needed[kind] = max(needed.get(kind, 0.0), seconds)
-    for condition in (limit.when for limit in (*scorecard.caps, *scorecard.floors)):
+    conditions = [cap.when for cap in scorecard.caps] + [floor.when for floor in scorecard.floors]
+    for condition in conditions:
         if condition.signal is not None:
             seconds = _window(condition)
             needed[condition.signal] = max(needed.get(condition.signal, 0.0), seconds)

@@ -35,6 +35,7 @@ can carry secrets (PingCode's token call sends the client secret there).
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -343,7 +344,7 @@ def _wait_value(value: str, meaning: str, now: float) -> float | None:
     except ValueError:
         moment = _http_date(value)
         return None if moment is None else max(0.0, moment - now)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         return None  # NaN / infinity: not a wait anyone meant
     return max(0.0, number - now if meaning == "epoch" else number)
 

@@ -19,9 +19,9 @@ Only headers are fetched (``BODY.PEEK``, nothing marked read; 64 KiB at most), i
 the cursor keeps each mailbox's UIDVALIDITY and last UID plus the open threads, so a client mail
 read in one run is answered by a reply read in a later one. A mailbox whose UIDVALIDITY changed
 is read again from ``lookback`` (a first read from ``lookback`` or the history the scorecard
-reads for ``response_time``, whichever is longer, or ``backfill:`` when set); message ids already seen are not counted twice. Threads silent
-for longer than ``forget_after`` are dropped from the cursor (an unanswered mail then yields no
-signal).
+reads for ``response_time``, whichever is longer, or ``backfill:`` when set); message ids
+already seen are not counted twice. Threads silent for longer than ``forget_after`` are dropped
+from the cursor (an unanswered mail then yields no signal).
 """
 
 from __future__ import annotations

@@ -11,13 +11,15 @@ https://developer.pagerduty.com/api-reference/9d0b4b12e36f9-list-incidents
 https://community.pagerduty.com/ask-a-product-question-2/rate-limit-of-api-98), and on its auth
 header ``Authorization: Token token=…``. Rate limits, per
 https://support.pagerduty.com/docs/rest-api-rate-limits: a 429 carries ``ratelimit-reset``, "how
-many seconds to wait before retrying"; the transport waits that long (up to ``max_wait``). ``since``/``until`` may span six months at most
+many seconds to wait before retrying"; the transport waits that long (up to ``max_wait``).
+``since``/``until`` may span six months at most
 (https://community.pagerduty.com/ask-a-product-question-2/incidents-don-t-show-up-in-rest-api-176).
 
 - A sweep asks for incidents created in [since, until]: the first one from ``initial_lookback``
   before now (30 days, or longer when the scorecard reads more ``incident`` history — the shipped
   one's ``open_sev1`` cap reads all of it, a year for a first run — or ``backfill:`` when set;
-  a first sweep longer than six months reads it in consecutive six-month windows), each later one from the creation time of the oldest incident the previous sweep saw
+  a first sweep longer than six months reads it in consecutive six-month windows), each later
+  one from the creation time of the oldest incident the previous sweep saw
   still open — so a resolution arriving later is read back — or, when none was open, from the
   previous sweep's ``until`` (never more than six months back: an incident open longer than that
   is no longer re-read). One page per fetch; when the 10,000 offset cap is near, the window

@@ -6,7 +6,8 @@ between the two re-fetches that page next time, which is harmless because event 
 idempotent. Every run is recorded (success or failure, counts, error). A collector that fails is
 recorded and the others still run. A first run reads at least the history the scorecard reads
 for the collector's kinds (``spec.history_needed``, set when the rules bundle is loaded), or the
-collector's own ``backfill:``: both reach the collector through ``FetchContext``. Afterwards the clients whose signals changed — or whose
+collector's own ``backfill:``: both reach the collector through ``FetchContext``.
+Afterwards the clients whose signals changed — or whose
 staleness changed — are handed to ``rescore`` (the caller decides how to score and store). Every
 stored signal's ``source`` is the id of the collector that delivered it.
 

@@ -9,9 +9,10 @@ Ticket Metrics JSON format, https://developer.zendesk.com/api-reference/ticketin
 
 - One page per fetch. The first run starts at ``start_time`` (default: ``initial_lookback`` — 90
   days — before now, or longer when the scorecard reads more ``response_time`` history, or
-  ``backfill:`` when set; see ``backfill.py``); every later page and run passes the ``after_cursor`` Zendesk returned. ``end_of_stream:
-  true`` ends the run, and — as Zendesk prescribes — its ``after_cursor`` is kept for the next run,
-  which then gets exactly the tickets changed since.
+  ``backfill:`` when set; see ``backfill.py``); every later page and run passes the
+  ``after_cursor`` Zendesk returned. ``end_of_stream: true`` ends the run, and — as Zendesk
+  prescribes — its ``after_cursor`` is kept for the next run, which then gets exactly the
+  tickets changed since.
 - A ticket → one ``response_time``: ``ts`` = ticket ``created_at``; value = the metric set's
   ``reply_time_in_minutes`` (``hours: calendar`` or ``business``) / 60; ``channel`` =
   ``via.channel``; ``thread`` = the ticket id. event_id ``zendesk:ticket:<id>``: a later export

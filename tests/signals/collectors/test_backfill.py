@@ -17,6 +17,7 @@ from rapport.api.bundle import load_bundle
 from rapport.engine.loader import load_scorecard
 from rapport.engine.model import Scorecard
 from rapport.signals.collectors.backfill import ALL_HISTORY, kind_windows, window_for
+from rapport.signals.collectors.config import check_collectors_text
 from rapport.signals.collectors.http import make_http_client
 from rapport.signals.collectors.pagerduty import MAX_RANGE, PagerDutyCollector, PagerDutyConfig
 from rapport.signals.collectors.zendesk import PATH as ZENDESK_PATH
@@ -163,7 +164,7 @@ def test_a_zendesk_first_run_reads_what_the_scorecard_needs(client, needed, back
 # --- PagerDuty: 42 incidents over 120 days, and a year in six-month windows --------------------
 
 
-INCIDENTS = history(120, 42) + [NOW - timedelta(days=300)]  # and one 300 days old
+INCIDENTS = [*history(120, 42), NOW - timedelta(days=300)]  # and one 300 days old
 
 
 def incident_list(request: Seen) -> Reply:
@@ -208,8 +209,6 @@ def test_a_pagerduty_first_run_reads_what_the_scorecard_needs(client, needed, st
 def test_backfill_is_a_per_collector_duration_and_the_scorecard_need_is_added_by_kind(
     tmp_path: Path,
 ) -> None:
-    from rapport.signals.collectors.config import check_collectors_text
-
     text = (
         "version: 1\ncollectors:\n"
         "  pager:\n    type: pagerduty\n    base_url: https://api.pagerduty.com\n"
