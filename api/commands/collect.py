@@ -166,16 +166,20 @@ class _ProgressObserver(RunObserver):
 
 
 def render_runs(records: Sequence[RunRecord]) -> Table:
-    """One row per run: outcome, counts, time taken and the error or first skip reason."""
+    """One row per run: outcome, counts, time taken, the error or first skip reason, and — when
+    any run has them — its warnings."""
     table = Table(title="Collectors")
     table.add_column("collector", no_wrap=True)
     table.add_column("result")
     for name in ("signals", "new/changed", "unmapped", "skipped", "seconds"):
         table.add_column(name, justify="right")
     table.add_column("details")
-    table.add_column("warnings")
+    warned = any(r.warnings for r in records)
+    if warned:  # only then: a narrow terminal keeps room for the other columns
+        table.add_column("warnings")
     for r in records:
         result = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
+        warnings = [Text("; ".join(r.warnings), style="yellow")] if warned else []
         table.add_row(
             r.collector,
             result,
@@ -185,7 +189,7 @@ def render_runs(records: Sequence[RunRecord]) -> Table:
             str(r.skipped),
             f"{r.duration:.1f}",
             Text(_details(r)),
-            Text("; ".join(r.warnings), style="yellow"),
+            *warnings,
         )
     return table
 
