@@ -28,6 +28,7 @@ from rapport.engine.loader import (
     read_rules_text,
 )
 from rapport.engine.model import Scorecard
+from rapport.signals.collectors.backfill import kind_windows
 from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
     CollectorsConfig,
@@ -154,6 +155,8 @@ def check_bundle(
             loaded[entry.field] = tuple(values) if entry.many else values[0]
     if findings:
         return None, sorted(findings)
+    if loaded.get("collectors") is not None:  # first runs backfill what the scorecard reads
+        loaded["collectors"] = loaded["collectors"].with_backfill(kind_windows(loaded["scorecard"]))
     return RulesBundle(root, rules_version(root), tuple(read), **loaded), []
 
 

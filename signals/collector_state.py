@@ -75,7 +75,9 @@ class RunRecord:
 
     ``items`` counts the signals fetched (after client mapping); ``stored`` those that were new or
     changed; ``unmapped`` the source items whose id maps to no client (``unmapped_ids`` the most
-    frequent, with counts); ``skipped`` the malformed items left out (``skip_reasons`` the first).
+    frequent, with counts); ``skipped`` the malformed items left out (``skip_reasons`` the first);
+    ``warnings`` what the run's owner should fix although it succeeded (a configured filter that
+    matches nothing). Warnings live in the ``details`` JSON column, so they need no migration.
     """
 
     collector: str
@@ -91,6 +93,7 @@ class RunRecord:
     skip_reasons: tuple[str, ...] = ()
     pages: int = 0
     note: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -104,6 +107,7 @@ class RunRecord:
             "unmapped_ids": dict(self.unmapped_ids),
             "skip_reasons": list(self.skip_reasons[:DETAIL_LIMIT]),
             "note": self.note,
+            "warnings": list(self.warnings[:DETAIL_LIMIT]),
         }
 
 
@@ -233,6 +237,7 @@ def _record(row: RowMapping) -> RunRecord:
         skip_reasons=tuple(details.get("skip_reasons", ())),
         pages=int(details.get("pages", 0)),
         note=details.get("note"),
+        warnings=tuple(details.get("warnings", ())),
     )
 
 

@@ -68,15 +68,30 @@ class PgAdvisoryLock:
         return got
 
     def still_held(self) -> bool:
+        """True while our session is alive *and* holds the lock: ``pg_locks`` is asked on the
+        lock's own connection (one cheap query), so a session ended by the server
+        (``pg_terminate_backend``, a restart) or a lock released behind our back reads False."""
         if self._connection is None:
             return False
         try:
-            self._connection.execute(text("SELECT 1"))
+            held = bool(
+                self._connection.execute(
+                    text(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND pid = pg_backend_pid() AND granted "
+                        "AND ((classid::bigint << 32) | objid::bigint) = :k AND objsubid = 1)"
+                    ),
+                    {"k": self._key},
+                ).scalar()
+            )
         except SQLAlchemyError as error:
             log.warning("leader lock: lost the connection holding it: %s", error)
             self._drop()
             return False
-        return True
+        if not held:
+            log.warning("leader lock: the session is alive but no longer holds the lock")
+            self._drop()
+        return held
 
     def release(self) -> None:
         if self._connection is None:

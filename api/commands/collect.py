@@ -185,7 +185,8 @@ class _ProgressObserver(RunObserver):
 
 
 def render_runs(records: Sequence[RunRecord]) -> Table:
-    """One row per run: outcome, counts, time taken and the error or first skip reason."""
+    """One row per run: outcome, counts, time taken, the error or first skip reason, and — when
+    any run has them — its warnings."""
     from rich.table import Table
     from rich.text import Text
 
@@ -195,8 +196,12 @@ def render_runs(records: Sequence[RunRecord]) -> Table:
     for name in ("signals", "new/changed", "unmapped", "skipped", "seconds"):
         table.add_column(name, justify="right")
     table.add_column("details")
+    warned = any(r.warnings for r in records)
+    if warned:  # only then: a narrow terminal keeps room for the other columns
+        table.add_column("warnings")
     for r in records:
         result = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
+        warnings = [Text("; ".join(r.warnings), style="yellow")] if warned else []
         table.add_row(
             r.collector,
             result,
@@ -206,6 +211,7 @@ def render_runs(records: Sequence[RunRecord]) -> Table:
             str(r.skipped),
             f"{r.duration:.1f}",
             Text(_details(r)),
+            *warnings,
         )
     return table
 

@@ -120,7 +120,12 @@ class FetchContext:
     """What a fetch may use. ``now`` is injected (tests pin it); ``secret(name)`` reads the named
     environment variable or file; ``http`` is the shared HTTP client (timeouts and size limits
     set by the runner); ``log_skip`` records a malformed item that was skipped and why;
-    ``sleep`` is how a collector waits between retries (tests inject one that records instead)."""
+    ``warn`` records something the run's owner should fix although the run succeeded (a
+    configured filter that matches nothing); ``sleep`` is how a collector waits between retries
+    (tests inject one that records instead). A first run (no cursor) reads
+    ``first_run_seconds(default)`` of history: the configured ``backfill`` when set, else the
+    longer of the collector's ``default`` and ``history_needed`` (the longest window the
+    scorecard reads for the collector's kinds; see ``backfill.kind_windows``)."""
 
     now: datetime
     clients: ClientMap
@@ -128,9 +133,22 @@ class FetchContext:
     http: Any = None  # httpx.Client; typed loosely so non-HTTP collectors need not import httpx
     skipped: list[str] = field(default_factory=list)
     sleep: Callable[[float], None] = time.sleep
+    warnings: list[str] = field(default_factory=list)
+    backfill: float | None = None
+    history_needed: float | None = None
 
     def log_skip(self, item: str, reason: str) -> None:
         self.skipped.append(f"{item}: {reason}")
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def first_run_seconds(self, default: float) -> float:
+        """Seconds of history a first run reads (see the class docstring)."""
+        if self.backfill is not None:
+            return self.backfill
+        return max(default, self.history_needed or 0.0)
 
 
 @dataclass(frozen=True)

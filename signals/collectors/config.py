@@ -8,6 +8,8 @@
         type: zendesk                    # a registered collector type
         schedule: {interval: 15m, jitter: 30s}     # or {cron: "*/15 * * * *"}
         max_staleness: 6h                # older last success → its kinds are stale for its clients
+        backfill: 400d                   # a first run reads this much history (default: what
+                                         # the scorecard reads for its kinds, at least)
         client_attribute: zendesk_org    # which Client.attrs key maps source ids (type default)
         clients: {"360001": acme}        # source id → client id, wins over the registry
         base_url: https://acme.zendesk.com          # ...then the type's own settings
@@ -47,6 +49,7 @@ from rapport.engine.loader import check_model_text, read_rules_text
 from rapport.engine.model import SUPPORTED_VERSIONS, Duration, parse_duration
 from rapport.engine.shape_errors import translate_errors
 from rapport.engine.yamlsource import Locator, format_key, parse_yaml
+from rapport.signals.collectors.backfill import window_for
 from rapport.signals.collectors.base import REGISTRY, Collector, CollectorConfig
 from rapport.signals.model import ClientId
 
@@ -159,6 +162,7 @@ class CommonSettings(BaseModel):
         default_factory=dict
     )
     max_pages: int = Field(default=100, ge=1, le=100_000)
+    backfill: Duration | None = None
 
 
 COMMON_KEYS = frozenset(CommonSettings.model_fields)
@@ -187,6 +191,10 @@ class CollectorSpec:
     enabled: bool = True
     max_pages: int = 100
     description: str = ""
+    #: ``backfill:`` as configured: a first run reads exactly this much history (None: derived)
+    backfill: float | None = None
+    #: the longest window the scorecard reads for this collector's kinds (set by ``with_backfill``)
+    history_needed: float | None = None
 
     @property
     def collector_type(self) -> builtins.type[Collector]:
@@ -227,6 +235,16 @@ class CollectorsConfig:
         if unknown:
             raise UnknownCollectorNameError(unknown, self.collectors, self.path)
         return [self.collectors[n] for n in dict.fromkeys(names)]
+
+    def with_backfill(self, windows: Mapping[str, float]) -> CollectorsConfig:
+        """This config with each collector's ``history_needed``: the longest of ``windows``
+        (``backfill.kind_windows`` of the scorecard) over its kinds. The bundle calls it, so
+        every runner of a loaded rules directory backfills what its scorecard reads."""
+        specs = {
+            cid: replace(spec, history_needed=window_for(spec.kinds, windows))
+            for cid, spec in self.collectors.items()
+        }
+        return CollectorsConfig(specs, self.path)
 
     def only(self, names: Sequence[str] | None) -> CollectorsConfig:
         """This config narrowed to ``names`` (all of it when empty); named ones are enabled."""
@@ -333,6 +351,7 @@ def _check_entry(
         enabled=common.enabled,
         max_pages=common.max_pages,
         description=common.description,
+        backfill=common.backfill,
     )
     return spec, []
 

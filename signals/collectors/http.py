@@ -4,13 +4,23 @@ config fields, its auth hook, its ``Source``) is in ``http_collector``.
 
 Contract of ``request`` (every HTTP connector goes through it):
 
-- every call has a timeout: the client's, or ``timeout`` for that call;
+- every call has a timeout: the client's, or ``timeout`` for that call; httpx's timeouts are per
+  network operation (https://www.python-httpx.org/advanced/timeouts/: connect, read, write,
+  pool — a read timeout restarts with every chunk), so a source trickling a byte a second never
+  trips them. ``deadline`` bounds the whole request instead: from sending it to the last body
+  byte, measured on a monotonic clock checked between chunks (and no read may wait past it), so a
+  request fails within ``deadline`` plus at most one read. A missed deadline is not retried: a
+  source that slow would hold the scheduler thread ``retries`` times over;
 - 5xx answers, timeouts and broken connections are retried up to ``retries`` times, waiting
   ``backoff * 2**attempt`` with equal jitter (half fixed, half random) between attempts;
 - 429 — and 403 when it is a rate limit (GitHub sends ``x-ratelimit-remaining: 0`` or a
-  ``Retry-After``) — waits what the server asked: ``Retry-After`` in seconds or as an HTTP date,
-  else ``x-ratelimit-reset`` epoch seconds, both measured against the response's own ``Date`` so
-  a skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at once
+  ``Retry-After``) — waits what the server asked, read from ``wait_headers`` in order (the first
+  present wins): ``Retry-After`` in seconds or as an HTTP date (RFC 9110 §10.2.3), then the
+  provider's own headers (each ``WaitHeader`` says whether its value is seconds from now or an
+  epoch time: PagerDuty's ``ratelimit-reset`` is seconds, PingCode's ``x-pc-retry-after`` is
+  seconds), then GitHub's ``x-ratelimit-reset`` epoch seconds (only with
+  ``x-ratelimit-remaining: 0``); times are measured against the response's own ``Date`` so a
+  skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at once
   rather than parking a scheduler thread for an hour; the next scheduled run resumes from its
   cursor;
 - a body longer than ``max_bytes`` (after decompression) is abandoned mid-stream;
@@ -25,13 +35,14 @@ can carry secrets (PingCode's token call sends the client secret there).
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rapport.engine.errors import RapportError
 from rapport.signals.collectors.base import CollectorError
@@ -45,6 +56,7 @@ if TYPE_CHECKING:
 # ruff: noqa: PLC0415
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_USER_AGENT = "rapport-collector/0.1"
 _SNIPPET = 200  # characters of an error body quoted in a message
@@ -80,6 +92,35 @@ def make_http_client(
         follow_redirects=False,
         headers={"User-Agent": user_agent, "Accept": "application/json"},
     )
+
+
+# --- what a server asks us to wait ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitHeader:
+    """A response header that says how long to wait before the next request: ``name``, and
+    whether its value is ``seconds`` from now (an HTTP date is also read, as ``Retry-After``
+    allows) or an ``epoch`` unix time. With ``gate``, the header counts only when the header named
+    ``gate`` is ``0`` (GitHub sends ``x-ratelimit-reset`` on every answer; it is a wait only once
+    ``x-ratelimit-remaining`` is 0). ``rate_limit_only`` headers are read on rate-limit answers
+    only, not on 5xx (PagerDuty sends ``ratelimit-reset`` on every answer)."""
+
+    name: str
+    meaning: Literal["seconds", "epoch"]
+    gate: str | None = None
+    rate_limit_only: bool = False
+
+
+RETRY_AFTER = WaitHeader("retry-after", "seconds")
+GITHUB_RESET = WaitHeader("x-ratelimit-reset", "epoch", gate="x-ratelimit-remaining")
+#: What every request reads; a provider's own headers go between the two (see ``wait_headers``).
+STANDARD_WAIT_HEADERS = (RETRY_AFTER, GITHUB_RESET)
+
+
+def wait_headers(*provider: WaitHeader) -> tuple[WaitHeader, ...]:
+    """``Retry-After`` first (the standard), then the provider's headers, then GitHub's reset."""
+    return (RETRY_AFTER, *provider, GITHUB_RESET)
 
 
 # --- one request -------------------------------------------------------------------------------
@@ -124,6 +165,9 @@ class _Call:
     timeout: float | None
     limit: int
     collector: str
+    waits: tuple[WaitHeader, ...] = STANDARD_WAIT_HEADERS
+    deadline: float | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
     @property
     def where(self) -> str:
@@ -148,19 +192,24 @@ def request(
     timeout: float | None = None,
     accept_status: Iterable[int] = (),
     collector: str = "http",
+    waits: Iterable[WaitHeader] = STANDARD_WAIT_HEADERS,
+    deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> JsonResponse:
     """Send one request with the retry, rate-limit, size and JSON rules in the module docstring.
 
     Returns the parsed answer for a 2xx status or one listed in ``accept_status``; raises
     ``CollectorError`` otherwise (after ``retries`` retries for the retryable failures).
     ``sleep``, ``clock`` and ``rng`` are injected so tests observe the waits without waiting.
+    ``waits`` are the headers a server's requested wait is read from (``wait_headers``);
+    ``deadline`` is the most seconds one attempt may take in all, on the ``monotonic`` clock.
     """
     if client is None:
         raise CollectorError(collector, "no HTTP client was handed to the collector")
     limit = max_bytes or int(getattr(client, "max_response_bytes", DEFAULT_MAX_BYTES))
     call = _Call(
         method, url, dict(params) if params else None, dict(headers) if headers else None,
-        auth, timeout, limit, collector,
+        auth, timeout, limit, collector, tuple(waits), deadline, monotonic,
     )  # fmt: skip
     accepted, attempts = set(accept_status), retries + 1
     for attempt in range(attempts):
@@ -200,16 +249,18 @@ def _attempt(
 
 
 def _send(client: httpx.Client, call: _Call) -> _Raw:
-    """Stream the body and stop reading as soon as it passes ``call.limit`` bytes."""
+    """Stream the body and stop reading as soon as it passes ``call.limit`` bytes or the
+    request passes its ``call.deadline``."""
     import httpx
 
+    ends = None if call.deadline is None else call.monotonic() + call.deadline
     with client.stream(
         call.method,
         call.url,
         params=call.params,
         headers=call.headers,
         auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
-        timeout=call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        timeout=_read_timeout(client, call),
     ) as response:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > call.limit:
@@ -220,8 +271,36 @@ def _send(client: httpx.Client, call: _Call) -> _Raw:
             size += len(chunk)
             if size > call.limit:
                 raise _too_large(call)
+            if ends is not None and call.monotonic() > ends:
+                raise DeadlineExceededError(call.collector, call.where, call.deadline or 0.0)
             chunks.append(chunk)
+        if ends is not None and call.monotonic() > ends:
+            raise DeadlineExceededError(call.collector, call.where, call.deadline or 0.0)
         return _Raw(response.status_code, response.headers, b"".join(chunks), response.url)
+
+
+def _read_timeout(client: httpx.Client, call: _Call) -> httpx.Timeout | float | Any:
+    """The call's timeout, no longer than its deadline: no single read may outlast the deadline
+    (the chunk loop checks it only between reads)."""
+    import httpx
+
+    if call.deadline is None:
+        return call.timeout if call.timeout is not None else httpx.USE_CLIENT_DEFAULT
+    per_read = call.timeout if call.timeout is not None else client.timeout.read
+    return min(per_read, call.deadline) if per_read is not None else call.deadline
+
+
+class DeadlineExceededError(CollectorError):
+    """One request took longer in all than its ``deadline``, although every single read arrived
+    within the timeout (a source trickling its answer)."""
+
+    def __init__(self, collector: str, where: str, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(
+            collector,
+            f"{where}: no complete answer within the {deadline:g}s deadline (the source sends "
+            "too slowly; raise deadline if it is just large)",
+        )
 
 
 def _too_large(call: _Call) -> CollectorError:
@@ -239,7 +318,7 @@ def _retry_reason(raw: _Raw, call: _Call, clock: Callable[[], float]) -> tuple[s
     )
     if limited or raw.status >= 500:
         kind = "rate limited" if limited else "server error"
-        return f"{kind} (HTTP {raw.status})", _server_wait(raw.headers, clock)
+        return f"{kind} (HTTP {raw.status})", _server_wait(raw.headers, call.waits, limited, clock)
     if 300 <= raw.status < 400:
         target = redact(raw.headers.get("location", "?"))
         raise CollectorError(
@@ -250,20 +329,37 @@ def _retry_reason(raw: _Raw, call: _Call, clock: Callable[[], float]) -> tuple[s
     raise CollectorError(call.collector, f"{call.where}: HTTP {raw.status}{_snippet(raw.body)}")
 
 
-def _server_wait(headers: httpx.Headers, clock: Callable[[], float]) -> float | None:
-    """Seconds the server asked us to wait (``Retry-After`` or ``x-ratelimit-reset``), or None."""
+def _server_wait(
+    headers: httpx.Headers,
+    waits: Iterable[WaitHeader],
+    limited: bool,
+    clock: Callable[[], float],
+) -> float | None:
+    """Seconds the server asked us to wait (the first of ``waits`` present), or None."""
     now = _http_date(headers.get("date")) or clock()
-    retry_after = (headers.get("retry-after") or "").strip()
-    if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            moment = _http_date(retry_after)
-            return None if moment is None else max(0.0, moment - now)
-    reset = headers.get("x-ratelimit-reset")
-    if headers.get("x-ratelimit-remaining") == "0" and reset and reset.strip().isdigit():
-        return max(0.0, float(reset) - now)
+    for wait in waits:
+        if wait.rate_limit_only and not limited:
+            continue
+        if wait.gate is not None and headers.get(wait.gate) != "0":
+            continue
+        value = (headers.get(wait.name) or "").strip()
+        if value:
+            asked = _wait_value(value, wait.meaning, now)
+            if asked is not None:
+                return asked
     return None
+
+
+def _wait_value(value: str, meaning: str, now: float) -> float | None:
+    """A header value as seconds to wait from ``now`` (None: unreadable)."""
+    try:
+        number = float(value)
+    except ValueError:
+        moment = _http_date(value)
+        return None if moment is None else max(0.0, moment - now)
+    if not math.isfinite(number):
+        return None  # NaN / infinity: not a wait anyone meant
+    return max(0.0, number - now if meaning == "epoch" else number)
 
 
 def _http_date(value: str | None) -> float | None:

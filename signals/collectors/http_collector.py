@@ -39,7 +39,16 @@ from rapport.signals.collectors.base import (
     CollectorError,
     FetchContext,
 )
-from rapport.signals.collectors.http import JsonResponse, redact, request, same_origin
+from rapport.signals.collectors.http import (
+    DEFAULT_DEADLINE,
+    STANDARD_WAIT_HEADERS,
+    JsonResponse,
+    WaitHeader,
+    redact,
+    request,
+    same_origin,
+    wait_headers,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -52,8 +61,10 @@ if TYPE_CHECKING:
 class HttpSourceConfig(CollectorConfig):
     """What every HTTP connector's ``Config`` has: the one origin it may call (``base_url``,
     required), where its secret lives (``token_env``: an environment variable name, or
-    ``token_file``: a file path, relative to collectors.yaml — never the secret itself), and its
-    retry budget (``retries``, ``backoff``, ``max_wait``: the longest Retry-After honoured)."""
+    ``token_file``: a file path, relative to collectors.yaml — never the secret itself), its
+    retry budget (``retries``, ``backoff``, ``max_wait``: the longest Retry-After honoured), the
+    per-read ``timeout`` and the ``deadline`` one request may take in all, however steadily a
+    slow source trickles bytes."""
 
     #: whether this connector cannot work without a secret
     token_required: ClassVar[bool] = True
@@ -65,6 +76,7 @@ class HttpSourceConfig(CollectorConfig):
     backoff: Duration = 1.0
     max_wait: Duration = 300.0
     timeout: Duration | None = None
+    deadline: Duration = DEFAULT_DEADLINE
 
     @field_validator("base_url")
     @classmethod
@@ -146,6 +158,7 @@ class Source:
     collector: str
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     auth: httpx.Auth | tuple[str, str] | None = field(default=None, repr=False)
+    waits: tuple[WaitHeader, ...] = STANDARD_WAIT_HEADERS
 
     def url(self, path: str) -> str:
         return self.config.base_url + path
@@ -178,6 +191,8 @@ class Source:
             sleep=self.context.sleep,
             accept_status=accept_status,
             collector=self.collector,
+            waits=self.waits,
+            deadline=self.config.deadline,
         )
 
 
@@ -188,7 +203,10 @@ class HttpCollector(BaseCollector[H]):
     """The base of a collector that reads an HTTP API. A provider says how it authenticates by
     overriding ``auth`` (``basic``, ``bearer``, or a token it obtains first); ``headers`` adds
     the non-secret headers its API wants (a media type, an API version). ``source(context)``
-    then gives the fetch a ``Source`` sending both on every request."""
+    then gives the fetch a ``Source`` sending both on every request. ``rate_limit_headers``
+    names the provider's own documented wait headers (beyond ``Retry-After``)."""
+
+    rate_limit_headers: ClassVar[tuple[WaitHeader, ...]] = ()
 
     def auth(self, context: FetchContext) -> Credentials:
         """The credentials every request of this fetch sends (called once per ``source``)."""
@@ -202,7 +220,10 @@ class HttpCollector(BaseCollector[H]):
         """This fetch's view of the API, authenticated by ``credentials`` (default: ``auth``)."""
         sent = self.auth(context) if credentials is None else credentials
         headers = {**self.headers(), **sent.headers}
-        return Source(self.config, context, self.name, headers=headers, auth=sent.basic)
+        waits = wait_headers(*self.rate_limit_headers)
+        return Source(
+            self.config, context, self.name, headers=headers, auth=sent.basic, waits=waits
+        )
 
     def optional_token(self, context: FetchContext) -> str | None:
         """The configured secret (``token_env``/``token_file``), or None when none is named."""

@@ -18,9 +18,10 @@ header (the server's arrival time when it is missing or unreadable)::
 Only headers are fetched (``BODY.PEEK``, nothing marked read; 64 KiB at most), in UID batches;
 the cursor keeps each mailbox's UIDVALIDITY and last UID plus the open threads, so a client mail
 read in one run is answered by a reply read in a later one. A mailbox whose UIDVALIDITY changed
-is read again from ``lookback``; message ids already seen are not counted twice. Threads silent
-for longer than ``forget_after`` are dropped from the cursor (an unanswered mail then yields no
-signal).
+is read again from ``lookback`` (a first read from ``lookback`` or the history the scorecard
+reads for ``response_time``, whichever is longer, or ``backfill:`` when set); message ids
+already seen are not counted twice. Threads silent for longer than ``forget_after`` are dropped
+from the cursor (an unanswered mail then yields no signal).
 """
 
 from __future__ import annotations
@@ -266,7 +267,8 @@ class ImapCollector(
             _, found = session.uid("SEARCH", f"UID {last + 1}:*")
             uids = [u for u in _numbers(found) if u > last]  # "n:*" always includes the last UID
         else:
-            since = (context.now - timedelta(seconds=self.config.lookback)).strftime("%d-%b-%Y")
+            lookback = context.first_run_seconds(self.config.lookback)
+            since = (context.now - timedelta(seconds=lookback)).strftime("%d-%b-%Y")
             _, found = session.uid("SEARCH", f"SINCE {since}")
             uids = _numbers(found)
         taken = sorted(uids)[: self.config.batch_size]

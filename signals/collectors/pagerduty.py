@@ -9,11 +9,17 @@ https://developer.pagerduty.com/api-reference/9d0b4b12e36f9-list-incidents
 ``last_status_change_at`` and ``resolved_at``), on its classic offset pagination, whose
 ``offset + limit`` may not pass 10,000 (as PagerDuty's team restates at
 https://community.pagerduty.com/ask-a-product-question-2/rate-limit-of-api-98), and on its auth
-header ``Authorization: Token token=…``. ``since``/``until`` may span six months at most
+header ``Authorization: Token token=…``. Rate limits, per
+https://support.pagerduty.com/docs/rest-api-rate-limits: a 429 carries ``ratelimit-reset``, "how
+many seconds to wait before retrying"; the transport waits that long (up to ``max_wait``).
+``since``/``until`` may span six months at most
 (https://community.pagerduty.com/ask-a-product-question-2/incidents-don-t-show-up-in-rest-api-176).
 
 - A sweep asks for incidents created in [since, until]: the first one from ``initial_lookback``
-  before now, each later one from the creation time of the oldest incident the previous sweep saw
+  before now (30 days, or longer when the scorecard reads more ``incident`` history — the shipped
+  one's ``open_sev1`` cap reads all of it, a year for a first run — or ``backfill:`` when set;
+  a first sweep longer than six months reads it in consecutive six-month windows), each later
+  one from the creation time of the oldest incident the previous sweep saw
   still open — so a resolution arriving later is read back — or, when none was open, from the
   previous sweep's ``until`` (never more than six months back: an incident open longer than that
   is no longer re-read). One page per fetch; when the 10,000 offset cap is near, the window
@@ -52,6 +58,7 @@ from rapport.signals.collectors.base import (
     FetchResult,
     JsonValue,
 )
+from rapport.signals.collectors.http import WaitHeader
 from rapport.signals.collectors.http_collector import Credentials, HttpCollector, HttpSourceConfig
 from rapport.signals.collectors.items import (
     ItemError,
@@ -98,6 +105,8 @@ class PagerDutyCollector(
 ):
     """Incidents → ``incident`` (see the module docstring)."""
 
+    rate_limit_headers = (WaitHeader("ratelimit-reset", "seconds", rate_limit_only=True),)
+
     def auth(self, context: FetchContext) -> Credentials:
         """PagerDuty's REST API key scheme: ``Authorization: Token token=<key>``."""
         return Credentials(headers={"Authorization": f"Token token={self.token(context)}"})
@@ -107,7 +116,8 @@ class PagerDutyCollector(
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         source = self.source(context)
-        window = _Window.from_cursor(cursor, context.now, self.config.initial_lookback)
+        lookback = context.first_run_seconds(self.config.initial_lookback)
+        window = _Window.from_cursor(cursor, context.now, lookback)
         page = source.get(PATH, window.params(self.config))
         incidents = page_items(page.body, "incidents", f"GET {source.url(PATH)}", NAME)
         more = page.body.get("more")
@@ -126,6 +136,8 @@ class PagerDutyCollector(
             return FetchResult(
                 signals, window.next_page(len(incidents), self.config.page_size), True
             )
+        if window.until < window.end:  # a long first sweep: its next six months
+            return FetchResult(signals, window.following(), True)
         return FetchResult(signals, window.finished(), more=False)
 
     def _signal(self, incident: Any, context: FetchContext) -> StoredSignal | None:
@@ -169,24 +181,37 @@ class PagerDutyCollector(
         return self.config.urgency_severity[urgency]
 
 
+_PAGE_KEYS = {"since", "until", "offset", "open"}
+
+
 class _Window:
     """One sweep's position: the creation window, the page offset, and the oldest open incident."""
 
-    def __init__(self, since: datetime, until: datetime, offset: int, open_since: str | None):
+    def __init__(
+        self,
+        since: datetime,
+        until: datetime,
+        offset: int,
+        open_since: str | None,
+        end: datetime | None = None,
+    ):
         self.since, self.until, self.offset, self.open_since = since, until, offset, open_since
+        self.end = end or until  # where the sweep ends: past ``until`` in a long first sweep
         self.last_created: str | None = None
 
     @classmethod
     def from_cursor(cls, cursor: JsonValue, now: datetime, lookback: float) -> _Window:
         try:
             if cursor is None:
-                return cls(now - min(timedelta(seconds=lookback), MAX_RANGE), now, 0, None)
+                since = now - timedelta(seconds=lookback)
+                return cls(since, min(now, since + MAX_RANGE), 0, None, now)
             if isinstance(cursor, dict) and set(cursor) == {"next_since"}:
                 since = max(datetime.fromisoformat(cursor["next_since"]), now - MAX_RANGE)
                 return cls(since, now, 0, None)
-            if isinstance(cursor, dict) and set(cursor) == {"since", "until", "offset", "open"}:
+            if isinstance(cursor, dict) and set(cursor) - {"end"} == _PAGE_KEYS:
                 since, until = (datetime.fromisoformat(cursor[k]) for k in ("since", "until"))
-                return cls(since, until, int(cursor["offset"]), cursor["open"])
+                end = datetime.fromisoformat(cursor["end"]) if "end" in cursor else None
+                return cls(since, until, int(cursor["offset"]), cursor["open"], end)
         except (TypeError, ValueError):
             pass
         raise BadCursorError(NAME, cursor)
@@ -226,12 +251,24 @@ class _Window:
         since = self.since.isoformat()
         if offset + limit > OFFSET_CAP and self.last_created is not None:
             since, offset = self.last_created, 0  # slide the window instead of passing the cap
-        return {
-            "since": since,
-            "until": self.until.isoformat(),
-            "offset": offset,
-            "open": self.open_since,
-        }
+        return self._with_end(
+            {
+                "since": since,
+                "until": self.until.isoformat(),
+                "offset": offset,
+                "open": self.open_since,
+            }
+        )
+
+    def _with_end(self, cursor: dict[str, Any]) -> dict[str, Any]:
+        return {**cursor, "end": self.end.isoformat()} if self.end > self.until else cursor
+
+    def following(self) -> dict[str, Any]:
+        """The next window of a first sweep longer than ``MAX_RANGE``: from this one's until."""
+        until = min(self.end, self.until + MAX_RANGE)
+        cursor = {"since": self.until.isoformat(), "until": until.isoformat(), "offset": 0}
+        following = {**cursor, "open": self.open_since}
+        return {**following, "end": self.end.isoformat()} if self.end > until else following
 
     def finished(self) -> dict[str, Any]:
         return {"next_since": self.open_since or self.until.isoformat()}

@@ -29,7 +29,21 @@ one fresh token is fetched before giving up.
   event_id ``pingcode:work_item:<id>``. Items without ``end_at`` promise nothing; deleted ones are
   left out.
 - Incremental: a finished sweep saves its start time minus ``overlap``; the next sweep asks only
-  for items updated since (re-reading one only updates it). One page per fetch.
+  for items updated since (re-reading one only updates it). One page per fetch; paging follows
+  the reply's own ``page_index``/``page_size``/``total`` (a server may cap ``page_size`` below
+  what was asked), and a sweep ends on an empty page or when the reply says it has no more.
+- The first sweep (no cursor) reads every item, whatever ``backfill`` the runner sets: all history
+  covers any window a scorecard reads.
+- 获取工作项类型列表 (list work item types): ``GET /v1/project/work_item/types?project_id=…`` →
+  ``{page_index, page_size, total, values: [{id, name, group}]}``. System types of scrum and
+  kanban projects have word ids (``epic``, ``story``, ``bug``); others, and custom types, have
+  hex ids, and the milestone type is named 里程碑. ``type_ids`` therefore accepts ids *or* names:
+  each entry that is not an id of a configured project's types is looked up by name (``milestone``
+  also means 里程碑, the example this docstring always gave); an entry matching neither is
+  dropped with a warning in the run record, and when no entry resolves nothing is requested.
+- Rate limits (概述 / 频率限制): 200 requests per user per minute; a 429 carries
+  ``x-pc-retry-after``, "the number of seconds to wait before requesting again", which the
+  transport waits (up to ``max_wait``).
 - Client: the project identifier through the registry attribute ``pingcode_project``.
 - Secrets: ``client_id`` is not secret; the client secret comes from ``token_env``/``token_file``.
 
@@ -42,7 +56,7 @@ Example ``collectors.yaml`` entry::
       client_id: CVMTTGAwaYiz
       token_env: PINGCODE_CLIENT_SECRET
       project_ids: [5eb623f6a70571487ea47000]
-      type_ids: [milestone]        # omit to take every work item with an end date
+      type_ids: [里程碑]            # type names or ids; omit for every work item with an end date
 """
 
 from __future__ import annotations
@@ -59,12 +73,13 @@ from rapport.signals.collectors.base import (
     FetchResult,
     JsonValue,
 )
-from rapport.signals.collectors.http import JsonResponse
+from rapport.signals.collectors.http import JsonResponse, WaitHeader
 from rapport.signals.collectors.http_collector import (
     NO_CREDENTIALS,
     Credentials,
     HttpCollector,
     HttpSourceConfig,
+    Source,
     bearer,
 )
 from rapport.signals.collectors.items import (
@@ -81,6 +96,9 @@ from rapport.signals.model import StoredSignal
 NAME = "pingcode"
 TOKEN_PATH = "/v1/auth/token"
 ITEMS_PATH = "/v1/project/work_items"
+TYPES_PATH = "/v1/project/work_item/types"
+#: English names this connector's docs used for system types, mapped to PingCode's own names
+TYPE_ALIASES = {"milestone": "里程碑"}
 _ABSOLUTE = 10**9  # an expires_in above this is a unix time, not a duration
 _MARGIN = 60.0  # renew a token this many seconds before it expires
 
@@ -104,9 +122,12 @@ class PingCodeCollector(
 ):
     """Work items with end dates → ``milestone`` (see the module docstring)."""
 
+    rate_limit_headers = (WaitHeader("x-pc-retry-after", "seconds", rate_limit_only=True),)
+
     def __init__(self, config: PingCodeConfig) -> None:
         super().__init__(config)
         self._cached: tuple[str, float] | None = None  # (access token, expires at, unix time)
+        self._resolved: list[str] | None = None  # type_ids as ids, once per collector instance
 
     def auth(self, context: FetchContext) -> Credentials:
         """OAuth2 client credentials: the enterprise token, obtained with the client id and
@@ -120,11 +141,15 @@ class PingCodeCollector(
             "page_index": index,
             "page_size": self.config.page_size,
         }
+        source = self.source(context)
         if self.config.type_ids:
-            params["type_ids"] = ",".join(self.config.type_ids)
+            type_ids = self._type_ids(source, context)
+            if not type_ids:
+                return FetchResult([], self._following(sweep))
+            params["type_ids"] = ",".join(type_ids)
         if since is not None:
             params["updated_between"] = f"{since},"
-        page = self._items(params, context)
+        page = self._items(params, context, source)
         where = f"GET {self.config.base_url}{ITEMS_PATH}"
         items = page_items(page.body, "values", where, NAME)
         signals = convert_items(
@@ -133,13 +158,45 @@ class PingCodeCollector(
             labeller("pingcode:work_item:"),
             context,
         )
-        total = page.body.get("total")
-        if not isinstance(total, int):
-            raise CollectorError(NAME, f"{where}: 'total' is not a number")
-        if items and (index + 1) * self.config.page_size < total:
-            return FetchResult(signals, {"since": since, "sweep": sweep, "page": index + 1}, True)
-        following = sweep - int(self.config.overlap)
-        return FetchResult(signals, {"since": following, "sweep": None, "page": 0})
+        reply_index, reply_size, total = _page_position(page.body, where, index, len(items))
+        if items and (reply_index + 1) * reply_size < total:
+            return FetchResult(
+                signals, {"since": since, "sweep": sweep, "page": reply_index + 1}, True
+            )
+        if total == 0 and self.config.type_ids and cursor is None:
+            context.warn(f"type_ids {self.config.type_ids} matched no work items")
+        return FetchResult(signals, self._following(sweep))
+
+    def _following(self, sweep: int) -> dict[str, Any]:
+        """The cursor after a finished sweep: updated since its start, minus the overlap."""
+        return {"since": sweep - int(self.config.overlap), "sweep": None, "page": 0}
+
+    def _type_ids(self, source: Source, context: FetchContext) -> list[str]:
+        """``type_ids`` as PingCode ids: ids kept, names looked up through the types of every
+        configured project; an entry matching neither is a warning (see the module docstring)."""
+        if self._resolved is None:
+            known: dict[str, str] = {}  # id or folded name → id
+            for project in self.config.project_ids:
+                body = source.get(TYPES_PATH, {"project_id": project}).body
+                where = f"GET {self.config.base_url}{TYPES_PATH}"
+                for kind in page_items(body, "values", where, NAME):
+                    if isinstance(kind, dict) and isinstance(kind.get("id"), str):
+                        known.setdefault(kind["id"], kind["id"])
+                        if isinstance(kind.get("name"), str):
+                            known.setdefault(kind["name"].strip().casefold(), kind["id"])
+            resolved: list[str] = []
+            for entry in self.config.type_ids:
+                name = TYPE_ALIASES.get(entry.strip().casefold(), entry).strip().casefold()
+                found = known.get(entry) or known.get(name)
+                if found is None:
+                    context.warn(
+                        f"type_ids entry {entry!r} is neither the id nor the name of a work item "
+                        f"type of projects {', '.join(self.config.project_ids)}"
+                    )
+                elif found not in resolved:
+                    resolved.append(found)
+            self._resolved = resolved
+        return self._resolved
 
     def _position(self, cursor: JsonValue, context: FetchContext) -> tuple[int | None, int, int]:
         """(updated-since or None, this sweep's start, page index), all unix seconds."""
@@ -154,13 +211,15 @@ class PingCodeCollector(
                 return since, now, 0
         raise BadCursorError(NAME, cursor)
 
-    def _items(self, params: dict[str, Any], context: FetchContext) -> JsonResponse:
+    def _items(self, params: dict[str, Any], context: FetchContext, source: Source) -> JsonResponse:
         """The work-items page, renewing the token once if PingCode says it is no longer valid."""
-        for _ in range(2):
-            page = self.source(context).get(ITEMS_PATH, params, accept_status=[401])
-            if page.status != 401:
-                return page
-            self._cached = None
+        page = source.get(ITEMS_PATH, params, accept_status=[401])
+        if page.status != 401:
+            return page
+        self._cached = None
+        page = self.source(context).get(ITEMS_PATH, params, accept_status=[401])
+        if page.status != 401:
+            return page
         raise CollectorError(NAME, "PingCode refused a freshly issued token (HTTP 401)")
 
     def _access_token(self, context: FetchContext) -> str:
@@ -212,3 +271,16 @@ class PingCodeCollector(
                 "source": NAME,
             }
         )
+
+
+def _page_position(body: Any, where: str, asked: int, read: int) -> tuple[int, int, int]:
+    """(page_index, page_size, total) as the reply states them: a server may cap the page size
+    below what was asked, so paging by our own size would stop early. A missing index or size
+    falls back to the asked index and the items read; ``total`` is required."""
+    total = body.get("total")
+    if not isinstance(total, int):
+        raise CollectorError(NAME, f"{where}: 'total' is not a number")
+    index, size = body.get("page_index"), body.get("page_size")
+    index = index if isinstance(index, int) and index >= 0 else asked
+    size = size if isinstance(size, int) and size > 0 else max(read, 1)
+    return index, size, total

@@ -19,7 +19,8 @@ Native-histogram samples (``"histogram"`` instead of ``"value"``) are skipped wi
       mode: instant                  # or range (step, lookback)
 
 ``mode: instant`` evaluates the query at the run's time: one signal per series per run. ``mode:
-range`` reads every ``step`` since the last run (``lookback`` on the first), at most 10,000 points
+range`` reads every ``step`` since the last run (``lookback`` on the first, or the history the
+scorecard reads for its kind when longer, or ``backfill:``), at most 10,000 points
 per series a page (Prometheus refuses more than 11,000), so a long gap is caught up page by page.
 Event ids name the kind, the series and the sample time, so re-reading a range stores nothing twice.
 """
@@ -112,7 +113,8 @@ class PrometheusCollector(HttpCollector[PrometheusConfig], name="prometheus"):
         if self.config.mode == "instant":
             data = self._query(source, "/api/v1/query", {"query": self.config.query, "time": now})
             return FetchResult(self._signals(data, "vector", context), None)
-        start = float(cursor["end"]) if isinstance(cursor, dict) else now - self.config.lookback
+        lookback = context.first_run_seconds(self.config.lookback)
+        start = float(cursor["end"]) if isinstance(cursor, dict) else now - lookback
         end = min(now, start + self.config.step * self.config.max_points)
         if end <= start:
             return FetchResult([], {"end": start})

@@ -4,7 +4,10 @@ Per collector and run: load its cursor, call ``fetch`` while it says ``more`` (a
 ``max_pages`` pages), store each page's signals and only then save the page's cursor — a crash
 between the two re-fetches that page next time, which is harmless because event ids are
 idempotent. Every run is recorded (success or failure, counts, error). A collector that fails is
-recorded and the others still run. Afterwards the clients whose signals changed — or whose
+recorded and the others still run. A first run reads at least the history the scorecard reads
+for the collector's kinds (``spec.history_needed``, set when the rules bundle is loaded), or the
+collector's own ``backfill:``: both reach the collector through ``FetchContext``.
+Afterwards the clients whose signals changed — or whose
 staleness changed — are handed to ``rescore`` (the caller decides how to score and store). Every
 stored signal's ``source`` is the id of the collector that delivered it.
 
@@ -159,7 +162,14 @@ def run_collectors(
 def _run_one(env: _Round, spec: CollectorSpec, clients: list[Client]) -> tuple[RunRecord, set[str]]:
     started = env.now()
     mapping = client_map_for(spec, clients)
-    context = FetchContext(now=started, clients=mapping, secret=env.secret, sleep=env.sleep)
+    context = FetchContext(
+        now=started,
+        clients=mapping,
+        secret=env.secret,
+        sleep=env.sleep,
+        backfill=spec.backfill,
+        history_needed=spec.history_needed,
+    )
     tally = _Tally()
     error: str | None = None
     env.watcher.started(spec)
@@ -186,6 +196,7 @@ def _run_one(env: _Round, spec: CollectorSpec, clients: list[Client]) -> tuple[R
         skip_reasons=tuple(context.skipped[:20]),
         pages=tally.pages,
         note=tally.note,
+        warnings=tuple(context.warnings),
     )
     record_run(env.store, record)
     prune_runs(env.store, RUNS_KEPT, [spec.id])

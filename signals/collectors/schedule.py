@@ -10,8 +10,11 @@ recorded run, or at once when that is already past, so restarts neither hammer n
 Leadership: on PostgreSQL a session-level advisory lock (``pg_try_advisory_lock``) held on a
 dedicated connection. Followers retry every ``retry`` seconds; when the leader dies its session
 ends, PostgreSQL releases the lock, and a follower takes over at its next try. The leader checks
-its connection as often and stops its schedules the moment it is lost. SQLite is single-process:
-the one process is always leader.
+its connection as often and stops its schedules the moment it is lost — and, because a lost
+session can go unnoticed for up to ``retry`` seconds, every scheduled run first confirms the
+lock is still held (one ``pg_locks`` query on the lock's connection): a deposed leader skips the
+run, and its campaign, woken at once, stops the schedules and tries to win the lock back. SQLite
+is single-process: the one process is always leader.
 """
 
 from __future__ import annotations
@@ -172,6 +175,7 @@ class LeaderElection:
         self._on_deposed = on_deposed
         self._retry = retry
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # set to run the next round now instead of after ``retry``
         self._thread: threading.Thread | None = None
         self.leader = threading.Event()  # set while leader (tests and health checks poll it)
         self.attempts = 0
@@ -182,6 +186,7 @@ class LeaderElection:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
         if self.leader.is_set():
@@ -189,11 +194,12 @@ class LeaderElection:
         self._lock.release()
 
     def step(self) -> None:
-        """One round of the campaign: try to win, or check we still hold the lock."""
+        """One round of the campaign: check we still hold the lock, or (having lost it, or
+        never had it) try to win it."""
         if self.leader.is_set():
-            if not self._lock.still_held():
-                self._depose()
-            return
+            if self._lock.still_held():
+                return
+            self._depose()  # then campaign at once: a server-ended session freed the lock
         won = self._lock.try_acquire()
         if won:
             self.leader.set()
@@ -201,13 +207,24 @@ class LeaderElection:
         if won:
             self._on_elected()
 
+    def confirm(self) -> bool:
+        """Whether this process is leader right now, asked of the lock itself (not the flag the
+        last round left). When it is not, the campaign is woken to depose and campaign again; the
+        caller — a scheduled job — must not do that itself (stopping the schedules waits for the
+        running jobs, its own included)."""
+        if self.leader.is_set() and self._lock.still_held():
+            return True
+        self._wake.set()
+        return False
+
     def _campaign(self) -> None:
         while not self._stopping.is_set():
             try:
                 self.step()
             except Exception:  # the campaign thread must outlive any one failed round
                 log.exception("leader election round failed")
-            self._stopping.wait(self._retry)
+            self._wake.wait(self._retry)
+            self._wake.clear()
 
     def _depose(self) -> None:
         self.leader.clear()
@@ -342,6 +359,11 @@ class CollectorService:
             log.info("collector schedules stopped")
 
     def _job(self, collector: str) -> None:
+        """A scheduled run: only while this process is still the leader (see the module doc)."""
+        election = self.election
+        if election is not None and not election.confirm():
+            log.warning("collector %s skipped: this process is no longer the leader", collector)
+            return
         try:
             self.run_now(collector)
         except Exception:  # a store outage must not kill the scheduler thread pool's worker

@@ -7,10 +7,12 @@ the page carries ``tickets``, ``metric_sets``, ``after_cursor`` and ``end_of_str
 Ticket Metrics JSON format, https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_metrics/
 (``reply_time_in_minutes: {calendar, business}``, null until an agent replies).
 
-- One page per fetch. The first run starts at ``start_time`` (default: ``initial_lookback`` before
-  now); every later page and run passes the ``after_cursor`` Zendesk returned. ``end_of_stream:
-  true`` ends the run, and — as Zendesk prescribes — its ``after_cursor`` is kept for the next run,
-  which then gets exactly the tickets changed since.
+- One page per fetch. The first run starts at ``start_time`` (default: ``initial_lookback`` — 90
+  days — before now, or longer when the scorecard reads more ``response_time`` history, or
+  ``backfill:`` when set; see ``backfill.py``); every later page and run passes the
+  ``after_cursor`` Zendesk returned. ``end_of_stream: true`` ends the run, and — as Zendesk
+  prescribes — its ``after_cursor`` is kept for the next run, which then gets exactly the
+  tickets changed since.
 - A ticket → one ``response_time``: ``ts`` = ticket ``created_at``; value = the metric set's
   ``reply_time_in_minutes`` (``hours: calendar`` or ``business``) / 60; ``channel`` =
   ``via.channel``; ``thread`` = the ticket id. event_id ``zendesk:ticket:<id>``: a later export
@@ -118,7 +120,8 @@ class ZendeskCollector(
     def _position(self, cursor: JsonValue, context: FetchContext) -> dict[str, Any]:
         """Where to read from: the saved ``after_cursor``, else a start time."""
         if cursor is None:
-            start = self.config.start_time or context.now.timestamp() - self.config.initial_lookback
+            lookback = context.first_run_seconds(self.config.initial_lookback)
+            start = self.config.start_time or context.now.timestamp() - lookback
             moment = start.timestamp() if isinstance(start, datetime) else start
             return {"start_time": int(moment)}
         if isinstance(cursor, dict) and isinstance(cursor.get("after_cursor"), str):

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.console import Console
 from sqlalchemy import inspect
 
+from rapport.api.commands.collect import render_runs
 from rapport.signals.collector_state import (
     RunRecord,
     collector_cursors,
@@ -78,6 +80,19 @@ def test_runs_are_logged_with_their_details_and_read_back_newest_first(store: St
     assert recent_runs(store, "nps") == [second, first]
     assert recent_runs(store, "nps", limit=1) == [second]
     assert first.duration == 2.5
+
+
+def test_a_runs_warnings_are_logged_and_read_back(store: Store) -> None:
+    warned = RunRecord(
+        collector="plans",
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=1),
+        ok=True,
+        warnings=("type_ids entry 'deliverable' is neither the id nor the name of a type",),
+    )
+    record_run(store, warned)
+    [read] = recent_runs(store, "plans")
+    assert read == warned and read.warnings == warned.warnings
 
 
 def test_summaries_give_the_latest_success_and_failure_up_to_an_instant(store: Store) -> None:
@@ -156,3 +171,15 @@ def test_a_database_failure_is_a_store_error_naming_the_cause(
     drop_table(table)
     with pytest.raises(StoreError, match=rf"^Cannot (read from|write to) the store at .*{table}"):
         operation(store)
+
+
+def test_collect_once_shows_a_runs_warnings_in_its_own_column() -> None:
+    warned = RunRecord("plans", T0, T0, ok=True, warnings=("type_ids entry 'x' matches no type",))
+    quiet = RunRecord("pager", T0, T0, ok=True)
+    console = Console(width=200, record=True)
+    console.print(render_runs([warned, quiet]))
+    text = console.export_text()
+    assert "warnings" in text and "type_ids entry 'x' matches no type" in text
+    console = Console(width=200, record=True)
+    console.print(render_runs([quiet]))
+    assert "warnings" not in console.export_text()  # no column when no run has warnings

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,7 +17,12 @@ from fakeapi import NOW, FakeAPI, Reply, fetch_context, http_date
 from pydantic import ValidationError
 
 from rapport.signals.collectors.base import CollectorError
-from rapport.signals.collectors.http import make_http_client, request, same_origin
+from rapport.signals.collectors.http import (
+    DeadlineExceededError,
+    make_http_client,
+    request,
+    same_origin,
+)
 from rapport.signals.collectors.http_collector import HttpSourceConfig, Source, read_token
 
 
@@ -330,3 +338,64 @@ def test_a_source_refuses_urls_off_its_base_origin(api, client):
     with pytest.raises(CollectorError, match="not on base_url"):
         source.get("http://example.invalid/steal")
     assert api.seen() == []
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Answers 200 with a 10,000-byte JSON body, one byte every 50 ms (8 minutes in all), until
+    the client hangs up or the server is told to stop."""
+
+    stop: threading.Event
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "10000")
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            for _ in range(10_000):
+                if self.server.stop.wait(0.05):  # type: ignore[attr-defined]
+                    return
+                self.wfile.write(b" ")
+                self.wfile.flush()
+        except OSError:
+            return  # the client gave up: what the test wants
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def trickle() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.stop = threading.Event()  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/slow"
+    server.stop.set()  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_source_trickling_bytes_fails_within_the_deadline_although_each_read_is_quick(trickle):
+    # every read gets a byte within 50 ms, far inside the 3 s timeout: only a deadline stops it
+    with make_http_client(timeout=3.0) as http:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError, match=r"within the 1s deadline") as failed:
+            request(http, "GET", trickle, deadline=1.0, retries=3, sleep=lambda _: None)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"held for {elapsed:.1f}s"
+    assert failed.value.deadline == 1.0  # and not retried: it failed once, within the deadline
+
+
+def test_a_source_config_has_a_deadline_that_the_source_applies(trickle):
+    config = HttpSourceConfig(base_url=trickle.rsplit("/", 1)[0], token_env="T", deadline="1s")
+    assert config.deadline == 1.0
+    assert HttpSourceConfig(base_url="https://x.example", token_env="T").deadline == 120.0
+    with make_http_client(timeout=3.0) as http:
+        source = Source(config, fetch_context(http).context, "slowpoke")
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError, match="Collector 'slowpoke' failed"):
+            source.get("/slow")
+    assert time.monotonic() - started < 2.0

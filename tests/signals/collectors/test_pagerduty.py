@@ -189,10 +189,15 @@ def test_the_window_slides_instead_of_passing_the_offset_cap(api, client):
     [
         ({"Retry-After": "4"}, lambda sleeps: sleeps == [4.0]),
         ({}, lambda sleeps: len(sleeps) == 1 and 0.5 <= sleeps[0] <= 1.0),
+        (
+            {"ratelimit-limit": "960", "ratelimit-remaining": "0", "ratelimit-reset": "5"},
+            lambda sleeps: sleeps == [5.0],
+        ),
     ],
     ids=[
         "429 with Retry-After waits as asked",
         "429 without Retry-After backs off",
+        "429 with PagerDuty's ratelimit-reset waits its seconds",
     ],
 )
 def test_rate_limits_are_waited_out(api, client, headers, check):
@@ -202,6 +207,14 @@ def test_rate_limits_are_waited_out(api, client, headers, check):
     run = harness(client)
     signals, _ = drain(collector(api), None, run.context)
     assert signals == EXPECTED and check(run.sleeps)
+
+
+def test_ratelimit_reset_on_a_500_is_not_a_wait(api, client):
+    # PagerDuty sends ratelimit-* on every answer: only a rate limit makes it a wait
+    api.fail_next(PATH, Reply(status=500, headers={"ratelimit-reset": "50"}))
+    run = harness(client)
+    drain(collector(api), None, run.context)
+    assert len(run.sleeps) == 1 and run.sleeps[0] <= 1.0
 
 
 def test_a_500_is_retried(api, client):

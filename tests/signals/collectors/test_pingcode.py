@@ -15,6 +15,7 @@ from rapport.signals.collectors.http import make_http_client
 from rapport.signals.collectors.pingcode import (
     ITEMS_PATH,
     TOKEN_PATH,
+    TYPES_PATH,
     PingCodeCollector,
     PingCodeConfig,
 )
@@ -78,6 +79,20 @@ def items(request: Seen) -> Reply:
     )
 
 
+MILESTONE_TYPE = "5eb623f6a70571487ea47111"  # a waterfall project's 里程碑 type: a hex id
+
+
+def types(request: Seen) -> Reply:
+    """获取工作项类型列表 for one project, as documented (system types, one custom type)."""
+    values = [
+        {"id": "epic", "name": "史诗", "group": "requirement"},
+        {"id": "task", "name": "任务", "group": "task"},
+        {"id": MILESTONE_TYPE, "name": "里程碑", "group": "requirement"},
+        {"id": "64a1b2c3d4e5f60718293a4b", "name": "交付物", "group": "requirement"},
+    ]
+    return Reply(json={"page_size": 30, "page_index": 0, "total": len(values), "values": values})
+
+
 def token_reply(token: str = "tok-1", expires_in: int = 2592000) -> Reply:
     return Reply(json={"access_token": token, "token_type": "Bearer", "expires_in": expires_in})
 
@@ -102,6 +117,7 @@ def api() -> Iterator[FakeAPI]:
     with FakeAPI() as server:
         server.add(TOKEN_PATH, token_reply())
         server.add(ITEMS_PATH, items)
+        server.add(TYPES_PATH, types)
         yield server
 
 
@@ -141,7 +157,8 @@ def test_work_item_pages_become_exact_milestones_with_one_token_for_the_run(api,
     pages = api.seen(ITEMS_PATH)
     assert [p.arg("page_index") for p in pages] == ["0", "1", "2"]
     assert pages[0].arg("project_ids") == "p-SCR,p-WTF,p-HBR"
-    assert pages[0].arg("type_ids") == "milestone" and pages[0].arg("updated_between") is None
+    # "milestone" is this connector's documented name of 里程碑: resolved to the type's id
+    assert pages[0].arg("type_ids") == MILESTONE_TYPE and pages[0].arg("updated_between") is None
     assert {p.headers["authorization"] for p in pages} == {"Bearer tok-1"}
 
 
@@ -222,3 +239,74 @@ def test_malformed_json_fails_the_fetch(api, client):
 def test_more_than_twenty_projects_is_a_config_error(api):
     with pytest.raises(ValueError, match="at most 20 items"):
         collector(api, project_ids=[f"p{i}" for i in range(21)])
+
+
+def test_a_429_waits_the_seconds_of_x_pc_retry_after(api, client):
+    # 概述 / 频率限制: a 429 with x-pc-retry-after, the seconds to wait before asking again
+    body = {"code": "100038", "message": "请求频率过高"}
+    api.fail_next(ITEMS_PATH, Reply(status=429, json=body, headers={"x-pc-retry-after": "5"}))
+    run = harness(client)
+    signals, _ = drain(collector(api), None, run.context)
+    assert signals == EXPECTED and run.sleeps == [5.0]
+
+
+def capped(request: Seen) -> Reply:
+    """A server that serves at most 2 items a page whatever page_size asks (34 items in all)."""
+    index = int(request.arg("page_index") or "0")
+    values = [
+        work_item(f"c{n}", f"SCR-{n}", "capped", "pending", JUNE_30, None)
+        for n in range(index * 2, min(index * 2 + 2, 34))
+    ]
+    return Reply(json={"page_index": index, "page_size": 2, "total": 34, "values": values})
+
+
+def test_paging_follows_the_reply_when_the_server_caps_the_page_size(api, client):
+    api.add(ITEMS_PATH, capped)
+    signals, cursor = drain(collector(api, page_size=100), None, harness(client).context, 40)
+    assert len(signals) == 34 and len({s.event_id for s in signals}) == 34
+    assert [r.arg("page_index") for r in api.seen(ITEMS_PATH)] == [str(i) for i in range(17)]
+    assert cursor["page"] == 0  # the sweep finished
+
+
+@pytest.mark.parametrize(
+    ("type_ids", "sent", "warnings"),
+    [
+        (["里程碑"], MILESTONE_TYPE, []),
+        (["milestone"], MILESTONE_TYPE, []),
+        ([MILESTONE_TYPE, "task"], f"{MILESTONE_TYPE},task", []),
+        (
+            ["里程碑", "deliverable"],
+            MILESTONE_TYPE,
+            ["type_ids entry 'deliverable' is neither the id nor the name of a work item type "
+             "of projects p-SCR, p-WTF, p-HBR"],
+        ),
+    ],
+    ids=[
+        "a type name is resolved to its id through the types endpoint",
+        "the documented example's milestone means 里程碑",
+        "ids are sent as they are",
+        "an entry matching no type is dropped with a warning",
+    ],
+)  # fmt: skip
+def test_type_ids_accept_names_and_ids(api, client, type_ids, sent, warnings):
+    run = harness(client)
+    signals, _ = drain(collector(api, type_ids=type_ids), None, run.context)
+    assert signals == EXPECTED
+    assert {r.arg("type_ids") for r in api.seen(ITEMS_PATH)} == {sent}
+    assert run.context.warnings == warnings
+    assert [r.arg("project_id") for r in api.seen(TYPES_PATH)] == ["p-SCR", "p-WTF", "p-HBR"]
+
+
+def test_a_type_filter_that_matches_nothing_requests_nothing_and_warns(api, client):
+    run = harness(client)
+    signals, cursor = drain(collector(api, type_ids=["deliverable"]), None, run.context)
+    assert signals == [] and api.seen(ITEMS_PATH) == []
+    assert run.context.warnings and "'deliverable'" in run.context.warnings[0]
+    assert cursor == {"since": int(NOW.timestamp()) - 3600, "sweep": None, "page": 0}
+
+
+def test_a_first_sweep_that_finds_no_items_of_the_types_warns(api, client):
+    api.add(ITEMS_PATH, Reply(json={"page_index": 0, "page_size": 3, "total": 0, "values": []}))
+    run = harness(client)
+    drain(collector(api), None, run.context)
+    assert run.context.warnings == ["type_ids ['milestone'] matched no work items"]

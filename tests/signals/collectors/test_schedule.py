@@ -267,3 +267,42 @@ def test_a_second_process_takes_over_when_the_leader_is_killed(
         first.kill()  # kill -9: no clean release; PostgreSQL ends the session and frees the lock
         second.expect("leader", timeout=15.0)
         wait_until(lambda: runs_of("from_second") == 1, "the new leader's first scheduled run")
+
+
+def test_a_leader_whose_lock_session_was_terminated_skips_the_run_and_campaigns_again(
+    pg_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "t.csv").write_text(
+        "event_id,client,ts,value\ne1,acme,2026-09-30T09:00:00Z,2\n"
+    )
+    config = collectors(
+        tmp_path, "  exports:\n    type: file\n    path: drop\n    kind: response_time\n"
+    )
+    with Store.open(pg_url) as store:
+        with store._engine.begin() as connection:
+            connection.execute(text("TRUNCATE collector_runs, collector_cursors"))
+        store.upsert_clients([client("acme")])
+        lock = PgAdvisoryLock(store._engine, key=515151)
+        # a long retry: only the confirmation before the run can notice the lost session
+        service = CollectorService(store, config, lock=lock, retry=600.0)
+        service.start()
+        try:
+            election = service.election
+            assert election is not None
+            wait_until(lambda: len(recent_runs(store, "exports")) == 1, "the first run")
+            attempts = election.attempts
+            with store._engine.connect() as admin:
+                admin.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                        "WHERE locktype = 'advisory' AND objid = 515151 AND granted"
+                    )
+                )
+                admin.commit()
+            service._job("exports")  # what the scheduler calls when the next run is due
+            assert len(recent_runs(store, "exports")) == 1  # the deposed leader did not run
+            wait_until(lambda: election.attempts > attempts, "a new campaign round")
+            wait_until(election.leader.is_set, "the lock to be won back (nobody else holds it)")
+        finally:
+            service.stop()
