@@ -35,7 +35,12 @@ from rapport.signals.collectors.config import (
     CollectorsConfig,
     CollectorSpec,
 )
-from rapport.signals.collectors.runner import RunObserver, run_collectors, stale_kinds
+from rapport.signals.collectors.runner import (
+    RunObserver,
+    covered_kinds,
+    run_collectors,
+    stale_kinds,
+)
 from rapport.signals.collectors.schedule import CollectorService
 from rapport.signals.store import Store
 
@@ -116,8 +121,8 @@ def rescorer(
             return
         subset = ClientSet.of([everyone.ids[i] for i in rows], [everyone.segments[i] for i in rows])
         moment = clock()
-        stale = stale_kinds(store, config, moment)
-        evaluate_store(store, ruleset, moment, stale=stale, clients=subset)
+        stale, covered = stale_kinds(store, config, moment), covered_kinds(store, config, moment)
+        evaluate_store(store, ruleset, moment, stale=stale, covered=covered, clients=subset)
 
     return rescore
 
