@@ -223,7 +223,8 @@ def test_a_directory_without_tests_reports_none_found(tmp_path: Path) -> None:
         ),
         pytest.param(
             "expect:\n  - {client: acme, grade: great}\n",
-            ":14:20: expect[0].grade: unknown grade 'great' (grades: at_risk, healthy, insufficient_data, watch)",
+            ":14:20: expect[0].grade: unknown grade 'great' "
+            "(grades: at_risk, healthy, insufficient_data, watch)",
             id="an unknown grade",
         ),
         pytest.param(
