@@ -78,6 +78,7 @@ def build_service(
         events,
         clock=now,
         stale=collectors.stale,
+        covered=collectors.covered,
         debounce=settings.evaluate_debounce,
         interval=settings.evaluate_interval,
     )

@@ -251,9 +251,8 @@ def score_command(ctx: typer.Context, as_of: AsOf = None, output: Format = "tabl
     bundle = bundle_of(settings)
     with open_store(settings) as store:
         sync_registry(store, bundle.clients)
-        evaluation = evaluate_store(
-            store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
-        )
+        stale, covered = source_kinds(store, bundle, moment)
+        evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, covered=covered)
         clients = {c.id: c for c in store.clients()}
     print_records(output, [r for r in evaluation.records()], clients)
 
@@ -272,8 +271,10 @@ def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None
         known = store.client(client)
         if known is None:
             raise NoSuchClientError(client, " (see `rapport score`)")
-        stale = stale_kinds(store, bundle, moment)
-        evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, persist=False)
+        stale, covered = source_kinds(store, bundle, moment)
+        evaluation = evaluate_store(
+            store, bundle.ruleset, moment, stale=stale, covered=covered, persist=False
+        )
         previous = store.latest_score(client, before=moment)
     current = evaluation.record(evaluation.row(client))
     if previous is not None and previous.as_of >= current.as_of:
@@ -316,9 +317,8 @@ def demo_command(
         sync_registry(store, bundle.clients)
         if seeded:
             store.upsert_signals(demo_signals(store.clients(), end=moment))
-        evaluation = evaluate_store(
-            store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
-        )
+        stale, covered = source_kinds(store, bundle, moment)
+        evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, covered=covered)
         clients = {c.id: c for c in store.clients()}
         count = store.signal_count()
     if output == "table":
@@ -327,13 +327,20 @@ def demo_command(
     print_records(output, evaluation.records(), clients)
 
 
-def stale_kinds(store: Store, bundle: RulesBundle, moment: datetime) -> dict[str, set[str]] | None:
-    """The clients, per signal kind, whose collector has gone stale (None without collectors)."""
+def source_kinds(
+    store: Store, bundle: RulesBundle, moment: datetime
+) -> tuple[dict[str, set[str]] | None, dict[str, set[str]] | None]:
+    """``evaluate_store``'s ``stale`` and ``covered``: the clients, per signal kind, whose collector
+    has gone stale, or is fresh and maps them (None, None without collectors)."""
+    from rapport.signals.collectors.runner import covered_kinds
     from rapport.signals.collectors.runner import stale_kinds as collector_stale_kinds
 
     if bundle.collectors is None:
-        return None
-    return collector_stale_kinds(store, bundle.collectors, moment)
+        return None, None
+    return (
+        collector_stale_kinds(store, bundle.collectors, moment),
+        covered_kinds(store, bundle.collectors, moment),
+    )
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -360,14 +367,15 @@ def print_records(output: str, records: list[Any], clients: dict[str, Any]) -> N
 
 
 def records_csv(records: list[Any]) -> str:
-    """One row per client: score, grade, version, then each component's points."""
+    """One row per client: score, grade, version, coverage, then each component's points."""
     import csv
     import io
 
     component_ids = sorted({cid for r in records for cid in r.components})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["client", "as_of", "score", "grade", "rules_version", *component_ids])
+    header = ["client", "as_of", "score", "grade", "rules_version", "coverage", *component_ids]
+    writer.writerow(header)
     for r in records:
         points = [
             _blank(r.components[c].points) if c in r.components else "" for c in component_ids
@@ -379,6 +387,7 @@ def records_csv(records: list[Any]) -> str:
                 _blank(r.score),
                 r.grade or "",
                 r.rules_version,
+                "" if r.coverage is None else f"{r.coverage:.3f}",
                 *points,
             ]
         )

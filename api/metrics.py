@@ -9,9 +9,14 @@ consistent snapshot, and clients removed from the registry vanish at the next ev
 
 Families (text format 0.0.4):
 
-- ``rapport_client_health_score`` — the score (absent while a client is unscored)
+- ``rapport_client_health_score`` — the score (absent while a client is unscored, and for a
+  client graded ``insufficient_data``: a dashboard must not average in a score resting on too little
+  measured data)
+- ``rapport_client_health_coverage`` — 0-1, the share of the scorecard's weight measured from
+  signals (every client)
 - ``rapport_client_health_component_score{component}`` — points per component (absent when skipped)
-- ``rapport_client_health_grade{grade}`` — state set: 1 for the current grade, 0 for the others
+- ``rapport_client_health_grade{grade}`` — state set: 1 for the current grade, 0 for the others;
+  its states are the scorecard's grades plus ``insufficient_data``
 - ``rapport_client_health_component_stale{component}`` — 1 when the component's data is stale
 - ``rapport_client_signal_last_timestamp_seconds{kind}`` — newest stored signal per kind
 - ``rapport_evaluation_duration_seconds`` (histogram), ``rapport_evaluations_total{result}``,
@@ -39,7 +44,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from rapport.api.owners import NONE_LABEL, client_owner_slug
-from rapport.engine.result import Evaluation, Status
+from rapport.engine.result import INSUFFICIENT_DATA, Evaluation, Status
 from rapport.signals.model import Client
 
 #: prometheus_client's Go-style float formatting, untyped upstream, so typed here once.
@@ -226,6 +231,7 @@ def render_client_metrics(data: ClientMetricsInput) -> Prebuilt:
         if not math.isnan(s)  # an unscored client is left out rather than exported as NaN
     ]
     parts = [_family("rapport_client_health_score", "Client health score", score)]
+    parts.append(_coverage_family(ev, prefixes))
     parts.append(_component_family(ev, prefixes))
     parts.append(_grade_family(ev, prefixes))
     parts.append(_stale_family(ev, prefixes))
@@ -249,10 +255,23 @@ def _component_family(ev: Evaluation, prefixes: list[str]) -> str:
     )
 
 
+def _coverage_family(ev: Evaluation, prefixes: list[str]) -> str:
+    lines = [
+        f"rapport_client_health_coverage{{{p}}} {_go(c)}\n"
+        for p, c in zip(prefixes, ev.coverage.tolist(), strict=True)
+    ]
+    return _family(
+        "rapport_client_health_coverage",
+        "Share (0-1) of the scorecard's weight measured from signals",
+        lines,
+    )
+
+
 def _grade_family(ev: Evaluation, prefixes: list[str]) -> str:
     lines: list[str] = []
-    grades = ev.grade.tolist()
-    for g, grade in enumerate(ev.grade_names):
+    # The insufficient_data state is one more index after the scorecard's grades.
+    grades = np.where(ev.insufficient, len(ev.grade_names), ev.grade).tolist()
+    for g, grade in enumerate((*ev.grade_names, INSUFFICIENT_DATA)):
         label = f',grade="{_escape(grade)}"}} '
         lines.extend(
             f"rapport_client_health_grade{{{p}{label}{1 if current == g else 0}\n"

@@ -15,11 +15,18 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from rapport.engine.result import ClientScore
     from rapport.signals.model import Client
 
-_GRADE_STYLE = {"healthy": "green", "watch": "yellow", "at_risk": "red"}
+_GRADE_STYLE = {
+    "healthy": "green",
+    "watch": "yellow",
+    "at_risk": "red",
+}
+#: ``insufficient_data`` is not a grade of the scorecard: it reads apart from every grade.
+_INSUFFICIENT_STYLE = "magenta"
 _STATUS_MARK = {"ok": "", "missing": "?", "stale": "~"}
 
 
@@ -56,13 +63,26 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _grade(record: ClientScore) -> Text:
+    """The grade cell: ``insufficient data`` (with no score beside it) reads apart from grades."""
+    from rich.text import Text
+
+    if record.insufficient:
+        return Text("insufficient data", style=_INSUFFICIENT_STYLE)
+    return Text(record.grade or "no data", style=_GRADE_STYLE.get(record.grade or "", "dim"))
+
+
+def _coverage(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
 def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client]) -> Table:
-    """Clients worst first: score, grade, owner, and each component's points.
+    """Clients worst first: score, grade, coverage, owner, and each component's points.
 
     A component mark ``?`` means missing data (its policy applied), ``~`` stale or carried data.
+    A client graded ``insufficient data`` shows no score: too little of it is measured.
     """
     from rich.table import Table
-    from rich.text import Text
 
     component_ids = sorted({cid for r in records for cid in r.components})
     table = Table(
@@ -71,6 +91,7 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
     table.add_column("client", overflow="fold", min_width=12)
     table.add_column("score", justify="right")
     table.add_column("grade")
+    table.add_column("coverage", justify="right")
     table.add_column("owner")
     for cid in component_ids:
         table.add_column(cid.replace("_", "\n"), justify="right", min_width=5)
@@ -81,7 +102,6 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
     for record in ordered:
         client = clients.get(record.client)
         owner = client.owner.name if client is not None and client.owner is not None else ""
-        grade = Text(record.grade or "no data", style=_GRADE_STYLE.get(record.grade or "", "dim"))
         cells = []
         for cid in component_ids:
             comp = record.components.get(cid)
@@ -89,7 +109,15 @@ def render_scores(records: Sequence[ClientScore], clients: Mapping[str, Client])
                 "" if comp is None else _number(comp.points, 0) + _STATUS_MARK[comp.status]
             )
         limits = ", ".join(f"⛔ {lim.id}" for lim in record.limits)
-        table.add_row(record.client, _number(record.score), grade, owner, *cells, limits)
+        table.add_row(
+            record.client,
+            _number(record.score),
+            _grade(record),
+            _coverage(record.coverage),
+            owner,
+            *cells,
+            limits,
+        )
     return table
 
 
@@ -97,13 +125,14 @@ def render_history(client: str, records: Sequence[ClientScore]) -> Table:
     from rich.table import Table
 
     table = Table(title=f"History of {client}")
-    for name in ("as of", "score", "grade", "rules version"):
-        table.add_column(name, justify="right" if name == "score" else "left")
+    for name in ("as of", "score", "grade", "coverage", "rules version"):
+        table.add_column(name, justify="right" if name in ("score", "coverage") else "left")
     for record in records:
         table.add_row(
             record.as_of.strftime("%Y-%m-%d %H:%M"),
             _number(record.score),
-            record.grade or "no data",
+            _grade(record),
+            _coverage(record.coverage),
             record.rules_version,
         )
     return table

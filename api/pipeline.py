@@ -36,15 +36,19 @@ def evaluate_store(
     as_of: datetime,
     *,
     stale: Mapping[str, Iterable[str]] | None = None,
+    covered: Mapping[str, Iterable[str]] | None = None,
     clients: ClientSet | None = None,
     persist: bool = True,
 ) -> Evaluation:
     """Score every registered client (or ``clients``) as of ``as_of`` and, by default, store it.
 
     Signals dated after ``as_of`` are not read, so a past ``as_of`` replays the score as it was.
+    ``stale`` and ``covered`` map a kind to the client ids whose collector is stale, or fresh and
+    mapping them (``signals.collectors.runner``); without ``covered`` only a client's own earlier
+    signals make no events of a kind a measured zero.
     """
     scored = clients if clients is not None else store.client_set()
-    signals = store.signal_set(scored, until=as_of, stale=stale)
+    signals = store.signal_set(scored, until=as_of, stale=stale, covered=covered)
     evaluation = evaluate(ruleset.scorecard, scored, signals, as_of, ruleset.version)
     if persist:
         store.save_evaluation(evaluation)

@@ -59,7 +59,7 @@ from rapport.engine.loader import (
     read_rules_text,
 )
 from rapport.engine.model import Scorecard
-from rapport.engine.result import ClientScore, StatusName
+from rapport.engine.result import INSUFFICIENT_DATA, ClientScore, StatusName
 from rapport.engine.scoring import evaluate
 from rapport.engine.validate import Locate
 from rapport.engine.yamlsource import Locator, format_key, parse_yaml
@@ -88,11 +88,16 @@ class _Spec(BaseModel):
 
 
 class RuleTestClient(_Spec):
-    """A client of one rule test; only ``segment`` matters to the score."""
+    """A client of one rule test; ``segment`` and ``sources`` matter to the score.
+
+    ``sources`` lists the kinds a fresh collector covers for the client (as ``collectors.yaml``
+    would): for those, no events is a measured zero rather than missing data.
+    """
 
     id: ClientId
     name: str | None = None
     segment: str | None = None
+    sources: list[str] = Field(default_factory=list)
 
 
 class ComponentExpectation(_Spec):
@@ -110,6 +115,8 @@ class Expectation(_Spec):
     client: str
     score: float | None = None
     grade: str | None = None
+    coverage: float | None = Field(default=None, ge=0, le=1)
+    provisional_score: float | None = None
     components: dict[str, float | ComponentExpectation] = Field(default_factory=dict)
     limits: list[str] | None = None
 
@@ -255,7 +262,7 @@ def _undefined_names(spec: RuleTestFile, scorecard: Scorecard) -> Iterator[_Issu
         if client.id in seen:
             yield ("clients", i, "id"), f"duplicate client {client.id!r}", None
         seen.add(client.id)
-    grades = [g.name for g in scorecard.grades]
+    grades = [*(g.name for g in scorecard.grades), INSUFFICIENT_DATA]
     limits = [*(cap.id for cap in scorecard.caps), *(floor.id for floor in scorecard.floors)]
     for i, expected in enumerate(spec.expect):
         if expected.client not in seen:
@@ -356,9 +363,12 @@ def _offset(value: Any) -> timedelta | None:
 def _run_case(case: RuleTestCase, scorecard: Scorecard) -> list[RuleTestFailure]:
     spec = case.spec
     clients = ClientSet.of([c.id for c in spec.clients], [c.segment for c in spec.clients])
-    evaluation = evaluate(
-        scorecard, clients, build_signal_set(clients, case.signals), spec.as_of, RULES_VERSION
-    )
+    covered: dict[str, list[str]] = {}
+    for client in spec.clients:
+        for kind in client.sources:
+            covered.setdefault(kind, []).append(client.id)
+    signals = build_signal_set(clients, case.signals, covered=covered)
+    evaluation = evaluate(scorecard, clients, signals, spec.as_of, RULES_VERSION)
     failures = []
     for i, expected in enumerate(spec.expect):
         got = evaluation.record(evaluation.row(expected.client))
@@ -384,6 +394,10 @@ def compare(expected: Expectation, got: ClientScore, tolerance: float) -> tuple[
         rows.append(("score", _show(expected.score), _show(got.score)))
     if "grade" in stated and expected.grade != got.grade:
         rows.append(("grade", _show(expected.grade), _show(got.grade)))
+    for key in ("coverage", "provisional_score"):
+        want, have = getattr(expected, key), getattr(got, key)
+        if key in stated and not _close(want, have, tolerance):
+            rows.append((key, _show(want), _show(have)))
     for cid, want in expected.components.items():
         rows += _component_rows(cid, want, got, tolerance)
     if expected.limits is not None:

@@ -168,8 +168,12 @@ class ClientSummary(_Body):
     name: str
     segment: str | None
     owner: OwnerOut | None
-    score: float | None
-    grade: str | None
+    score: float | None = Field(description="null when there is no data or insufficient_data")
+    grade: str | None = Field(description="a scorecard grade, insufficient_data, or null")
+    coverage: float | None = Field(
+        description="share (0-1) of the scorecard's weight measured from signals; below its "
+        "min_coverage the grade is insufficient_data and score is null"
+    )
     delta_7d: float | None = Field(description="score change against 7 days before as_of")
     delta_30d: float | None = Field(description="score change against 30 days before as_of")
     stale: list[str] = Field(description="components whose data is stale or carried")
@@ -190,6 +194,10 @@ class ClientDetail(ClientSummary):
     rules_version: str | None
     components: dict[str, ComponentScore]
     limits: list[AppliedLimit]
+    covered: list[str] = Field(description="the components measured from signals (status ok)")
+    provisional_score: float | None = Field(
+        description="for insufficient_data only: the score the data there is would give"
+    )
     last_signals: dict[str, datetime] = Field(description="newest signal time per kind")
 
 
@@ -197,6 +205,7 @@ class HistoryPoint(_Body):
     as_of: datetime
     score: float | None
     grade: str | None
+    coverage: float | None = Field(description="null for scores stored before coverage existed")
     rules_version: str
     components: dict[str, float | None] = Field(description="points per component")
 

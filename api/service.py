@@ -96,7 +96,8 @@ class Snapshot:
 
 
 class StaleSource(Protocol):
-    """Which kinds (→ client ids) come from a stale collector as of ``now``."""
+    """Which kinds (→ client ids) come from a stale collector as of ``now`` (or, as the
+    ``covered`` hook, from a fresh one that maps them)."""
 
     def __call__(self, now: datetime) -> Mapping[str, Iterable[str]]: ...
 
@@ -123,6 +124,7 @@ class Evaluator:
         *,
         clock: Clock,
         stale: StaleSource | None = None,
+        covered: StaleSource | None = None,
         debounce: float = 2.0,
         interval: float = 900.0,
     ) -> None:
@@ -132,6 +134,7 @@ class Evaluator:
         self._events = events
         self._clock = clock
         self._stale = stale
+        self._covered = covered
         self._debounce = debounce
         self._interval = interval
         self._run_lock = threading.Lock()
@@ -225,8 +228,15 @@ class Evaluator:
         """``clients`` scored as of ``as_of`` by the serving rules with staleness; not stored."""
         ruleset = self._rules.current().ruleset
         stale = self._stale(as_of) if self._stale is not None else None
+        covered = self._covered(as_of) if self._covered is not None else None
         return evaluate_store(
-            self._store, ruleset, as_of, stale=stale, clients=clients, persist=False
+            self._store,
+            ruleset,
+            as_of,
+            stale=stale,
+            covered=covered,
+            clients=clients,
+            persist=False,
         )
 
     def score_client(self, client: Client, as_of: datetime | None = None) -> ClientScore:
@@ -250,10 +260,11 @@ class Evaluator:
         """``_score`` for one client, reading only its signals (by the store's client index)."""
         ruleset = self._rules.current().ruleset
         stale = self._stale(as_of) if self._stale is not None else None
+        covered = self._covered(as_of) if self._covered is not None else None
         clients = ClientSet.of([client.id], [client.segment])
         kinds = known_kinds(ruleset.scorecard.signals)
         rows = self._store.client_signals(client.id, kinds, as_of)
-        signals = build_signal_set(clients, rows, stale)
+        signals = build_signal_set(clients, rows, stale, covered)
         return evaluate(ruleset.scorecard, clients, signals, as_of, ruleset.version).record(0)
 
     def _deltas(self, evaluation: Evaluation, cutoff: datetime) -> dict[str, float]:
@@ -347,6 +358,8 @@ class CollectorsHook(Protocol):
     def stop(self) -> None: ...
 
     def stale(self, now: datetime) -> Mapping[str, Iterable[str]]: ...
+
+    def covered(self, now: datetime) -> Mapping[str, Iterable[str]]: ...
 
     def reconfigure(self, config: CollectorsConfig) -> None: ...
 

@@ -25,7 +25,13 @@ from rapport.engine.model import (
     Scorecard,
     WhereValue,
 )
-from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, StatusName
+from rapport.engine.result import (
+    INSUFFICIENT_DATA,
+    AppliedLimit,
+    ClientScore,
+    ComponentScore,
+    StatusName,
+)
 
 #: Limits closer than this to the score are taken to be what set it (float noise aside).
 _BOUND_TOLERANCE = 1e-9
@@ -91,6 +97,10 @@ class Explanation(_Model):
     """Everything a project manager needs to see why a client scores what it scores.
 
     ``unlimited_score`` is the weighted average before caps and floors (None when unscored).
+    ``coverage`` is the share of the weight measured from signals (``covered`` names those
+    components; None for a score stored before coverage existed) and ``min_coverage`` the
+    scorecard's threshold. A client graded ``insufficient_data`` has no ``score``; its
+    ``provisional_score`` is what the data there is would give, shown but not to be acted on.
     """
 
     client: str
@@ -100,6 +110,10 @@ class Explanation(_Model):
     rules_version: str
     segment: str | None
     unlimited_score: float | None
+    coverage: float | None
+    covered: list[str]
+    min_coverage: float
+    provisional_score: float | None
     components: list[ComponentExplanation]
     limits: list[LimitExplanation]
     change: Change | None
@@ -130,10 +144,19 @@ def explain(
         rules_version=current.rules_version,
         segment=segment,
         unlimited_score=unlimited,
+        coverage=current.coverage,
+        covered=list(current.covered),
+        min_coverage=scorecard.min_coverage,
+        provisional_score=current.provisional_score,
         components=components,
-        limits=_limits(current.limits, unlimited, current.score),
+        limits=_limits(current.limits, unlimited, _bounded(current)),
         change=_change(current, previous) if previous is not None else None,
     )
+
+
+def _bounded(score: ClientScore) -> float | None:
+    """The score after caps and floors, provisional or not: what a limit may have set."""
+    return score.provisional_score if score.insufficient else score.score
 
 
 def _unlimited_score(score: ClientScore) -> float | None:
@@ -306,7 +329,8 @@ def _change(current: ClientScore, previous: ClientScore) -> Change:
 
 def render_explanation(explanation: Explanation) -> str:
     """The explanation as plain text, one fact per line, for a terminal or an email."""
-    lines = [_headline(explanation), ""]
+    coverage = _coverage_line(explanation)
+    lines = [_headline(explanation), *([] if coverage is None else [coverage]), ""]
     lines += _component_lines(explanation.components)
     lines += _limit_lines(explanation)
     if explanation.change is not None:
@@ -315,10 +339,27 @@ def render_explanation(explanation: Explanation) -> str:
 
 
 def _headline(e: Explanation) -> str:
-    score = "no score (no component had data)" if e.score is None else f"{e.score:.1f}"
-    grade = f" ({e.grade})" if e.grade is not None else ""
+    if e.grade == INSUFFICIENT_DATA:
+        provisional = "" if e.provisional_score is None else f"{e.provisional_score:.1f}, "
+        score = f"insufficient data (provisional {provisional}not graded)"
+        grade = ""
+    else:
+        score = "no score (no component had data)" if e.score is None else f"{e.score:.1f}"
+        grade = f" ({e.grade})" if e.grade is not None else ""
     segment = f", segment {e.segment}" if e.segment is not None else ""
     return f"{e.client}: {score}{grade} as of {_when(e.as_of)}, rules {e.rules_version}{segment}"
+
+
+def _coverage_line(e: Explanation) -> str | None:
+    """``Coverage: 40% of the weight measured (responsiveness, stability); at least 50% needed``."""
+    if e.coverage is None:
+        return None
+    which = f" ({', '.join(e.covered)})" if e.covered else ""
+    need = ""
+    if e.min_coverage > 0:
+        below = " - below it, too little is known to grade" if e.grade == INSUFFICIENT_DATA else ""
+        need = f"; at least {e.min_coverage:.0%} needed{below}"
+    return f"Coverage: {e.coverage:.0%} of the weight measured{which}{need}"
 
 
 def _component_lines(components: list[ComponentExplanation]) -> list[str]:

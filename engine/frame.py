@@ -123,10 +123,16 @@ class SignalSet:
     ``stale[kind]`` is a boolean array over clients: True where the collector feeding that kind for
     that client has not succeeded within its ``max_staleness``. The scorer treats such components as
     not having data (its missing-data policy applies) and reports them as ``stale``.
+
+    ``covered[kind]`` is True where a collector producing that kind maps that client and has
+    succeeded within its ``max_staleness``: there, no events of the kind is a measured zero for
+    ``count`` and ``sum``. (A client's own earlier signals of the kind count too; the scorer sees
+    those in ``kinds``.) Elsewhere no events is missing data.
     """
 
     kinds: Mapping[str, KindFrame]
     stale: Mapping[str, BoolArray] = field(default_factory=dict)
+    covered: Mapping[str, BoolArray] = field(default_factory=dict)
 
     def frame(self, kind: str) -> KindFrame:
         return self.kinds.get(kind) or KindFrame.empty()

@@ -31,7 +31,8 @@ class Measured:
 
     ``count`` is how many events the aggregate ran over (for ``nps``, the NPS-scale surveys), and
     ``needed`` how many it needs; ``flat`` marks clients whose trend had enough events, all at one
-    instant. Together they say why a value is missing.
+    instant; ``unknown`` marks clients of a ``count`` or ``sum`` with no events and no source
+    known to cover them. Together they say why a value is missing.
     """
 
     value: FloatArray
@@ -39,11 +40,15 @@ class Measured:
     needed: int
     window: float | None
     flat: BoolArray | None = None
+    kind: str = ""
+    unknown: BoolArray | None = None
 
     def reason(self, row: int) -> str:
         """Why client ``row`` has no value (only meaningful where ``value`` is NaN)."""
         if self.flat is not None and self.flat[row]:
             return notes.flat_trend()
+        if self.unknown is not None and self.unknown[row]:
+            return notes.no_source(self.kind, self.window)
         return notes.no_data(int(self.count[row]), self.needed, self.window)
 
 
@@ -133,9 +138,21 @@ class Measurer:
         needed = aggregate.needed(m.min_count)
         if flat is not None:
             flat = (count >= needed) & flat
-        if not aggregate.zero_when_empty:
+        unknown = None
+        if aggregate.zero_when_empty:
+            unknown = (count == 0) & ~self.known(m.signal)
+            value[unknown] = np.nan
+        else:
             value[count < needed] = np.nan
-        return Measured(value, count, needed, m.window, flat)
+        return Measured(value, count, needed, m.window, flat, m.signal, unknown)
+
+    def known(self, kind: str) -> BoolArray:
+        """Per client, whether no events of ``kind`` can be read as a measured zero: a covering
+        source says so (``SignalSet.covered``), or the client has had a signal of the kind visible
+        as of ``at`` (any window, any ``where``): then its source is known to reach it."""
+        seen = np.bincount(self.view(kind, None).column("client"), minlength=self.n_clients) > 0
+        covered = self.signals.covered.get(kind)
+        return seen if covered is None else seen | np.asarray(covered, dtype=np.bool_)
 
 
 def _events(view: EventView, m: Measurement, values: FloatArray | None) -> BoolArray | None:

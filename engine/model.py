@@ -359,6 +359,9 @@ class Scorecard(Spec):
     caps: tuple[Cap, ...] = ()
     floors: tuple[Floor, ...] = ()
     segments: dict[str, Segment] = Field(default_factory=dict)
+    #: Below this share of its weight measured from signals (``ClientScore.coverage``), a client
+    #: is graded ``insufficient_data`` instead of from its score. 0: every score is graded.
+    min_coverage: float = Field(default=0.0, ge=0.0, le=1.0)
 
     def kind_spec(self, kind: str) -> KindSpec | None:
         """What a rule may say about ``kind``; None for a kind neither built in nor declared."""

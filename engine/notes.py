@@ -20,6 +20,13 @@ def no_data(count: int, needed: int, window: float | None) -> str:
     return f"{count} signal{'s' if count != 1 else ''}, {needed} needed"
 
 
+@cache
+def no_source(kind: str, window: float | None) -> str:
+    """No events, and nothing says a source of ``kind`` covers the client: not a measured zero."""
+    where = f" in the {format_duration(window)} window" if window else ""
+    return f"no {kind} signals{where}, and no source known to cover this client"
+
+
 def flat_trend() -> str:
     """A trend over signals that all share one instant has no slope."""
     return "all signals at one instant; a trend needs two"

@@ -58,6 +58,17 @@ class _Event:
     attrs: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """One client's source flags by kind: stale, and covered by a fresh collector."""
+
+    stale: Mapping[str, bool]
+    covered: Mapping[str, bool]
+
+    def covers(self, kind: str) -> bool:
+        return self.covered.get(kind, False)
+
+
 Fields = dict[str, float | bool]
 #: One client's events of a kind, by kind name.
 _EventsOf = Callable[[str], list[_Event]]
@@ -68,9 +79,11 @@ class _ClientRow:
     raw: list[float] = field(default_factory=list)
     points: list[float] = field(default_factory=list)
     share: list[float] = field(default_factory=list)
+    base: list[float] = field(default_factory=list)
     status: list[int] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)
     score: float = NAN
+    coverage: float = 0.0
     grade: int = -1
     applied: list[bool] = field(default_factory=list)
 
@@ -95,7 +108,9 @@ def evaluate_reference(
             return events[kind][client] if kind in events else []
 
         stale = {kind: bool(flags[i]) for kind, flags in signals.stale.items()}
-        rows.append(_score_client(scorecard, per_segment[segment], mine, stale, at))
+        covered = {kind: bool(flags[i]) for kind, flags in signals.covered.items()}
+        source = _Sources(stale, covered)
+        rows.append(_score_client(scorecard, per_segment[segment], mine, source, at))
     return _assemble(scorecard, clients, as_of, rules_version, rows)
 
 
@@ -123,14 +138,13 @@ def _score_client(
     scorecard: Scorecard,
     components: Mapping[str, Component],
     events: _EventsOf,
-    stale: Mapping[str, bool],
+    source: _Sources,
     at: float,
 ) -> _ClientRow:
     out = _ClientRow()
     for column, comp in enumerate(components.values()):
-        signal_stale = stale.get(comp.signal, False)
         raw, points, status, note = _component(
-            comp, scorecard.scale, events(comp.signal), signal_stale, at
+            comp, scorecard.scale, events(comp.signal), source, at
         )
         out.raw.append(raw)
         out.points.append(points)
@@ -148,8 +162,13 @@ def _score_client(
             s * p for s, p in zip(out.share, out.points, strict=True) if not math.isnan(p)
         )
         out.score = float(np.round(weighted, SCORE_DECIMALS))
+    out.base = [c.weight for c in components.values()]
+    out.coverage = _coverage(out.base, out.status)
     ids = list(components)
-    out.applied = [_holds(limit, ids, out.raw, events, at) for limit in limits_of(scorecard)]
+    out.applied = [
+        _holds(limit, ids=ids, raw=out.raw, events=events, source=source, at=at)
+        for limit in limits_of(scorecard)
+    ]
     for floor, held in zip(scorecard.floors, out.applied[len(scorecard.caps) :], strict=True):
         if held and not math.isnan(out.score):
             out.score = max(out.score, floor.min)
@@ -160,11 +179,19 @@ def _score_client(
     return out
 
 
+def _coverage(weights: list[float], status: list[int]) -> float:
+    """The share of the (segment's) weight on components measured from signals (status ok)."""
+    total = sum(weights)
+    ok = sum(w for w, s in zip(weights, status, strict=True) if s == Status.OK)
+    return round(ok / total, SCORE_DECIMALS) if total > 0 else 0.0
+
+
 def _component(
-    comp: Component, scale: Scale, events: list[_Event], stale: bool, at: float
+    comp: Component, scale: Scale, events: list[_Event], source: _Sources, at: float
 ) -> tuple[float, float, int, str | None]:
     """(raw, points, status, note) of one component for one client."""
-    value, why = _measure(comp, events, at)
+    stale, covered = source.stale.get(comp.signal, False), source.covers(comp.signal)
+    value, why = _measure(comp, events, at, covered)
     if stale:
         value, why = NAN, notes.stale_source(comp.signal)
     if not math.isnan(value):
@@ -177,7 +204,7 @@ def _component(
     if isinstance(policy, Carry):
         last = _last_seen(comp, events, at)
         if not math.isnan(last) and at - last <= policy.carry:
-            again = _measure(comp, events, last)[0]
+            again = _measure(comp, events, last, covered)[0]
             if not math.isnan(again):
                 note = notes.carried(last, at - last, comp.signal if stale else None)
                 return again, _curve(comp.curve, scale, again), Status.STALE, note
@@ -185,12 +212,19 @@ def _component(
 
 
 def _holds(
-    limit: Cap | Floor, ids: list[str], raw: list[float], events: _EventsOf, at: float
+    limit: Cap | Floor,
+    *,
+    ids: list[str],
+    raw: list[float],
+    events: _EventsOf,
+    source: _Sources,
+    at: float,
 ) -> bool:
     """Whether a cap's or floor's condition holds for this client; never over missing data."""
     inline = limit.when.measurement()
     if inline is not None:
-        value = _measure(inline, events(inline.signal), at)[0]
+        kind = inline.signal
+        value = _measure(inline, events(kind), at, source.covers(kind))[0]
     elif limit.when.component in ids:
         value = raw[ids.index(limit.when.component)]
     else:
@@ -217,8 +251,11 @@ def _grade(scorecard: Scorecard, score: float) -> int:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def _measure(m: Measurement, events: list[_Event], at: float) -> tuple[float, str]:
-    """(value, why it is missing) of ``m`` over one client's events, as of ``at``."""
+def _measure(m: Measurement, events: list[_Event], at: float, covered: bool) -> tuple[float, str]:
+    """(value, why it is missing) of ``m`` over one client's events, as of ``at``.
+
+    ``count`` and ``sum`` over no events are 0 only where a source is known to reach the client:
+    ``covered`` (a fresh collector maps it), or it has had a signal of the kind by ``at``."""
     if m.aggregate == "nps" and m.signal != "survey":
         raise ScoringError(f"signal {m.signal!r}", "nps is an aggregate of survey signals")
     chosen = [c for c in (_read(m, event, at) for event in events) if c is not None]
@@ -226,6 +263,8 @@ def _measure(m: Measurement, events: list[_Event], at: float) -> tuple[float, st
     why = notes.no_data(n, needed, m.window)
     if not _traits(m).zero_when_empty and n < needed:
         return NAN, why
+    if n == 0 and not covered and not any(event.ts <= at for event in events):
+        return NAN, notes.no_source(m.signal, m.window)
     if m.aggregate == "trend":
         return _slope([(e.ts - at) / DAY for e, _, _ in chosen], [x for _, _, x in chosen], why)
     return _reduce(m, chosen), why
@@ -415,6 +454,7 @@ def _assemble(
         rules_version,
         score=np.array([r.score for r in rows], dtype=np.float64),
         grade=np.array([r.grade for r in rows], dtype=np.int16),
+        coverage=np.array([r.coverage for r in rows], dtype=np.float64),
         raw=np.array([r.raw for r in rows], dtype=np.float64).reshape(shape),
         points=np.array([r.points for r in rows], dtype=np.float64).reshape(shape),
         weight=np.array([r.share for r in rows], dtype=np.float64).reshape(shape),

@@ -25,6 +25,10 @@ class Status(IntEnum):
 
 StatusName = Literal["ok", "missing", "stale"]
 
+#: The grade of a client whose coverage is below the scorecard's ``min_coverage``: too little of
+#: the score rests on measured data to grade it. No scorecard grade may take this name.
+INSUFFICIENT_DATA = "insufficient_data"
+
 
 class ComponentScore(BaseModel):
     """One component of one client's score.
@@ -56,7 +60,15 @@ class AppliedLimit(BaseModel):
 
 
 class ClientScore(BaseModel):
-    """One client's evaluated health (``score`` and ``grade`` None when no component had data)."""
+    """One client's evaluated health (``score`` and ``grade`` None when no component had data).
+
+    ``coverage`` (0-1) is the share of the scorecard's weight for the client's segment that rests
+    on components measured from signals (status ok), and ``covered`` names those components; None
+    and empty for history saved before coverage existed. Below the scorecard's ``min_coverage``
+    the grade is ``INSUFFICIENT_DATA`` and ``score`` is None — never a number a dashboard would
+    average in — while ``provisional_score`` keeps what the score would have been (None for any
+    other grade).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -67,6 +79,14 @@ class ClientScore(BaseModel):
     rules_version: str
     components: dict[str, ComponentScore]
     limits: list[AppliedLimit]
+    coverage: float | None = None
+    covered: list[str] = []
+    provisional_score: float | None = None
+
+    @property
+    def insufficient(self) -> bool:
+        """Whether too little of the score rests on measured data to grade it."""
+        return self.grade == INSUFFICIENT_DATA
 
 
 @dataclass(frozen=True)
@@ -79,8 +99,11 @@ class Evaluation:
     clients: ClientSet
     component_ids: tuple[str, ...]
     grade_names: tuple[str, ...]
-    score: FloatArray  # [clients]; NaN when no component had data
+    score: FloatArray  # [clients]; NaN when no component had data, or coverage is insufficient
     grade: npt.NDArray[np.int16]  # [clients]; index into grade_names, -1 when ungraded
+    provisional: FloatArray  # [clients]; the score before the coverage check (NaN: no data)
+    coverage: FloatArray  # [clients]; share of the weight on components with status ok
+    insufficient: BoolArray  # [clients]; coverage below min_coverage: graded INSUFFICIENT_DATA
     raw: FloatArray  # [clients, components]
     points: FloatArray  # [clients, components]
     weight: FloatArray  # [clients, components]; normalised effective weights
@@ -114,6 +137,9 @@ class Evaluation:
         raw_l, points_l, weight_l = _optional(raw), _optional(points), weight.tolist()
         status = self.status[rows].tolist()
         score = _optional(self.score[rows])
+        provisional = _optional(self.provisional[rows])
+        coverage = self.coverage[rows].tolist()
+        insufficient = self.insufficient[rows].tolist()
         grade = self.grade[rows].tolist()
         applied = self.limit_applied[rows]
         limits = [
@@ -127,6 +153,7 @@ class Evaluation:
         ]
         out = []
         for i, row in enumerate(rows.tolist()):
+            ok = [cid for j, cid in enumerate(self.component_ids) if status[i][j] == Status.OK]
             components = {
                 cid: ComponentScore.model_construct(
                     value=raw_l[i][j],
@@ -138,15 +165,22 @@ class Evaluation:
                 )
                 for j, cid in enumerate(self.component_ids)
             }
+            if insufficient[i]:
+                grade_name: str | None = INSUFFICIENT_DATA
+            else:
+                grade_name = self.grade_names[grade[i]] if grade[i] >= 0 else None
             out.append(
                 ClientScore.model_construct(
                     client=self.clients.ids[row],
                     as_of=self.as_of,
                     score=score[i],
-                    grade=self.grade_names[grade[i]] if grade[i] >= 0 else None,
+                    grade=grade_name,
                     rules_version=self.rules_version,
                     components=components,
                     limits=[limits[k] for k in np.flatnonzero(applied[i]).tolist()],
+                    coverage=coverage[i],
+                    covered=ok,
+                    provisional_score=provisional[i] if insufficient[i] else None,
                 )
             )
         return out

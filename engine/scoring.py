@@ -5,8 +5,10 @@ There is no loop over clients on the way: each component is measured once per di
 variant over all clients (``engine.measure``), turned into points by its curve (``engine.curves``),
 patched by its missing-data policy, and selected per client by segment. Weights are renormalised
 per client over the components that have points, then floors and caps bound the score and the
-grade is read from it. Loops run over components, variants and limits only. Notes are written for
-the (few) client/component pairs that are not ``ok``.
+grade is read from it. Coverage is the share of the (segment's) weight on components measured
+from signals; below the scorecard's ``min_coverage`` a client is graded ``insufficient_data``
+instead (``evaluation_of``). Loops run over components, variants and limits only. Notes are
+written for the (few) client/component pairs that are not ``ok``.
 
 ``engine.reference`` computes the same thing in plain per-client loops; a property test holds the
 two equal.
@@ -72,6 +74,7 @@ def evaluate(
         rules_version,
         score=score,
         grade=grade_index(scorecard.grades, score),
+        coverage=coverage_of(table.base, table.status),
         raw=table.raw,
         points=table.points,
         weight=share,
@@ -89,6 +92,7 @@ def evaluation_of(
     *,
     score: FloatArray,
     grade: npt.NDArray[np.int16],
+    coverage: FloatArray,
     raw: FloatArray,
     points: FloatArray,
     weight: FloatArray,
@@ -97,16 +101,25 @@ def evaluation_of(
     applied: BoolArray,
 ) -> Evaluation:
     """An ``Evaluation`` of these per-client arrays, labelled with the scorecard's component ids,
-    grade names and limits (caps, then floors)."""
+    grade names and limits (caps, then floors).
+
+    ``score`` and ``grade`` are as bounded and graded from the points; here a client whose
+    ``coverage`` is below ``min_coverage`` (strictly: exactly at it is enough) loses both — its
+    score becomes NaN and its grade -1, flagged ``insufficient`` — and keeps the number only as
+    ``provisional``. One home for the rule, so both scorers apply it alike."""
     limits = limits_of(scorecard)
+    insufficient = coverage < scorecard.min_coverage
     return Evaluation(
         as_of=as_of,
         rules_version=rules_version,
         clients=clients,
         component_ids=tuple(scorecard.components),
         grade_names=tuple(g.name for g in scorecard.grades),
-        score=score,
-        grade=grade,
+        score=np.where(insufficient, np.nan, score),
+        grade=np.where(insufficient, -1, grade).astype(np.int16),
+        provisional=score,
+        coverage=coverage,
+        insufficient=insufficient,
         raw=raw,
         points=points,
         weight=weight,
@@ -258,11 +271,13 @@ def _variants(
 
 @dataclass
 class _Table:
-    """Per client and component: raw value, points, weight before renormalisation, status."""
+    """Per client and component: raw value, points, weight before renormalisation (0 without
+    points), the segment's weight whatever the points (``base``), status."""
 
     raw: FloatArray
     points: FloatArray
     weight: FloatArray
+    base: FloatArray
     status: StatusArray
     notes: dict[tuple[int, int], str] = field(default_factory=dict)
 
@@ -273,6 +288,7 @@ class _Table:
             np.full(shape, np.nan),
             np.full(shape, np.nan),
             np.zeros(shape),
+            np.zeros(shape),
             np.full(shape, Status.OK, dtype=np.int8),
         )
 
@@ -281,6 +297,7 @@ class _Table:
         self.raw[pick, column] = outcome.raw[pick]
         self.points[pick, column] = outcome.points[pick]
         self.weight[pick, column] = np.where(np.isnan(outcome.points[pick]), 0.0, weight)
+        self.base[pick, column] = weight
         self.status[pick, column] = outcome.status[pick]
         self.notes.update({(row, column): text for row, text in outcome.notes.items()})
 
@@ -298,6 +315,16 @@ def _combine(points: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatA
     # Weighted sums of round numbers land a hair off (59.99999999999999): rounding keeps such a
     # score on the grade boundary it is meant to reach.
     return share, np.asarray(np.round(score, SCORE_DECIMALS), dtype=np.float64)
+
+
+def coverage_of(base: FloatArray, status: StatusArray) -> FloatArray:
+    """Per client, the share of its (segment's) weight ``base`` on components with status ok:
+    measured from signals, not neutral, carried or stale. 0 for a client whose weights are all
+    zero. Rounded like scores, so 45/90 is exactly on a ``min_coverage`` of 0.5."""
+    total = base.sum(axis=1)
+    ok = np.where(status == Status.OK, base, 0.0).sum(axis=1)
+    share = np.divide(ok, total, out=np.zeros_like(total), where=total > 0)
+    return np.asarray(np.round(share, SCORE_DECIMALS), dtype=np.float64)
 
 
 def _conditions(

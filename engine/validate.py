@@ -35,6 +35,7 @@ from rapport.engine.model import (
     Scorecard,
     WhereValue,
 )
+from rapport.engine.result import INSUFFICIENT_DATA
 from rapport.engine.yamlsource import format_key
 
 Loc = tuple[str | int, ...]
@@ -325,10 +326,14 @@ def check_component(sc: Scorecard, component: Component) -> Iterator[Issue]:
 
 
 def check_grades(sc: Scorecard, locate: Locate) -> Iterator[Issue]:
-    """Names unique, every grade reachable, and every score on the scale graded."""
+    """Names unique and not reserved, every grade reachable, and every score on the scale graded."""
     seen_names: dict[str, int] = {}
     seen_mins: dict[float, str] = {}
     for i, grade in enumerate(sc.grades):
+        if grade.name == INSUFFICIENT_DATA:
+            message = f"grade name {grade.name!r} is reserved"
+            hint = "Rapport gives it to clients below min_coverage; pick another name"
+            yield Issue((i, "name"), message, hint)
         if grade.name in seen_names:
             first = locate(("grades", seen_names[grade.name], "name"))[0]
             yield Issue((i, "name"), f"duplicate grade {grade.name!r}", f"first at line {first}")

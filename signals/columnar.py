@@ -60,11 +60,17 @@ class SignalSetBuilder:
             )
         )
 
-    def build(self, stale: Mapping[str, Iterable[str]] | None = None) -> SignalSet:
-        """The ``SignalSet`` of everything added; ``stale`` as in ``build_stale_masks``."""
+    def build(
+        self,
+        stale: Mapping[str, Iterable[str]] | None = None,
+        covered: Mapping[str, Iterable[str]] | None = None,
+    ) -> SignalSet:
+        """The ``SignalSet`` of everything added; ``stale`` and ``covered`` as in
+        ``build_signal_set``."""
         masks = build_stale_masks(self._clients, stale)
+        reach = build_stale_masks(self._clients, covered)
         if not self._parts:
-            return SignalSet({}, masks)
+            return SignalSet({}, masks, reach)
         rows = np.concatenate([p[0] for p in self._parts])
         kinds = np.concatenate([p[1] for p in self._parts])
         attrs = np.concatenate([p[2] for p in self._parts])
@@ -88,7 +94,7 @@ class SignalSetBuilder:
                 value=times[2, part],
                 attrs=_categoricals(attrs[part], texts),
             )
-        return SignalSet(frames, masks)
+        return SignalSet(frames, masks, reach)
 
 
 def _codes(values: Sequence[str], index: dict[str, int], *, grow: bool) -> IntArray:

@@ -50,11 +50,13 @@ def build_signal_set(
     clients: ClientSet,
     signals: Iterable[StoredSignal],
     stale: Mapping[str, Iterable[str]] | None = None,
+    covered: Mapping[str, Iterable[str]] | None = None,
 ) -> SignalSet:
     """Group ``signals`` by kind into arrays indexed by ``clients``' rows.
 
     Signals of clients not in ``clients`` are left out (the caller decides whom to score).
-    ``stale`` maps a kind to the client ids whose source for that kind is stale.
+    ``stale`` maps a kind to the client ids whose source for that kind is stale, ``covered`` to
+    those a fresh collector of the kind maps (``SignalSet.covered``).
     """
     row_of = {cid: i for i, cid in enumerate(clients.ids)}
     by_kind: dict[str, list[tuple[int, float, float, float, Mapping[str, str]]]] = defaultdict(list)
@@ -65,7 +67,8 @@ def build_signal_set(
         value = float("nan") if s.value is None else s.value
         by_kind[s.kind].append((row, epoch(s.ts), epoch(s.end), value, s.attrs))
     frames = {kind: build_kind_frame(rows) for kind, rows in by_kind.items()}
-    return SignalSet(frames, build_stale_masks(clients, stale))
+    masks = build_stale_masks(clients, stale)
+    return SignalSet(frames, masks, build_stale_masks(clients, covered))
 
 
 def build_stale_masks(

@@ -34,6 +34,8 @@ def score_rows(records: Sequence[ClientScore], evaluated_at: datetime) -> list[d
             "rules_version": r.rules_version,
             "components": _COMPONENTS.dump_json(r.components).decode(),
             "limits": _LIMITS.dump_json(r.limits).decode(),
+            "coverage": r.coverage,
+            "provisional_score": r.provisional_score,
         }
         for r in records
     ]
@@ -61,19 +63,26 @@ def insert_scores(connection: Connection, rows: Sequence[dict[str, Any]]) -> Non
 
 _SCORE_COLUMNS = (
     "client", "as_of", "evaluated_at", "score", "grade", "rules_version", "components", "limits",
+    "coverage", "provisional_score",
 )  # fmt: skip
 
 
 def client_score(row: RowMapping) -> ClientScore:
-    """A row of the ``scores`` table back as the ``ClientScore`` that was saved."""
+    """A row of the ``scores`` table back as the ``ClientScore`` that was saved (``covered`` is
+    read from the components' statuses; a row saved before coverage existed has none)."""
+    components = _COMPONENTS.validate_json(row["components"])
+    coverage = row["coverage"]
     return ClientScore(
         client=row["client"],
         as_of=row["as_of"],
         score=row["score"],
         grade=row["grade"],
         rules_version=row["rules_version"],
-        components=_COMPONENTS.validate_json(row["components"]),
+        components=components,
         limits=_LIMITS.validate_json(row["limits"]),
+        coverage=coverage,
+        covered=[] if coverage is None else [c for c, s in components.items() if s.status == "ok"],
+        provisional_score=row["provisional_score"],
     )
 
 

@@ -99,5 +99,8 @@ scores = Table(
     Column("rules_version", Text, nullable=False),
     Column("components", Text, nullable=False),
     Column("limits", Text, nullable=False),
+    # NULL in rows saved before coverage existed (migration 0004).
+    Column("coverage", Double),
+    Column("provisional_score", Double),  # insufficient_data only: the score it would have had
     Index("ix_scores_client_as_of", "client", "as_of"),
 )

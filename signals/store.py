@@ -232,10 +232,12 @@ class Store:
         *,
         until: datetime | None = None,
         stale: Mapping[str, Iterable[str]] | None = None,
+        covered: Mapping[str, Iterable[str]] | None = None,
     ) -> SignalSet:
         """The signals of ``clients`` (others are skipped) with ``ts <= until`` as the scorer's
         arrays; within each kind, rows are ordered by client row, then ts. ``stale`` maps a kind
-        to the client ids whose source for it is stale."""
+        to the client ids whose source for it is stale, ``covered`` to those a fresh collector
+        of it maps."""
         table = schema.signals
         statement = select(
             table.c.kind, table.c.client, table.c.ts, table.c.end_ts, table.c.value, table.c.attrs
@@ -250,7 +252,7 @@ class Store:
             cursor.execute(str(sql))
             while chunk := cursor.fetchmany(_FETCH_ROWS):
                 builder.add(chunk)
-        return builder.build(stale)
+        return builder.build(stale, covered)
 
     def client_signals(
         self, client_id: str, kinds: Iterable[str], until: datetime

@@ -119,7 +119,7 @@ def rescorer(
     """The ``rescore`` callback: evaluate the affected registered clients now and store them."""
     from rapport.api.pipeline import evaluate_store
     from rapport.engine.frame import ClientSet
-    from rapport.signals.collectors.runner import stale_kinds
+    from rapport.signals.collectors.runner import covered_kinds, stale_kinds
 
     def rescore(client_ids: set[str]) -> None:
         everyone = store.client_set()
@@ -128,8 +128,8 @@ def rescorer(
             return
         subset = ClientSet.of([everyone.ids[i] for i in rows], [everyone.segments[i] for i in rows])
         moment = clock()
-        stale = stale_kinds(store, config, moment)
-        evaluate_store(store, ruleset, moment, stale=stale, clients=subset)
+        stale, covered = stale_kinds(store, config, moment), covered_kinds(store, config, moment)
+        evaluate_store(store, ruleset, moment, stale=stale, covered=covered, clients=subset)
 
     return rescore
 

@@ -34,7 +34,7 @@ from rapport.api.schemas import (
 from rapport.api.service import Service, Snapshot
 from rapport.engine.explain import Explanation, explain, render_explanation
 from rapport.engine.model import parse_duration
-from rapport.engine.result import ClientScore
+from rapport.engine.result import INSUFFICIENT_DATA, ClientScore
 from rapport.signals.model import Client
 
 router = APIRouter(prefix="/api/v1", tags=["clients"])
@@ -93,6 +93,7 @@ def _summary(client: Client, snapshot: Snapshot | None) -> dict[str, Any]:
         "owner": owner,
         "score": None,
         "grade": None,
+        "coverage": None,
         "delta_7d": None,
         "delta_30d": None,
         "stale": [],
@@ -106,7 +107,10 @@ def _summary(client: Client, snapshot: Snapshot | None) -> dict[str, Any]:
     grade = int(ev.grade[row])
     base.update(
         score=None if math.isnan(score) else score,
-        grade=ev.grade_names[grade] if grade >= 0 else None,
+        grade=INSUFFICIENT_DATA
+        if ev.insufficient[row]
+        else (ev.grade_names[grade] if grade >= 0 else None),
+        coverage=float(ev.coverage[row]),
         delta_7d=snapshot.delta_7d.get(client.id),
         delta_30d=snapshot.delta_30d.get(client.id),
         stale=snapshot.stale_components(row),
@@ -177,6 +181,8 @@ def get_client(request: Request, principal: Reader, client_id: str) -> ClientDet
         rules_version=record.rules_version if record else None,
         components=dict(record.components) if record else {},
         limits=list(record.limits) if record else [],
+        covered=list(record.covered) if record else [],
+        provisional_score=record.provisional_score if record else None,
         last_signals=last,
     )
 
@@ -207,6 +213,7 @@ def client_history(
                 as_of=r.as_of,
                 score=r.score,
                 grade=r.grade,
+                coverage=r.coverage,
                 rules_version=r.rules_version,
                 components={cid: c.points for cid, c in r.components.items()},
             )

@@ -264,23 +264,45 @@ def stale_kinds(store: Store, config: CollectorsConfig, now: datetime) -> dict[s
     every client with its client attribute (plus its overrides' targets), or every client when
     its items carry client ids.
     """
+    return _source_kinds(store, config, now, stale=True)
+
+
+def covered_kinds(store: Store, config: CollectorsConfig, now: datetime) -> dict[str, set[str]]:
+    """Which clients a fresh collector of which kind covers as of ``now``: its last success
+    (among runs finished by ``now``) is within its ``max_staleness``, and it maps the client (as
+    in ``stale_kinds``). For those, no signal of the kind is a measured zero, not missing data.
+
+    The mapping is read from the collector's configuration and the registry, as staleness is,
+    rather than recorded per run: the same clients a stale collector makes stale are the ones a
+    fresh one covers, and no new table is needed. (A replay as of a past instant therefore uses
+    today's mapping, as staleness does.)
+    """
+    return _source_kinds(store, config, now, stale=False)
+
+
+def _source_kinds(
+    store: Store, config: CollectorsConfig, now: datetime, *, stale: bool
+) -> dict[str, set[str]]:
+    """Per kind, the clients of the collectors that are stale (``stale``) or fresh (not)."""
     summaries = run_summaries(store, until=now)
     clients: list[Client] | None = None
-    stale: dict[str, set[str]] = defaultdict(set)
+    found: dict[str, set[str]] = defaultdict(set)
     for spec in config.collectors.values():
         summary = summaries.get(spec.id)
         if not spec.enabled or summary is None:
             continue
         if summary.last_success is None:
             is_stale = summary.last_failure is not None
+            is_fresh = False
         else:
             is_stale = (now - summary.last_success).total_seconds() > spec.max_staleness
-        if not is_stale:
+            is_fresh = not is_stale
+        if not (is_stale if stale else is_fresh):
             continue
         clients = clients if clients is not None else store.clients()
         for kind in spec.kinds:
-            stale[kind] |= clients_served(spec, clients)
-    return dict(stale)
+            found[kind] |= clients_served(spec, clients)
+    return dict(found)
 
 
 def clients_served(spec: CollectorSpec, clients: Iterable[Client]) -> set[str]:

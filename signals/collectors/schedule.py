@@ -45,6 +45,7 @@ from rapport.signals.collectors.runner import (
     HttpFactory,
     Rescore,
     RunObserver,
+    covered_kinds,
     default_http_factory,
     read_secret,
     run_collectors,
@@ -288,6 +289,9 @@ class CollectorService:
 
     def stale(self, now: datetime) -> Mapping[str, Iterable[str]]:
         return stale_kinds(self.store, self.config, now)
+
+    def covered(self, now: datetime) -> Mapping[str, Iterable[str]]:
+        return covered_kinds(self.store, self.config, now)
 
     def reconfigure(self, config: CollectorsConfig) -> None:
         """Use ``config`` from now on. While the schedules run, the job of a collector no longer

@@ -158,3 +158,27 @@ def test_help_shows_flags_without_a_value_type(command: list[str]) -> None:
     assert result.exit_code == 0, result.output
     assert "<bool>" not in result.output
     assert "--help  " in result.output or "--help\n" in result.output
+
+
+def test_a_client_without_signals_is_insufficient_data_not_healthy(run) -> None:  # type: ignore[no-untyped-def]
+    # The shipped clients.yaml registers the demo clients; with no signals stored, none of them has
+    # measured data. Before coverage they scored 86.667 (healthy) on neutral points and a
+    # "measured" 0 incidents.
+    scored = run("score", "--as-of", AS_OF, "--format", "json")
+    assert scored.exit_code == 0, scored.output
+    records = json.loads(scored.stdout)
+    assert records
+    for record in records:
+        assert (record["grade"], record["score"], record["coverage"]) == (
+            "insufficient_data",
+            None,
+            0,
+        )
+        assert record["components"]["stability"]["status"] == "missing"
+    client = records[0]["client"]
+    explained = run("explain", client, "--as-of", AS_OF)
+    assert explained.exit_code == 0, explained.output
+    assert "insufficient data (provisional" in explained.output
+    assert "Coverage: 0% of the weight measured; at least 50% needed" in explained.output
+    table = run("score", "--as-of", AS_OF)
+    assert "insufficient data" in table.output

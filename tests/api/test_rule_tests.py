@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,14 @@ from rapport.engine.loader import load_scorecard
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
-# Two replies, p90 26 hours: responsiveness 57.5 points, score 76.25 (see rules/tests/).
+# Two replies, p90 26 hours: responsiveness 57.5 points, score 76.25 (see rules/tests/). A fresh
+# incident collector maps acme, so stability is a measured 0 incidents: coverage (25 + 15) / 100.
 HEADER = """\
 version: 1
 description: slow replies cost points
 as_of: 2026-06-30T00:00:00Z
 clients:
-  - {id: acme, segment: midmarket}
+  - {id: acme, segment: midmarket, sources: [incident]}
   - {id: empty}
 signals:
   - {client: acme, kind: response_time, ts: -1d, value: 2}
@@ -31,9 +31,15 @@ signals:
 
 
 def rules_dir(tmp_path: Path, **tests: str) -> Path:
-    """A rules directory with the shipped scorecard and the given ``tests/<name>.yaml`` files."""
+    """A rules directory with the shipped scorecard and the given ``tests/<name>.yaml`` files.
+
+    Its min_coverage is lowered from 0.5 to acme's 0.4, so acme is graded: exactly at the minimum
+    is enough (the tests here are about the runner, not about coverage)."""
     (tmp_path / "tests").mkdir()
-    shutil.copy(RULES / "scorecard.yaml", tmp_path / "scorecard.yaml")
+    shipped = (RULES / "scorecard.yaml").read_text(encoding="utf-8")
+    assert "\nmin_coverage: 0.5\n" in shipped
+    lowered = shipped.replace("\nmin_coverage: 0.5\n", "\nmin_coverage: 0.4\n")
+    (tmp_path / "scorecard.yaml").write_text(lowered, encoding="utf-8")
     for name, text in tests.items():
         (tmp_path / "tests" / f"{name}.yaml").write_text(text, encoding="utf-8")
     return tmp_path
@@ -79,7 +85,9 @@ def test_only_stated_expectations_are_compared_within_tolerance(tmp_path: Path) 
         "expect:\n"
         "  - {client: acme, score: 76.29}\n"  # within 0.05 of 76.25
         "  - {client: acme, components: {responsiveness: 57.46}}\n"  # a number is points
-        "  - {client: empty, score: 86.667, grade: healthy}\n"  # neutral 70, 100; stability 100
+        # No data at all is not healthy: neutral 70 and 100 over (20 + 10), stability missing
+        # (no incident source) -> provisional (1400 + 1000) / 30 = 80, coverage 0.
+        "  - {client: empty, score: null, grade: insufficient_data, provisional_score: 80}\n"
         "  - {client: empty, components: {satisfaction: {points: null, value: null}}}\n"
     )
     report = run_rule_tests(rules_dir(tmp_path, close=text))
@@ -106,7 +114,7 @@ def test_only_stated_expectations_are_compared_within_tolerance(tmp_path: Path) 
         ),
         pytest.param(
             "{client: empty, grade: at_risk}",
-            "grade  expected at_risk  got healthy",
+            "grade  expected at_risk  got insufficient_data",
             id="a grade is compared as a word",
         ),
         pytest.param(
@@ -149,7 +157,9 @@ expect:
 
 
 def test_a_given_scorecard_is_used_instead_of_the_directorys(tmp_path: Path) -> None:
-    directory = rules_dir(tmp_path, one=HEADER + "expect:\n  - {client: acme, score: 76.25}\n")
+    # The shipped scorecard's min_coverage 0.5 (not the directory's 0.4) grades acme's 0.4 apart.
+    expect = "expect:\n  - {client: acme, grade: insufficient_data, provisional_score: 76.25}\n"
+    directory = rules_dir(tmp_path, one=HEADER + expect)
     (directory / "scorecard.yaml").write_text("not: a scorecard\n", encoding="utf-8")
     report = run_rule_tests(directory, load_scorecard(RULES / "scorecard.yaml"))
     assert report.ok
@@ -159,7 +169,11 @@ def test_null_expects_no_score_and_no_grade(tmp_path: Path) -> None:
     # Only responsiveness, skipped without replies: a client without replies has no score.
     only = load_scorecard(RULES / "scorecard.yaml")
     only = only.model_copy(
-        update={"components": {"responsiveness": only.components["responsiveness"]}, "caps": ()}
+        update={
+            "components": {"responsiveness": only.components["responsiveness"]},
+            "caps": (),
+            "min_coverage": 0.0,  # no data at all is then ungraded, not insufficient_data
+        }
     )
     text = HEADER + (
         "expect:\n"
@@ -209,7 +223,8 @@ def test_a_directory_without_tests_reports_none_found(tmp_path: Path) -> None:
         ),
         pytest.param(
             "expect:\n  - {client: acme, grade: great}\n",
-            ":14:20: expect[0].grade: unknown grade 'great' (grades: at_risk, healthy, watch)",
+            ":14:20: expect[0].grade: unknown grade 'great' "
+            "(grades: at_risk, healthy, insufficient_data, watch)",
             id="an unknown grade",
         ),
         pytest.param(

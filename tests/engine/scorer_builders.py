@@ -66,15 +66,25 @@ def frame(events: Iterable[Ev]) -> KindFrame:
 
 
 def signal_set(
-    n_clients: int, stale: Mapping[str, Sequence[int]] | None = None, **kinds: Iterable[Ev]
+    n_clients: int,
+    stale: Mapping[str, Sequence[int]] | None = None,
+    covered: Mapping[str, Sequence[int]] | None = None,
+    **kinds: Iterable[Ev],
 ) -> SignalSet:
-    """Frames per kind from events; ``stale`` lists the client rows whose source is stale."""
+    """Frames per kind from events; ``stale`` lists the client rows whose source is stale,
+    ``covered`` those a fresh collector of the kind maps."""
+    frames = {kind: frame(events) for kind, events in kinds.items()}
+    return SignalSet(frames, masks_of(n_clients, stale), masks_of(n_clients, covered))
+
+
+def masks_of(n_clients: int, rows_by_kind: Mapping[str, Sequence[int]] | None) -> dict[str, Any]:
+    """``{kind: client rows}`` as ``{kind: boolean mask over the clients}``."""
     masks = {}
-    for kind, rows in (stale or {}).items():
+    for kind, rows in (rows_by_kind or {}).items():
         mask = np.zeros(n_clients, dtype=np.bool_)
         mask[list(rows)] = True
         masks[kind] = mask
-    return SignalSet({kind: frame(events) for kind, events in kinds.items()}, masks)
+    return masks
 
 
 def card(

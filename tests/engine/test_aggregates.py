@@ -13,6 +13,8 @@ from rapport.engine import aggregates
 METRIC = {"metric": {"attrs": ["team", "tier"]}}
 # Client 0: values 4, 1, 3, 10, 2 at 5, 4, 3, 2 and 1 days before as_of. Client 1: nothing.
 SERIES = [ev(0, 5, 4), ev(0, 4, 1), ev(0, 3, 3), ev(0, 2, 10), ev(0, 1, 2)]
+# A fresh collector of the kind maps both clients, so no events is a measured zero.
+COVERED = {"metric": [0, 1]}
 
 
 def metric_card(**spec: Any) -> Any:
@@ -51,7 +53,8 @@ def metric_card(**spec: Any) -> Any:
     ],
 )
 def test_aggregate_over_five_values(score: Score, aggregate: str, expected: list[float]) -> None:
-    raw = raw_of(score, metric_card(aggregate=aggregate), signal_set(2, metric=SERIES), 2)
+    signals = signal_set(2, covered=COVERED, metric=SERIES)
+    raw = raw_of(score, metric_card(aggregate=aggregate), signals, 2)
     assert same(raw, expected)
 
 
@@ -59,15 +62,50 @@ def test_aggregate_over_five_values(score: Score, aggregate: str, expected: list
     ("aggregate", "status"),
     [("count", 0), ("sum", 0), ("mean", 1), ("latest", 1)],
     ids=[
-        "count over no events is a measured 0",
-        "sum over no events is a measured 0",
+        "count over no events with a covering source is a measured 0",
+        "sum over no events with a covering source is a measured 0",
         "mean over no events is missing",
         "latest over no events is missing",
     ],
 )
 def test_empty_client_status(score: Score, aggregate: str, status: int) -> None:
-    result = score(metric_card(aggregate=aggregate), signal_set(2, metric=SERIES), 2)
+    result = score(
+        metric_card(aggregate=aggregate), signal_set(2, covered=COVERED, metric=SERIES), 2
+    )
     assert int(result.status[1, 0]) == status
+
+
+# Client 0 has only an old event (40 days ago, outside the 30d window); client 1 has none; client
+# 2 has none but a fresh collector of the kind maps it; client 3 has an event after as_of only.
+NO_EVENTS_IN_WINDOW = [ev(0, 40, 5), ev(3, -1, 5)]
+
+
+@pytest.mark.parametrize("aggregate", ["count", "sum"])
+@pytest.mark.parametrize(
+    ("row", "expected", "status"),
+    [(0, 0.0, 0), (1, NAN, 1), (2, 0.0, 0), (3, NAN, 1)],
+    ids=[
+        "a client that had a signal of the kind before reads no events as a measured 0",
+        "a client no source is known to cover reads no events as missing",
+        "a client a fresh collector maps reads no events as a measured 0",
+        "a signal after as_of does not tell that a source covered the client",
+    ],
+)
+def test_counting_aggregate_over_no_events(
+    score: Score, aggregate: str, row: int, expected: float, status: int
+) -> None:
+    signals = signal_set(4, covered={"metric": [2]}, metric=NO_EVENTS_IN_WINDOW)
+    result = score(metric_card(aggregate=aggregate, window="30d"), signals, 4)
+    assert same([float(result.raw[row, 0])], [expected])
+    assert int(result.status[row, 0]) == status
+
+
+def test_uncovered_no_events_says_no_source_covers_the_client(score: Score) -> None:
+    signals = signal_set(1, metric=[])
+    result = score(metric_card(aggregate="count", window="30d"), signals, 1)
+    assert result.notes[(0, 0)] == (
+        "no metric signals in the 30d window, and no source known to cover this client"
+    )
 
 
 def test_percentiles_match_numpy_for_balanced_skewed_and_shuffled_groups() -> None:
@@ -161,7 +199,7 @@ def test_nps_counts_promoters_minus_detractors_over_nps_surveys_only(score: Scor
     ],
 )
 def test_window_bounds(score: Score, days: float, seen: bool) -> None:
-    signals = signal_set(1, metric=[ev(0, days, 1)])
+    signals = signal_set(1, covered={"metric": [0]}, metric=[ev(0, days, 1)])
     assert raw_of(score, metric_card(aggregate="count", window="2d"), signals, 1) == [int(seen)]
 
 

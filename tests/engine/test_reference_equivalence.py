@@ -179,6 +179,8 @@ def scorecards(draw: st.DrawFn) -> Scorecard:
     body["segments"] = {
         name: draw(overrides(ids)) for name in ("ent", "smb") if draw(st.booleans())
     }
+    # Coverages are multiples of small weight sums, so round thresholds land on them exactly.
+    body["min_coverage"] = draw(st.sampled_from([0, 0, 0.25, 0.5, 2 / 3, 1]))
     return Scorecard.model_validate(body)
 
 
@@ -223,15 +225,21 @@ def populations(draw: st.DrawFn) -> tuple[ClientSet, SignalSet]:
         for kind in KINDS
         if draw(st.booleans())
     }
-    return ClientSet.of([f"c{i}" for i in range(n)], segments), SignalSet(kinds, stale)
+    covered = {  # clients a fresh collector of the kind maps: no events there is a measured 0
+        kind: np.array([draw(st.booleans()) for _ in range(n)], dtype=np.bool_)
+        for kind in KINDS
+        if draw(st.booleans())
+    }
+    signals = SignalSet(kinds, stale, covered)
+    return ClientSet.of([f"c{i}" for i in range(n)], segments), signals
 
 
 def assert_same(fast: Evaluation, slow: Evaluation) -> None:
-    for name in ("score", "raw", "points", "weight"):
+    for name in ("score", "provisional", "coverage", "raw", "points", "weight"):
         a, b = getattr(fast, name), getattr(slow, name)
         assert a.shape == b.shape, name
         assert np.allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True), (name, a, b)
-    for name in ("grade", "status", "limit_applied"):
+    for name in ("grade", "insufficient", "status", "limit_applied"):
         assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
     assert fast.notes == slow.notes
     assert fast.limit_ids == slow.limit_ids
@@ -257,3 +265,6 @@ def test_vectorized_scorer_equals_the_reference(
     scored = fast.score[~np.isnan(fast.score)]
     assert np.all((scored >= scorecard.scale.min) & (scored <= scorecard.scale.max))
     assert np.all((fast.grade >= 0) == ~np.isnan(fast.score))
+    assert np.all((fast.coverage >= 0) & (fast.coverage <= 1))
+    assert np.all(fast.insufficient == (fast.coverage < scorecard.min_coverage))
+    assert not np.any(fast.insufficient & ~np.isnan(fast.score))

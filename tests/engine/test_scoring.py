@@ -335,11 +335,18 @@ def test_no_signals_at_all(score: Score) -> None:
             "mean": {"signal": "response_time", "aggregate": "mean", "window": "30d"},
         }
     )
-    result = score(scorecard, SignalSet({}), 2)
+    covered = {"incident": np.ones(2, dtype=np.bool_)}  # a fresh incident collector maps both
+    result = score(scorecard, SignalSet({}, covered=covered), 2)
     assert same(result.raw[:, 0], [0, 0])
     assert same(result.score, [100, 100])
     assert result.status[:, 1].tolist() == [MISSING, MISSING]
     assert result.notes[(1, 1)] == "no signals in the 30d window"
+
+    # Without a source known to cover the clients, no incidents is not a measured 0: no score.
+    unknown = score(scorecard, SignalSet({}), 2)
+    assert same(unknown.raw[:, 0], [NAN, NAN])
+    assert unknown.status[:, 0].tolist() == [MISSING, MISSING]
+    assert same(unknown.score, [NAN, NAN])
 
 
 def test_a_naive_as_of_is_refused() -> None:

@@ -569,6 +569,7 @@ def evaluation(
         as_of=as_of, rules_version=rules_version, clients=ClientSet.of(ids),
         component_ids=("response", "nps"), grade_names=("green", "red"),
         score=score, grade=grade, raw=raw, points=points, weight=weight, status=status,
+        provisional=score, coverage=np.full(n, 0.5), insufficient=np.zeros(n, dtype=np.bool_),
         notes={(0, 1): "no surveys in 90d"},
         limit_ids=("sev1_open",), limit_kinds=("cap",), limit_values=np.array([60.0]),
         limit_reasons=("a sev1 incident is open",),
@@ -595,6 +596,7 @@ def test_a_saved_evaluation_reads_back_as_its_records(store_url: str) -> None:
         assert acme == ClientScore(
             client="acme", as_of=T0, score=60.0, grade="red", rules_version="v1",
             components={"response": response, "nps": nps}, limits=[cap],
+            coverage=0.5, covered=["response"],
         )  # fmt: skip
         with store._engine.connect() as connection:
             stamp = connection.execute(text("SELECT evaluated_at FROM scores LIMIT 1")).scalar()
