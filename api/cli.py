@@ -26,6 +26,7 @@ from rapport.api.rule_tests import run_cases
 from rapport.api.settings import Settings, load_settings
 from rapport.engine.errors import FindingsError, RapportError
 from rapport.engine.explain import explain, render_explanation
+from rapport.engine.kinds import known_kinds
 from rapport.signals.collectors.runner import stale_kinds as collector_stale_kinds
 from rapport.signals.demo import demo_signals
 from rapport.signals.importer import import_files
@@ -182,14 +183,18 @@ def import_command(
         DownloadColumn(),
         TimeRemainingColumn(),
     )
-    with reported_errors(), open_store(settings) as store, Progress(*columns, console=err) as bar:
-        task = bar.add_task("importing", total=sum(f.stat().st_size for f in files))
-        report = import_files(
-            store,
-            files,
-            kind=kind,  # type: ignore[arg-type]
-            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with reported_errors():
+        bundle = bundle_of(settings)  # the kinds its scorecard reads, its clients and time zones
+        with open_store(settings) as store, Progress(*columns, console=err) as bar:
+            task = bar.add_task("importing", total=sum(f.stat().st_size for f in files))
+            report = import_files(
+                store,
+                files,
+                kind=kind,  # type: ignore[arg-type]
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                known_kinds=known_kinds(bundle.scorecard.signals),
+                registry=bundle.clients or (),
+            )
     out.print(report.summary(), markup=False)
 
 

@@ -45,6 +45,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +64,8 @@ from rapport.signals.model import (
     SIGNAL_TAGS,
     TIME_FIELDS,
     ClientId,
+    TimeZoneName,
+    ZoneLookup,
     Instant,
     StoredSignal,
     parse_signal,
@@ -83,11 +86,13 @@ class _Spec(BaseModel):
 
 
 class RuleTestClient(_Spec):
-    """A client of one rule test; only ``segment`` matters to the score."""
+    """A client of one rule test; ``segment`` matters to the score, ``timezone`` (IANA, as in
+    ``clients.yaml``) to where its bare dates end."""
 
     id: ClientId
     name: str | None = None
     segment: str | None = None
+    timezone: TimeZoneName = "UTC"
 
 
 class ComponentExpectation(_Spec):
@@ -285,14 +290,16 @@ def _signals(
 ) -> tuple[tuple[StoredSignal, ...], list[Finding]]:
     """The file's signals as stored rows (times resolved against ``as_of``), or findings."""
     clients = {c.id for c in spec.clients}
+    zones = {c.id: ZoneInfo(c.timezone) for c in spec.clients}
     by_id: dict[str, StoredSignal] = {}
     findings: list[Finding] = []
     for i, raw in enumerate(spec.signals):
         issues = list(
             _signal_issues(
-                i, raw, as_of=spec.as_of, clients=clients, scorecard=scorecard, by_id=by_id
+                i, raw, as_of=spec.as_of, clients=clients, zones=zones, scorecard=scorecard,
+                by_id=by_id,
             )
-        )
+        )  # fmt: skip
         findings += [_finding(path, locator.locate, loc, msg, hint) for loc, msg, hint in issues]
     return tuple(by_id.values()), findings
 
@@ -303,6 +310,7 @@ def _signal_issues(
     *,
     as_of: datetime,
     clients: set[str],
+    zones: ZoneLookup,
     scorecard: Scorecard,
     by_id: dict[str, StoredSignal],
 ) -> Iterator[_Issue]:
@@ -313,7 +321,7 @@ def _signal_issues(
         if offset is not None:
             data[name] = as_of + offset
     try:
-        stored = parse_signal(data).to_stored()
+        stored = parse_signal(data).to_stored(zones)
     except ValidationError as error:
         for problem in error.errors(include_url=False):
             loc = tuple(problem["loc"])

@@ -25,7 +25,7 @@ from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST, IngestResult, SignalBatch
 from rapport.api.service import Service
 from rapport.engine.model import BUILTIN_KINDS
-from rapport.signals.model import StoredSignal
+from rapport.signals.model import StoredSignal, client_zones
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 
@@ -103,12 +103,13 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
     ruleset = service.rules.bundle
     if ruleset is not None:
         declared |= set(ruleset.scorecard.signals)
+    zones = client_zones(ruleset.clients or ()) if ruleset is not None else {}  # for bare dates
     visible: dict[str, bool] = {}
     first_seen: dict[str, tuple[int, StoredSignal]] = {}
     to_store: list[tuple[int, StoredSignal]] = []
     out = _Outcome()
     for index, item in enumerate(batch.signals):
-        signal = item.to_stored()
+        signal = item.to_stored(zones)
         reason = _rejection(service, principal, signal, declared, visible)
         earlier = first_seen.get(signal.event_id)
         if reason is None and earlier is not None:

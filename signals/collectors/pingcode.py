@@ -47,6 +47,7 @@ Example ``collectors.yaml`` entry::
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from pydantic import Field
@@ -205,10 +206,19 @@ class PingCodeCollector(
                 "kind": "milestone",
                 "event_id": f"pingcode:work_item:{item_id}",
                 "client": client,
-                "due": instant(end_at, "end_at"),
+                "due": _due(end_at, context.clients.zones.get(client, UTC)),
                 "delivered_at": instant(completed_at, "completed_at") if done else None,
                 "name": f"{identifier} {title}".strip()[:200],
                 "project": project,
                 "source": NAME,
-            }
+            },
+            context.clients.zones,
         )
+
+
+def _due(end_at: float, zone: tzinfo) -> datetime | date:
+    """PingCode keeps an end date as 23:59:59 of that day in the team's zone: read in the client's
+    zone, that is the day a PM there picked, due at its end (the next midnight, not 1 s before);
+    any other time of day is an instant."""
+    moment = instant(end_at, "end_at").astimezone(zone)
+    return moment.date() if moment.time() == time(23, 59, 59) else moment
