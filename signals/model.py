@@ -423,7 +423,7 @@ def _known_zone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         hint = "use an IANA name such as Europe/Berlin, Asia/Shanghai or UTC"
-        raise ValueError(f"unknown time zone {name!r} ({hint})") from None
+        raise ValueError(f"unknown time zone ({hint})") from None
     return name
 
 
