@@ -45,9 +45,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -64,10 +64,10 @@ from rapport.signals.model import (
     SIGNAL_TAGS,
     TIME_FIELDS,
     ClientId,
-    TimeZoneName,
-    ZoneLookup,
     Instant,
     StoredSignal,
+    TimeZoneName,
+    ZoneLookup,
     parse_signal,
 )
 

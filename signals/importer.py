@@ -2,13 +2,16 @@
 
 The format follows the extension: ``.csv`` has a header row; ``.jsonl``/``.ndjson`` hold one JSON
 object per line (blank lines are ignored). A file with a ``kind`` field holds signals; one with
-``id`` and ``name`` holds clients. An import is all or nothing: every row of every file is checked,
-and if any is bad, ``ImportRejectedError`` lists them all (``path:line: field: reason``, physical
-1-based lines) and nothing is written. Re-importing a file changes nothing; a row whose
-``event_id`` (or client ``id``) is stored with other values updates it.
+``id`` and ``name`` holds clients. An import is all or nothing: every row of every file is checked
+before anything is written, and if any is bad, ``ImportRejectedError`` lists them all
+(``path:line: field: reason (use …)``, physical 1-based lines) and nothing is written. The rows
+are then written in short idempotent batches (``Store.upsert_signal_batches``). Re-importing a
+file changes nothing; a row whose ``event_id`` (or client ``id``) is stored with other values
+updates it.
 
-Signals: a CSV cell left empty is absent. JSON Lines objects use the same field names, except that
-a custom kind's attributes are one nested ``attrs`` object.
+Signals: a CSV cell left empty is absent. JSON Lines objects use the same field names, with
+attributes in one nested ``attrs`` object or flat, and ``null`` for absent
+(``signals.natural``).
 
 =================  ==============================================================================
 column             meaning
@@ -19,7 +22,7 @@ kind               response_time, milestone, survey, incident, or a custom kind 
 source             where the row came from (default ``manual``)
 ts                 time of the event (response_time, survey, custom kinds)
 value              number: hours to first reply, survey score, or a custom kind's value
-due                milestone due date or instant; a bare date means the end of that day (UTC)
+due                milestone due date or instant; a bare date ends at midnight in the client's zone
 delivered_at       milestone delivery date or instant; empty while not delivered
 severity           incident severity: sev1, sev2, sev3 or sev4
 opened_at          incident opening instant
@@ -31,12 +34,13 @@ survey             survey name
 name               milestone name
 project            milestone project
 service            incident service
-attrs.<name>       an attribute of a custom kind (lower_snake_case name)
+attrs.<name>       an attribute (lower_snake_case name) of a custom kind, or extra on a built-in
 =================  ==============================================================================
 
 Times are ISO 8601; without an offset they are UTC. Clients CSV columns: ``id``, ``name``,
-``segment``, ``owner_name``, ``owner_email``, ``owner_locale`` and ``attrs.<name>``; clients JSON
-Lines objects have the registry's shape (``owner`` nested: ``name``, ``email``, ``locale``).
+``segment``, ``owner_name``, ``owner_email``, ``owner_locale``, ``timezone`` and
+``attrs.<name>``; clients JSON Lines objects have the registry's shape (``owner`` nested:
+``name``, ``email``, ``locale``).
 """
 
 from __future__ import annotations
@@ -78,7 +82,9 @@ ProgressCallback = Callable[[int, int], None]
 
 #: The common fields, then every kind's payload fields (read off the models, in table order).
 SIGNAL_COLUMNS = ("event_id", "client", "kind", "source", *payload_fields())
-CLIENT_COLUMNS = ("id", "name", "segment", "owner_name", "owner_email", "owner_locale")
+CLIENT_COLUMNS = (
+    "id", "name", "segment", "owner_name", "owner_email", "owner_locale", "timezone",
+)  # fmt: skip
 
 #: Rows validated and written per batch: big enough for executemany to pay, small enough to stream.
 BATCH_ROWS = 5000
@@ -235,9 +241,7 @@ def import_files(
         if run.new_clients:
             run.clients += store.upsert_clients(run.new_clients)
         run.signals += store.upsert_signal_batches(run.params, batch_rows=BATCH_ROWS)
-    return ImportReport(
-        run.signals, run.clients, run.rows_read, found, dry_run, run.unregistered()
-    )
+    return ImportReport(run.signals, run.clients, run.rows_read, found, dry_run, run.unregistered())
 
 
 def _header_errors(records: RecordFile) -> list[RowError]:
@@ -331,9 +335,11 @@ class _Run:
         if self.known_kinds is None or not isinstance(kind, str) or kind in self.known_kinds:
             return None
         close = did_you_mean(kind, self.known_kinds)
-        hint = f"did you mean {close!r}? or" if close else "known kinds: " + ", ".join(
-            self.known_kinds
-        ) + ";"
+        hint = (
+            f"did you mean {close!r}? or"
+            if close
+            else "known kinds: " + ", ".join(self.known_kinds) + ";"
+        )
         return f"kind: unknown kind {kind!r} ({hint} declare it under signals: in the scorecard)"
 
     def _signals(self, records: RecordFile, lines: list[int], items: list[Any]) -> None:

@@ -320,9 +320,7 @@ class SignalKind:
     @classmethod
     def of(cls, name: str, model: type[SignalModel]) -> SignalKind:
         layout = model.stored_as
-        fields = tuple(
-            n for n in model.model_fields if n not in COMMON_FIELDS and n != EXTRA_ATTRS
-        )
+        fields = tuple(n for n in model.model_fields if n not in COMMON_FIELDS and n != EXTRA_ATTRS)
         required = frozenset(n for n in fields if model.model_fields[n].is_required())
         times = tuple(n for n in (layout.ts, layout.end) if n is not None)
         return cls(name, model, fields, required, model.attr_fields, times)

@@ -177,9 +177,15 @@ def test_the_built_in_kinds_accept_nested_attrs_over_every_path() -> None:
     # One model for every path (import, API, collectors): each built-in kind keeps extra attrs.
     assert all("attrs" in kind.model.model_fields for kind in BUILTIN_SIGNALS.values())
     assert all("attrs" not in kind.fields for kind in BUILTIN_SIGNALS.values())
-    assert date(2026, 6, 30) == MilestoneSignal(
-        event_id="m", client="c", kind="milestone", due="2026-06-30"  # type: ignore[arg-type]
-    ).due
+    assert (
+        date(2026, 6, 30)
+        == MilestoneSignal(
+            event_id="m",
+            client="c",
+            kind="milestone",
+            due="2026-06-30",  # type: ignore[arg-type]
+        ).due
+    )
 
 
 def test_a_bare_date_in_shanghai_ends_at_1600_utc_the_instant_the_engine_tests_use() -> None:

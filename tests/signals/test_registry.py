@@ -89,8 +89,11 @@ def test_a_registry_without_clients_is_empty() -> None:
         ),
         pytest.param(
             "version: 1\nclients:\n  - {id: acme, name: Acme, timezone: Asia/Shangai}\n",
-            ["3:28: clients[0].timezone: unknown time zone"
-             " (use an IANA name such as Europe/Berlin, Asia/Shanghai or UTC) (got 'Asia/Shangai')"],
+            [
+                "3:28: clients[0].timezone: unknown time zone"
+                " (use an IANA name such as Europe/Berlin, Asia/Shanghai or UTC)"
+                " (got 'Asia/Shangai')"
+            ],
             id="an unknown time zone should be located at the zone",
         ),
     ],
@@ -116,7 +119,10 @@ def test_load_clients_file_of_a_missing_file_is_a_finding(tmp_path: Path) -> Non
 
 
 def test_a_clients_time_zone_is_read_and_defaults_to_utc() -> None:
-    text = "version: 1\nclients:\n  - {id: a, name: A, timezone: Asia/Shanghai}\n  - {id: b, name: B}\n"
+    text = (
+        "version: 1\nclients:\n"
+        "  - {id: a, name: A, timezone: Asia/Shanghai}\n  - {id: b, name: B}\n"
+    )
     clients, findings = check_clients_text(text, "clients.yaml")
     assert findings == []
     assert clients is not None

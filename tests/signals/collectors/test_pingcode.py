@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,8 +18,9 @@ from rapport.signals.collectors.pingcode import (
     TOKEN_PATH,
     PingCodeCollector,
     PingCodeConfig,
+    _due,
 )
-from rapport.signals.model import StoredSignal
+from rapport.signals.model import StoredSignal, end_of_day
 
 PROJECTS = [("SCR", "acme"), ("WTF", "globex")]
 MAY_10 = int(datetime(2024, 5, 10, 15, 59, 59, tzinfo=UTC).timestamp())
@@ -222,3 +224,25 @@ def test_malformed_json_fails_the_fetch(api, client):
 def test_more_than_twenty_projects_is_a_config_error(api):
     with pytest.raises(ValueError, match="at most 20 items"):
         collector(api, project_ids=[f"p{i}" for i in range(21)])
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        pytest.param(
+            "Asia/Shanghai", datetime(2026, 6, 30, 16, tzinfo=UTC),
+            id="23:59:59 in the client's zone is that day, due at the next midnight there",
+        ),
+        pytest.param(
+            "UTC", datetime(2026, 6, 30, 15, 59, 59, tzinfo=UTC),
+            id="the same instant for a client elsewhere stays that instant",
+        ),
+    ],
+)  # fmt: skip
+def test_an_end_date_lands_on_the_instant_a_pm_in_the_clients_zone_means(
+    zone: str, expected: datetime
+) -> None:
+    end_at = datetime(2026, 6, 30, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    due = _due(end_at, ZoneInfo(zone))
+    resolved = end_of_day(due, ZoneInfo(zone)) if not isinstance(due, datetime) else due
+    assert resolved == expected
