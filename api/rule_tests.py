@@ -92,7 +92,7 @@ class RuleTestClient(_Spec):
     id: ClientId
     name: str | None = None
     segment: str | None = None
-    timezone: TimeZoneName = "UTC"
+    timezone: TimeZoneName | None = None
 
 
 class ComponentExpectation(_Spec):
@@ -290,7 +290,7 @@ def _signals(
 ) -> tuple[tuple[StoredSignal, ...], list[Finding]]:
     """The file's signals as stored rows (times resolved against ``as_of``), or findings."""
     clients = {c.id for c in spec.clients}
-    zones = {c.id: ZoneInfo(c.timezone) for c in spec.clients}
+    zones = {c.id: ZoneInfo(c.timezone or "UTC") for c in spec.clients}
     by_id: dict[str, StoredSignal] = {}
     findings: list[Finding] = []
     for i, raw in enumerate(spec.signals):

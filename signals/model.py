@@ -439,11 +439,12 @@ class Client(BaseModel):
     segment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
     owner: Owner | None = None
     attrs: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    timezone: TimeZoneName = "UTC"
+    timezone: TimeZoneName | None = None
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        """The client's time zone (UTC when ``timezone`` is not set)."""
+        return ZoneInfo(self.timezone or "UTC")
 
     def attrs_json(self) -> str:
         return json.dumps(self.attrs, sort_keys=True)

@@ -15,6 +15,7 @@ rejects it with "did you mean". ``fix_for`` gives the "use …" hint for a field
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from rapport.engine.validate import did_you_mean
@@ -39,10 +40,11 @@ _EXAMPLES = {
 
 
 def natural_signal(item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` in the models' shape (a new dict; ``item`` is not changed). See the module doc."""
+    """``item`` in the models' shape (``item`` itself when it already is; it is never changed)."""
     kind = item.get("kind")
-    own = set(signal_kind(kind if isinstance(kind, str) else "").model.model_fields)
-    known = own | set(COMMON_FIELDS)
+    own, known = _fields_of(kind if isinstance(kind, str) else "")
+    if EXTRA_ATTRS not in item and known.issuperset(item) and None not in item.values():
+        return _ts_as_recorded_at(item, own)  # already the models' shape: the usual row
     out: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     nested = item.get(EXTRA_ATTRS)
@@ -63,13 +65,19 @@ def natural_signal(item: dict[str, Any]) -> dict[str, Any]:
             out[name] = value
         else:
             extra[name] = _attr_text(value)
-    _ts_as_recorded_at(out, own)
     if extra:
         out[EXTRA_ATTRS] = extra
-    return out
+    return _ts_as_recorded_at(out, own)
 
 
-def _is_attr(name: str, value: Any, own: set[str]) -> bool:
+@cache
+def _fields_of(kind: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A kind's own fields, and those with the common ones (cached: called once per row)."""
+    own = frozenset(signal_kind(kind).model.model_fields)
+    return own, own | frozenset(COMMON_FIELDS)
+
+
+def _is_attr(name: str, value: Any, own: frozenset[str]) -> bool:
     """An unknown key is an attribute unless it looks like a misspelt field or is not a scalar."""
     if isinstance(value, dict | list):
         return False
@@ -84,10 +92,12 @@ def _attr_text(value: Any) -> Any:
     return value
 
 
-def _ts_as_recorded_at(out: dict[str, Any], own: set[str]) -> None:
+def _ts_as_recorded_at(item: dict[str, Any], own: frozenset[str]) -> dict[str, Any]:
     """A milestone's or incident's ``ts`` is when the event was recorded, if it can be stored."""
-    if "ts" in out and "ts" not in own and RECORDED_AT in own and RECORDED_AT not in out:
-        out[RECORDED_AT] = out.pop("ts")
+    if "ts" in item and "ts" not in own and RECORDED_AT in own and RECORDED_AT not in item:
+        item = {**item, RECORDED_AT: item["ts"]}
+        del item["ts"]
+    return item
 
 
 def fix_for(field: str) -> str | None:

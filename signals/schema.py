@@ -66,7 +66,7 @@ clients = Table(
     Column("owner_locale", Text),
     Column("attrs", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Column("timezone", Text, nullable=False, server_default="UTC"),
+    Column("timezone", Text),  # IANA name; NULL is UTC
 )
 
 signals = Table(

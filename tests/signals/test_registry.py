@@ -126,4 +126,4 @@ def test_a_clients_time_zone_is_read_and_defaults_to_utc() -> None:
     clients, findings = check_clients_text(text, "clients.yaml")
     assert findings == []
     assert clients is not None
-    assert [c.timezone for c in clients] == ["Asia/Shanghai", "UTC"]
+    assert [c.zone.key for c in clients] == ["Asia/Shanghai", "UTC"]

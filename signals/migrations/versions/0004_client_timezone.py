@@ -18,7 +18,7 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("clients") as batch:
-        batch.add_column(sa.Column("timezone", sa.Text, nullable=False, server_default="UTC"))
+        batch.add_column(sa.Column("timezone", sa.Text))  # NULL: UTC
 
 
 def downgrade() -> None:
