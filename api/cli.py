@@ -229,6 +229,9 @@ def import_command(
         DownloadColumn(),
         TimeRemainingColumn(),
     )
+    from rapport.engine.kinds import known_kinds
+
+    bundle = bundle_of(settings)  # the kinds its scorecard reads, its clients and time zones
     progress = Progress(*columns, console=make_console(stderr=True))
     with open_store(settings) as store, progress as bar:
         task = bar.add_task("importing", total=sum(f.stat().st_size for f in files))
@@ -237,6 +240,8 @@ def import_command(
             files,
             kind=kind,  # type: ignore[arg-type]
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            known_kinds=known_kinds(bundle.scorecard.signals),
+            registry=bundle.clients or (),
         )
     out.print(report.summary(), markup=False)
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -70,6 +71,8 @@ from rapport.signals.model import (
     ClientId,
     Instant,
     StoredSignal,
+    TimeZoneName,
+    ZoneLookup,
     parse_signal,
 )
 
@@ -88,7 +91,8 @@ class _Spec(BaseModel):
 
 
 class RuleTestClient(_Spec):
-    """A client of one rule test; ``segment`` and ``sources`` matter to the score.
+    """A client of one rule test; ``segment`` and ``sources`` matter to the score, ``timezone``
+    (IANA, as in ``clients.yaml``) to where its bare dates end.
 
     ``sources`` lists the kinds a fresh collector covers for the client (as ``collectors.yaml``
     would): for those, no events is a measured zero rather than missing data.
@@ -98,6 +102,7 @@ class RuleTestClient(_Spec):
     name: str | None = None
     segment: str | None = None
     sources: list[str] = Field(default_factory=list)
+    timezone: TimeZoneName | None = None
 
 
 class ComponentExpectation(_Spec):
@@ -300,14 +305,16 @@ def _signals(
 ) -> tuple[tuple[StoredSignal, ...], list[Finding]]:
     """The file's signals as stored rows (times resolved against ``as_of``), or findings."""
     clients = {c.id for c in spec.clients}
+    zones = {c.id: ZoneInfo(c.timezone or "UTC") for c in spec.clients}
     by_id: dict[str, StoredSignal] = {}
     findings: list[Finding] = []
     for i, raw in enumerate(spec.signals):
         issues = list(
             _signal_issues(
-                i, raw, as_of=spec.as_of, clients=clients, scorecard=scorecard, by_id=by_id
+                i, raw, as_of=spec.as_of, clients=clients, zones=zones, scorecard=scorecard,
+                by_id=by_id,
             )
-        )
+        )  # fmt: skip
         findings += [_finding(path, locator.locate, loc, msg, hint) for loc, msg, hint in issues]
     return tuple(by_id.values()), findings
 
@@ -318,6 +325,7 @@ def _signal_issues(
     *,
     as_of: datetime,
     clients: set[str],
+    zones: ZoneLookup,
     scorecard: Scorecard,
     by_id: dict[str, StoredSignal],
 ) -> Iterator[_Issue]:
@@ -328,7 +336,7 @@ def _signal_issues(
         if offset is not None:
             data[name] = as_of + offset
     try:
-        stored = parse_signal(data).to_stored()
+        stored = parse_signal(data).to_stored(zones)
     except ValidationError as error:
         for problem in error.errors(include_url=False):
             loc = tuple(problem["loc"])

@@ -2,13 +2,16 @@
 
 The format follows the extension: ``.csv`` has a header row; ``.jsonl``/``.ndjson`` hold one JSON
 object per line (blank lines are ignored). A file with a ``kind`` field holds signals; one with
-``id`` and ``name`` holds clients. An import is all or nothing: every row of every file is checked,
-and if any is bad, ``ImportRejectedError`` lists them all (``path:line: field: reason``, physical
-1-based lines) and nothing is written. Re-importing a file changes nothing; a row whose
-``event_id`` (or client ``id``) is stored with other values updates it.
+``id`` and ``name`` holds clients. An import is all or nothing: every row of every file is checked
+before anything is written, and if any is bad, ``ImportRejectedError`` lists them all
+(``path:line: field: reason (use …)``, physical 1-based lines) and nothing is written. The rows
+are then written in short idempotent batches (``Store.upsert_signal_batches``). Re-importing a
+file changes nothing; a row whose ``event_id`` (or client ``id``) is stored with other values
+updates it.
 
-Signals: a CSV cell left empty is absent. JSON Lines objects use the same field names, except that
-a custom kind's attributes are one nested ``attrs`` object.
+Signals: a CSV cell left empty is absent. JSON Lines objects use the same field names, with
+attributes in one nested ``attrs`` object or flat, and ``null`` for absent
+(``signals.natural``).
 
 =================  ==============================================================================
 column             meaning
@@ -19,7 +22,7 @@ kind               response_time, milestone, survey, incident, or a custom kind 
 source             where the row came from (default ``manual``)
 ts                 time of the event (response_time, survey, custom kinds)
 value              number: hours to first reply, survey score, or a custom kind's value
-due                milestone due date or instant; a bare date means the end of that day (UTC)
+due                milestone due date or instant; a bare date ends at midnight in the client's zone
 delivered_at       milestone delivery date or instant; empty while not delivered
 severity           incident severity: sev1, sev2, sev3 or sev4
 opened_at          incident opening instant
@@ -31,26 +34,38 @@ survey             survey name
 name               milestone name
 project            milestone project
 service            incident service
-attrs.<name>       an attribute of a custom kind (lower_snake_case name)
+attrs.<name>       an attribute (lower_snake_case name) of a custom kind, or extra on a built-in
 =================  ==============================================================================
 
 Times are ISO 8601; without an offset they are UTC. Clients CSV columns: ``id``, ``name``,
-``segment``, ``owner_name``, ``owner_email``, ``owner_locale`` and ``attrs.<name>``; clients JSON
-Lines objects have the registry's shape (``owner`` nested: ``name``, ``email``, ``locale``).
+``segment``, ``owner_name``, ``owner_email``, ``owner_locale``, ``timezone`` and
+``attrs.<name>``; clients JSON Lines objects have the registry's shape (``owner`` nested:
+``name``, ``email``, ``locale``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
 from rapport.engine.errors import FindingsError
-from rapport.signals.model import Client, Signal, payload_fields
+from rapport.engine.validate import did_you_mean
+from rapport.signals.model import (
+    CUSTOM_SIGNAL,
+    Client,
+    Signal,
+    client_zones,
+    payload_fields,
+    signal_kind,
+)
+from rapport.signals.natural import fix_for, natural_signal
 from rapport.signals.records import (
     BadRow,
     FileFormat,
@@ -60,14 +75,16 @@ from rapport.signals.records import (
     open_records,
 )
 from rapport.signals.store import Store
-from rapport.signals.writer import StoreWriter, UpsertResult, signal_params
+from rapport.signals.writer import UpsertResult, signal_params
 
 ImportKind = Literal["auto", "signals", "clients"]
 ProgressCallback = Callable[[int, int], None]
 
 #: The common fields, then every kind's payload fields (read off the models, in table order).
 SIGNAL_COLUMNS = ("event_id", "client", "kind", "source", *payload_fields())
-CLIENT_COLUMNS = ("id", "name", "segment", "owner_name", "owner_email", "owner_locale")
+CLIENT_COLUMNS = (
+    "id", "name", "segment", "owner_name", "owner_email", "owner_locale", "timezone",
+)  # fmt: skip
 
 #: Rows validated and written per batch: big enough for executemany to pay, small enough to stream.
 BATCH_ROWS = 5000
@@ -124,9 +141,12 @@ class ImportReport:
     rows_read: int
     errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
+    #: signals per client id not in the registry: stored, but not scored until it is registered
+    unregistered: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """One line per table for the CLI, e.g. ``signals: 10 inserted, 2 updated, 0 unchanged``."""
+        """One line per table for the CLI, e.g. ``signals: 10 inserted, 2 updated, 0 unchanged``,
+        and one naming the clients not in the registry."""
         lead = "Dry run, nothing written. " if self.dry_run else ""
         lines = [f"{lead}{self.rows_read} rows read"]
         for name, counts in (("signals", self.signals), ("clients", self.clients)):
@@ -135,8 +155,19 @@ class ImportReport:
                     f"{name}: {counts.inserted} inserted, {counts.updated} updated, "
                     f"{counts.unchanged} unchanged"
                 )
+        if self.unregistered:
+            lines.append(self.unregistered_line())
         lines.extend(str(error) for error in self.errors)
         return "\n".join(lines)
+
+    def unregistered_line(self) -> str:
+        """E.g. ``3 signals for 1 client not in the registry: contoso-retal``."""
+        signals = sum(self.unregistered.values())
+        clients = len(self.unregistered)
+        return (
+            f"{signals} signal{'s' * (signals != 1)} for {clients} client{'s' * (clients != 1)} "
+            f"not in the registry: {', '.join(self.unregistered)}"
+        )
 
 
 class ImportRejectedError(FindingsError):
@@ -160,13 +191,22 @@ def import_files(
     kind: ImportKind = "auto",
     on_progress: ProgressCallback | None = None,
     dry_run: bool = False,
+    known_kinds: Collection[str] | None = None,
+    registry: Sequence[Client] = (),
 ) -> ImportReport:
-    """Import every file of ``paths`` into ``store`` in one transaction.
+    """Import every file of ``paths`` into ``store``: validate every row first, then write.
 
     ``kind`` forces signals or clients instead of telling them apart by their fields.
     ``on_progress(done_bytes, total_bytes)`` is called as the files are read. Raises
-    ``ImportRejectedError`` (and writes nothing) if any file or row is bad. With ``dry_run``
-    nothing is written either, and the report says what the import would do, bad rows included.
+    ``ImportRejectedError`` (and writes nothing) if any file or row is bad. ``known_kinds`` (the
+    scorecard's, ``engine.kinds.known_kinds``) rejects rows of any other kind, with a suggestion;
+    None accepts every kind. ``registry`` (``clients.yaml``'s clients) adds to the store's and the
+    files' clients: the registered ids, and the time zones bare dates are resolved in.
+
+    The rows are written in batches of ``BATCH_ROWS``, each its own short transaction, so that
+    other writers (the API's ingest) are not locked out; every batch is idempotent, so running an
+    interrupted import again completes it, and a batch that changes nothing takes no write lock.
+    With ``dry_run`` nothing is written, and the report says what the import would do.
     """
     files: list[RecordFile] = []
     errors: list[RowError] = []
@@ -180,18 +220,28 @@ def import_files(
         errors.extend(header)
         if not header:  # a file whose columns are not understood is not read further
             files.append(records)
-    run = _Run(errors, _Progress(sum(f.size for f in files), on_progress))
-    with store.writing() as writer:
-        for records in files:
-            run.import_file(records, writer)
-        if run.errors or dry_run:
-            writer.discard()
+    stored = store.clients()
+    run = _Run(errors, _Progress(sum(f.size for f in files), on_progress), known_kinds)
+    # Clients first: their time zones resolve the signals' bare dates, their ids count as known.
+    for records in sorted(files, key=lambda f: f.kind != "clients"):
+        if records.kind == "signals" and run.zones is None:
+            run.use_registry([*stored, *registry, *run.new_clients])
+        run.read_file(records)
     # Files in the order given, lines in file order; a line's own problems keep pydantic's order.
     position = {str(path): i for i, path in enumerate(paths)}
     found = sorted(run.errors, key=lambda e: (position.get(e.path, 0), e.line or 0))
     if found and not dry_run:
         raise ImportRejectedError(found, run.rows_read)
-    return ImportReport(run.signals, run.clients, run.rows_read, found, dry_run)
+    if dry_run:
+        with store.writing() as writer:
+            run.clients += writer.upsert_clients(run.new_clients)
+            run.signals += writer.upsert_signal_params(run.params)
+            writer.discard()
+    else:
+        if run.new_clients:
+            run.clients += store.upsert_clients(run.new_clients)
+        run.signals += store.upsert_signal_batches(run.params, batch_rows=BATCH_ROWS)
+    return ImportReport(run.signals, run.clients, run.rows_read, found, dry_run, run.unregistered())
 
 
 def _header_errors(records: RecordFile) -> list[RowError]:
@@ -228,17 +278,34 @@ class _Progress:
 
 
 class _Run:
-    """The state of one import: counts, errors, progress. It stops writing at the first error
-    but keeps validating, so that every bad row is reported."""
+    """The state of one import: what was read, the rows to write, errors, progress. Rows are
+    kept for writing only until the first error, but every row is validated, so that every bad
+    row is reported."""
 
-    def __init__(self, errors: list[RowError], progress: _Progress) -> None:
+    def __init__(
+        self, errors: list[RowError], progress: _Progress, known_kinds: Collection[str] | None
+    ) -> None:
         self.errors = errors
         self.progress = progress
+        self.known_kinds = None if known_kinds is None else list(known_kinds)
         self.rows_read = 0
         self.signals = ImportCounts()
         self.clients = ImportCounts()
+        self.params: list[dict[str, Any]] = []
+        self.new_clients: list[Client] = []
+        self.zones: dict[str, tzinfo] | None = None
+        self.registered: set[str] = set()
+        self.per_client: Counter[str] = Counter()
 
-    def import_file(self, records: RecordFile, writer: StoreWriter) -> None:
+    def use_registry(self, clients: Sequence[Client]) -> None:
+        self.zones = dict(client_zones(clients))
+        self.registered = {c.id for c in clients}
+
+    def unregistered(self) -> dict[str, int]:
+        """Signals per client id the registry does not know (they are stored, not scored)."""
+        return {c: n for c, n in sorted(self.per_client.items()) if c not in self.registered}
+
+    def read_file(self, records: RecordFile) -> None:
         for batch in _batches(records.rows(self.progress.advance), BATCH_ROWS):
             self.rows_read += len(batch)
             lines: list[int] = []
@@ -246,37 +313,55 @@ class _Run:
             for line, item in batch:
                 if isinstance(item, BadRow):
                     self.errors.append(RowError(records.shown, line, item.message))
-                else:
+                elif records.kind == "clients":
                     lines.append(line)
                     items.append(item)
+                else:
+                    natural = natural_signal(item)
+                    problem = self._unknown_kind(natural.get("kind"))
+                    if problem is not None:
+                        self.errors.append(RowError(records.shown, line, problem))
+                        continue
+                    lines.append(line)
+                    items.append(natural)
             if records.kind == "signals":
-                self._signals(records, lines, items, writer)
+                self._signals(records, lines, items)
             else:
-                self._clients(records, lines, items, writer)
+                self._clients(records, lines, items)
             self.progress.report()
 
-    def _signals(
-        self, records: RecordFile, lines: list[int], items: list[Any], writer: StoreWriter
-    ) -> None:
+    def _unknown_kind(self, kind: Any) -> str | None:
+        """A kind the scorecard does not read would be stored and never scored: a typo, mostly."""
+        if self.known_kinds is None or not isinstance(kind, str) or kind in self.known_kinds:
+            return None
+        close = did_you_mean(kind, self.known_kinds)
+        hint = (
+            f"did you mean {close!r}? or"
+            if close
+            else "known kinds: " + ", ".join(self.known_kinds) + ";"
+        )
+        return f"kind: unknown kind {kind!r} ({hint} declare it under signals: in the scorecard)"
+
+    def _signals(self, records: RecordFile, lines: list[int], items: list[Any]) -> None:
         try:
             signals = _SIGNALS.validate_python(items)
         except ValidationError as error:
             self.errors.extend(_row_errors(records, lines, error, tagged=True))
             return
+        for signal in signals:
+            self.per_client[signal.client] += 1
         if not self.errors:
-            params = [signal_params(s.to_stored()) for s in signals]
-            self.signals += writer.upsert_signal_params(params)
+            zones = self.zones
+            self.params.extend(signal_params(s.to_stored(zones)) for s in signals)
 
-    def _clients(
-        self, records: RecordFile, lines: list[int], items: list[Any], writer: StoreWriter
-    ) -> None:
+    def _clients(self, records: RecordFile, lines: list[int], items: list[Any]) -> None:
         try:
             clients = _CLIENTS.validate_python(items)
         except ValidationError as error:
             self.errors.extend(_row_errors(records, lines, error, tagged=False))
             return
         if not self.errors:
-            self.clients += writer.upsert_clients(clients)
+            self.new_clients.extend(clients)
 
 
 def _row_errors(
@@ -294,10 +379,28 @@ def _row_errors(
         if records.format is FileFormat.CSV and path[:1] == ["owner"] and len(path) > 1:
             path = [f"owner_{path[1]}", *path[2:]]
         name = ".".join(path) or "row"
-        message = detail["msg"].removeprefix("Value error, ")
-        if detail["type"] == "extra_forbidden":
-            message = f"not a field of {tag} signals" if tag else "not a known field"
-        yield RowError(records.shown, lines[int(index)], f"{name}: {message}")
+        yield RowError(records.shown, lines[int(index)], f"{name}: {_message(detail, tag, path)}")
+
+
+def _message(detail: Any, tag: str | None, path: list[str]) -> str:
+    """Pydantic's message, worded for a row: what is wrong and, where it helps, ``use …``."""
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    kind = "custom kind" if tag == CUSTOM_SIGNAL.name else tag
+    fix = fix_for(path[-1]) if path and tag is not None else None
+    if detail["type"] == "extra_forbidden":
+        if tag is None:
+            return "not a known field"
+        fields = signal_kind(tag).fields if tag != CUSTOM_SIGNAL.name else ("ts", "value")
+        close = did_you_mean(path[-1], fields) if path else None
+        if close is not None:
+            return f"not a field of {kind} signals (did you mean {close!r}?)"
+        time_fix = fix_for(signal_kind(tag).model.stored_as.ts) if path[-1:] == ["ts"] else None
+        return f"not a field of {kind} signals" + (f" ({time_fix})" if time_fix else "")
+    if detail["type"] == "missing" and tag is not None:
+        message = f"required for {kind} signals"
+    # a value of the wrong form gets the right form; a value out of range already says what fits
+    wrong_form = detail["type"] == "missing" or detail["type"].endswith(("_parsing", "_type"))
+    return f"{message} ({fix})" if fix and wrong_form else message
 
 
 def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:

@@ -2,17 +2,24 @@
 
 Each built-in kind has its own typed model; ``parse_signal`` picks the model by ``kind``. Every
 model flattens to a ``StoredSignal``, the one row shape the store and the scorer's arrays share.
-Naive timestamps are read as UTC; a bare date ``due`` means the end of that day (UTC).
+Naive timestamps are read as UTC. A bare date (``due: 2026-06-30``) is kept as a ``date`` by the
+model and resolved once, in ``to_stored(zones)``, to the end of that day in the client's time zone
+(``Client.timezone``, UTC when the client is unknown): the next midnight there, so a milestone due
+2026-06-30 for a client in Asia/Shanghai is due at 2026-06-30T16:00:00Z.
+
+``natural_signal`` turns the shapes exports naturally have (nested ``attrs`` on a built-in kind,
+``null`` for absent, extra attributes at the top level) into the models' shape before validation.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias, Union, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -46,20 +53,35 @@ def _as_utc(value: datetime) -> datetime:
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _bare_date_as_end_of_day(value: Any) -> Any:
-    """A due date without a time means "by the end of that day", so it becomes next midnight UTC."""
+def _bare_date(value: Any) -> Any:
+    """A date without a time stays a ``date``: which instant ends that day depends on the client's
+    time zone, known only to ``to_stored``."""
     if isinstance(value, str) and _BARE_DATE.match(value.strip()):
         value = date.fromisoformat(value.strip())
-    if isinstance(value, date) and not isinstance(value, datetime):
-        if value == date.max:
-            raise ValueError("date is out of range")
-        return datetime.combine(value + timedelta(days=1), time(0), tzinfo=UTC)
+    if type(value) is date and value == date.max:
+        raise ValueError("date is out of range")
     return value
+
+
+def _as_utc_unless_day(value: datetime | date) -> datetime | date:
+    return _as_utc(value) if isinstance(value, datetime) else value
+
+
+#: Client id → its time zone, for resolving bare dates (a client not in it is in UTC).
+ZoneLookup = Mapping[str, tzinfo]
+
+
+def end_of_day(day: date, zone: tzinfo = UTC) -> datetime:
+    """The instant a bare date ``day`` ends in ``zone``: the next midnight there, in UTC.
+
+    "Due 2026-06-30" is kept by any delivery up to and including this instant and missed after it.
+    """
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
 Instant = Annotated[datetime, AfterValidator(_as_utc)]
 DayOrInstant = Annotated[
-    datetime, BeforeValidator(_bare_date_as_end_of_day), AfterValidator(_as_utc)
+    datetime | date, BeforeValidator(_bare_date), AfterValidator(_as_utc_unless_day)
 ]
 
 
@@ -101,6 +123,11 @@ class StoredAs:
 
 #: Fields every signal has; they are not a kind's payload.
 COMMON_FIELDS = ("event_id", "client", "source", "kind")
+#: The field holding a signal's free-form attributes: a custom kind's, or a built-in kind's
+#: attributes beyond its own (``rev``), kept and stored with them.
+EXTRA_ATTRS = "attrs"
+
+AttrName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 
 class SignalModel(BaseModel):
@@ -119,30 +146,42 @@ class SignalModel(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        layout = cls.stored_as
+        layout: StoredAs | None = getattr(cls, "stored_as", None)
+        if layout is None:  # an abstract base of kinds (BuiltinSignal)
+            return
         columns = {layout.ts, layout.end, layout.value, layout.attrs} - {None}
         unknown = sorted(str(name) for name in columns if name not in cls.model_fields)
         if unknown:
             raise KindTableError(cls.__name__, f"stored_as names no field {unknown}")
         if layout.attrs is None:
-            taken = {*COMMON_FIELDS, *columns}
+            taken = {*COMMON_FIELDS, *columns, EXTRA_ATTRS}
             cls.attr_fields = tuple(name for name in cls.model_fields if name not in taken)
 
-    def to_stored(self) -> StoredSignal:
-        """The stored row shape. Built without re-validation: this signal was validated already,
-        and on an import of a million rows validating twice was a fifth of the time."""
+    def to_stored(self, zones: ZoneLookup | None = None) -> StoredSignal:
+        """The stored row shape; a bare date becomes the end of that day in the client's zone
+        (``zones[client]``, UTC if absent). Built without re-validation: this signal was validated
+        already, and on an import of a million rows validating twice was a fifth of the time."""
         fields = self.__dict__
         layout = self.stored_as
         if layout.attrs is None:
             attrs = {n: v for n in self.attr_fields if (v := fields[n]) is not None}
+            extra = fields.get(EXTRA_ATTRS)
+            if extra:
+                attrs = {**extra, **attrs}
         else:
             attrs = dict(fields[layout.attrs])
+        ts = fields[layout.ts]
+        end = None if layout.end is None else fields[layout.end]
+        if type(ts) is date or type(end) is date:
+            zone = UTC if zones is None else zones.get(self.client, UTC)
+            ts = end_of_day(ts, zone) if type(ts) is date else ts
+            end = end_of_day(end, zone) if type(end) is date else end
         return StoredSignal(
             self.event_id,
             self.client,
             self.kind,
-            fields[layout.ts],
-            None if layout.end is None else fields[layout.end],
+            ts,
+            end,
             None if layout.value is None else fields[layout.value],
             attrs,
             self.source,
@@ -166,7 +205,22 @@ class KindTableError(RapportError):
 # ``engine.kinds.BUILTIN_KINDS`` (what rules may filter and measure). Everything else derives.
 
 
-class ResponseTimeSignal(SignalModel):
+class BuiltinSignal(SignalModel):
+    """A built-in kind: its own fields, plus any further attributes a source carries (``rev``)."""
+
+    attrs: dict[AttrName, AttrValue] = Field(
+        default_factory=dict, description="attributes beyond the kind's own, stored with them"
+    )
+
+    @model_validator(mode="after")
+    def _attrs_are_not_fields(self) -> BuiltinSignal:
+        twice = sorted(set(self.attrs) & set(type(self).model_fields))
+        if twice:
+            raise ValueError(f"attrs.{twice[0]}: is a field of {self.kind} signals; give it once")
+        return self
+
+
+class ResponseTimeSignal(BuiltinSignal):
     """Hours from a client's message or ticket (at ``ts``) to our first reply."""
 
     stored_as = StoredAs(ts="ts", value="value")
@@ -178,7 +232,7 @@ class ResponseTimeSignal(SignalModel):
     thread: AttrValue | None = None
 
 
-class MilestoneSignal(SignalModel):
+class MilestoneSignal(BuiltinSignal):
     """A promised delivery: due at ``due``, delivered at ``delivered_at`` (None while open)."""
 
     stored_as = StoredAs(ts="due", end="delivered_at")
@@ -190,7 +244,7 @@ class MilestoneSignal(SignalModel):
     project: AttrValue | None = None
 
 
-class SurveySignal(SignalModel):
+class SurveySignal(BuiltinSignal):
     """One survey response ``value`` on ``scale`` (nps 0–10, csat 1–5, or a range ``LO..HI``)."""
 
     stored_as = StoredAs(ts="ts", value="value")
@@ -210,7 +264,7 @@ class SurveySignal(SignalModel):
         return self
 
 
-class IncidentSignal(SignalModel):
+class IncidentSignal(BuiltinSignal):
     """An incident of ``severity`` opened at ``opened_at``, resolved at ``resolved_at`` or open."""
 
     stored_as = StoredAs(ts="opened_at", end="resolved_at")
@@ -236,9 +290,7 @@ class CustomSignal(SignalModel):
     kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
     ts: Instant
     value: float
-    attrs: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")], AttrValue] = Field(
-        default_factory=dict
-    )
+    attrs: dict[AttrName, AttrValue] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _not_builtin(self) -> CustomSignal:
@@ -268,9 +320,7 @@ class SignalKind:
     @classmethod
     def of(cls, name: str, model: type[SignalModel]) -> SignalKind:
         layout = model.stored_as
-        fields = tuple(
-            n for n in model.model_fields if n not in COMMON_FIELDS and n != layout.attrs
-        )
+        fields = tuple(n for n in model.model_fields if n not in COMMON_FIELDS and n != EXTRA_ATTRS)
         required = frozenset(n for n in fields if model.model_fields[n].is_required())
         times = tuple(n for n in (layout.ts, layout.end) if n is not None)
         return cls(name, model, fields, required, model.attr_fields, times)
@@ -365,8 +415,22 @@ class Owner(BaseModel):
     locale: Annotated[str, Field(pattern=r"^[a-z]{2}([-_][A-Za-z]{2,4})?$")] = "en"
 
 
+def _known_zone(name: str) -> str:
+    """An IANA time zone name zoneinfo knows (``Asia/Shanghai``, ``UTC``)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = "use an IANA name such as Europe/Berlin, Asia/Shanghai or UTC"
+        raise ValueError(f"unknown time zone ({hint})") from None
+    return name
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
+
+
 class Client(BaseModel):
-    """A client in the registry; ``segment`` selects scorecard overrides (e.g. enterprise)."""
+    """A client in the registry; ``segment`` selects scorecard overrides (e.g. enterprise);
+    ``timezone`` (IANA) is where its bare dates end (``due: 2026-06-30`` = midnight after it)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -375,6 +439,17 @@ class Client(BaseModel):
     segment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] | None = None
     owner: Owner | None = None
     attrs: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    timezone: TimeZoneName | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The client's time zone (UTC when ``timezone`` is not set)."""
+        return ZoneInfo(self.timezone or "UTC")
 
     def attrs_json(self) -> str:
         return json.dumps(self.attrs, sort_keys=True)
+
+
+def client_zones(clients: Iterable[Client]) -> dict[str, tzinfo]:
+    """``{client id: time zone}`` of ``clients``, for ``SignalModel.to_stored``."""
+    return {client.id: client.zone for client in clients}

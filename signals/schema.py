@@ -66,6 +66,7 @@ clients = Table(
     Column("owner_locale", Text),
     Column("attrs", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("timezone", Text),  # IANA name; NULL is UTC
 )
 
 signals = Table(

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -35,7 +36,13 @@ from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
 from rapport.signals.dbapi import compiled_sql, driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
-from rapport.signals.writer import StoreWriter, UpsertResult, epoch
+from rapport.signals.writer import (
+    StoreWriter,
+    UpsertResult,
+    UpsertStatus,
+    epoch,
+    signal_params_unchanged,
+)
 
 __all__ = ["DEFAULT_URL", "Store", "StoreError", "StoreWriter", "UpsertResult"]
 
@@ -226,6 +233,28 @@ class Store:
         with self.writing() as writer:
             return writer.upsert_signals(signals)
 
+    def upsert_signal_batches(
+        self, params: Sequence[dict[str, Any]], *, batch_rows: int = 5000
+    ) -> UpsertResult:
+        """Upsert ``params`` (rows made by ``writer.signal_params``) in batches of ``batch_rows``,
+        each in its own short write transaction, so that other writers wait at most one batch.
+
+        Not atomic as a whole (validate everything before calling it); each batch is idempotent,
+        so calling it again after an interruption completes the work. A batch already stored as
+        given is only read, never locked. Counts and statuses cover every row, in order.
+        """
+        statuses: list[UpsertStatus] = []
+        for start in range(0, len(params), batch_rows):
+            batch = params[start : start + batch_rows]
+            with self._reading() as connection:
+                unchanged = signal_params_unchanged(connection, batch)
+            if unchanged:
+                statuses.extend(["unchanged"] * len(batch))
+                continue
+            with self.writing() as writer:
+                statuses.extend(writer.upsert_signal_params(batch).statuses)
+        return UpsertResult.of(statuses)
+
     def signal_set(
         self,
         clients: ClientSet,
@@ -350,6 +379,7 @@ def _client(row: RowMapping) -> Client:
         segment=row["segment"],
         owner=owner,
         attrs=history.json_object(row["attrs"]),
+        timezone=row["timezone"],
     )
 
 

@@ -85,7 +85,9 @@ def _signal_attrs_json(attrs: Mapping[str, str]) -> str:
 
 #: Signal columns whose stored values decide ``unchanged`` vs ``updated`` (not ``ingested_at``).
 SIGNAL_PAYLOAD = ("client", "kind", "ts", "end_ts", "value", "attrs", "source")
-CLIENT_PAYLOAD = ("name", "segment", "owner_name", "owner_email", "owner_locale", "attrs")
+CLIENT_PAYLOAD = (
+    "name", "segment", "owner_name", "owner_email", "owner_locale", "attrs", "timezone",
+)  # fmt: skip
 
 
 def signal_params(signal: StoredSignal) -> dict[str, Any]:
@@ -117,6 +119,7 @@ def client_params(client: Client) -> dict[str, Any]:
         "owner_email": owner.email if owner else None,
         "owner_locale": owner.locale if owner else None,
         "attrs": attrs_json(client.attrs),
+        "timezone": client.timezone,
     }
 
 
@@ -234,3 +237,17 @@ def _stored_payloads(
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def signal_params_unchanged(connection: Connection, params: Sequence[dict[str, Any]]) -> bool:
+    """Whether every row of ``params`` (``signal_params``) is stored with exactly its payload.
+
+    A read, no lock: a batched import skips the write transaction of a batch that would change
+    nothing (an unchanged re-import then never blocks another writer). A batch found changed is
+    classified again under the lock by ``upsert_signal_params``, so a race only costs a lock.
+    """
+    current = _stored_payloads(
+        connection, schema.signals, "event_id", [p["event_id"] for p in params], SIGNAL_PAYLOAD
+    )
+    payload_of = itemgetter(*SIGNAL_PAYLOAD)
+    return all(current.get(row["event_id"], _ABSENT) == payload_of(row) for row in params)

@@ -37,7 +37,7 @@ from rapport.api.schemas import (
 )
 from rapport.api.service import Service
 from rapport.engine.model import BUILTIN_KINDS
-from rapport.signals.model import StoredSignal
+from rapport.signals.model import StoredSignal, ZoneLookup, client_zones
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 
@@ -128,12 +128,13 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
     ruleset = service.rules.bundle
     if ruleset is not None:
         declared |= set(ruleset.scorecard.signals)
+    zones = client_zones(ruleset.clients or ()) if ruleset is not None else {}  # for bare dates
     visible: dict[str, bool] = {}
     first_seen: dict[str, tuple[int, StoredSignal]] = {}
     to_store: list[tuple[int, StoredSignal]] = []
     out = _Outcome()
     for index, item in enumerate(batch.signals):
-        signal = _parsed(item)
+        signal = _parsed(item, zones)
         if isinstance(signal, str):
             out.skip(out.rejected, index, _event_id_of(item), signal)
             continue
@@ -157,7 +158,7 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
     return out
 
 
-def _parsed(item: Any) -> StoredSignal | str:
+def _parsed(item: Any, zones: ZoneLookup) -> StoredSignal | str:
     """The item as a stored signal, or why it is rejected: the first field holding a NUL (which
     PostgreSQL cannot store in text, and which no real source means), else what
     ``parse_signal_in`` found wrong, field by field."""
@@ -165,7 +166,7 @@ def _parsed(item: Any) -> StoredSignal | str:
     if nul is not None:
         return f"{_dotted(nul) or 'item'}: text must not contain NUL characters (\\u0000)"
     try:
-        return parse_signal_in(item).to_stored()
+        return parse_signal_in(item).to_stored(zones)
     except ValidationError as error:
         return _reason(error)
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_orig
 from pydantic import BaseModel, ConfigDict
 
 from rapport.engine.errors import RapportError
-from rapport.signals.model import Client, StoredSignal
+from rapport.signals.model import Client, StoredSignal, ZoneLookup, client_zones
 
 JsonValue = Any  # a cursor is any JSON-serialisable value the collector understands
 
@@ -84,13 +84,19 @@ class ClientMap:
     client ids through one attribute of the clients registry, counting what it cannot map.
 
     ``Client.attrs[attribute]`` holds the source id (a comma-separated list maps several ids to one
-    client); ``overrides`` (from the collector's config) win over the registry.
+    client); ``overrides`` (from the collector's config) win over the registry. ``zones`` are the
+    clients' time zones, for the bare dates of their signals (``to_signal``).
     """
 
     def __init__(
-        self, clients: list[Client], attribute: str, overrides: Mapping[str, str] | None = None
+        self,
+        clients: list[Client],
+        attribute: str,
+        overrides: Mapping[str, str] | None = None,
+        zones: ZoneLookup | None = None,
     ) -> None:
         self.attribute = attribute
+        self.zones: ZoneLookup = zones if zones is not None else client_zones(clients)
         self._map: dict[str, str] = {}
         for client in clients:
             raw = client.attrs.get(attribute)

@@ -145,10 +145,11 @@ class GithubCollector(
                 "kind": "milestone",
                 "event_id": f"github:milestone:{milestone_id}",
                 "client": client,
-                "due": instant(due, "due_on"),
+                "due": instant(due, "due_on").date(),  # a day set in GitHub's UI, at a fixed hour
                 "delivered_at": delivered,
                 "name": title[:200],
                 "project": repo,
                 "source": NAME,
-            }
+            },
+            context.clients.zones,
         )

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from rapport.engine.errors import RapportError
 from rapport.signals.collectors.base import CollectorError, FetchContext
-from rapport.signals.model import StoredSignal, parse_signal
+from rapport.signals.model import StoredSignal, ZoneLookup, parse_signal
 
 T = TypeVar("T")
 
@@ -81,11 +81,12 @@ def instant(value: Any, path: str) -> datetime:
     raise ItemError(f"field {path!r} is {_describe(value)}, expected a time")
 
 
-def to_signal(data: dict[str, Any]) -> StoredSignal:
+def to_signal(data: dict[str, Any], zones: ZoneLookup | None = None) -> StoredSignal:
     """Validate ``data`` with the typed signal models (so a connector can never store a signal
-    the push API would refuse) and flatten it; a validation failure is a ``ItemError``."""
+    the push API would refuse) and flatten it, a bare date ending in the client's zone of
+    ``zones`` (``FetchContext.clients.zones``); a validation failure is a ``ItemError``."""
     try:
-        return parse_signal(data).to_stored()
+        return parse_signal(data).to_stored(zones)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in e['loc'][1:]) or 'signal'}: {e['msg']}"

@@ -177,7 +177,8 @@ class JiraCollector(
                 "name": name[:200],
                 "project": project,
                 "source": NAME,
-            }
+            },
+            context.clients.zones,
         )
 
     # --- issues -----------------------------------------------------------------------------
@@ -253,7 +254,8 @@ class JiraCollector(
                 "name": f"{key} {summary}".strip()[:200],
                 "project": project,
                 "source": NAME,
-            }
+            },
+            context.clients.zones,
         )
 
 

@@ -61,6 +61,7 @@ Example ``collectors.yaml`` entry::
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from pydantic import Field
@@ -264,12 +265,13 @@ class PingCodeCollector(
                 "kind": "milestone",
                 "event_id": f"pingcode:work_item:{item_id}",
                 "client": client,
-                "due": instant(end_at, "end_at"),
+                "due": _due(end_at, context.clients.zones.get(client, UTC)),
                 "delivered_at": instant(completed_at, "completed_at") if done else None,
                 "name": f"{identifier} {title}".strip()[:200],
                 "project": project,
                 "source": NAME,
-            }
+            },
+            context.clients.zones,
         )
 
 
@@ -284,3 +286,11 @@ def _page_position(body: Any, where: str, asked: int, read: int) -> tuple[int, i
     index = index if isinstance(index, int) and index >= 0 else asked
     size = size if isinstance(size, int) and size > 0 else max(read, 1)
     return index, size, total
+
+
+def _due(end_at: float, zone: tzinfo) -> datetime | date:
+    """PingCode keeps an end date as 23:59:59 of that day in the team's zone: read in the client's
+    zone, that is the day a PM there picked, due at its end (the next midnight, not 1 s before);
+    any other time of day is an instant."""
+    moment = instant(end_at, "end_at").astimezone(zone)
+    return moment.date() if moment.time() == time(23, 59, 59) else moment

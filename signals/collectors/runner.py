@@ -42,7 +42,7 @@ from rapport.signals.collector_state import (
 from rapport.signals.collectors.base import ClientMap, CollectorError, FetchContext
 from rapport.signals.collectors.config import CollectorsConfig, CollectorSpec
 from rapport.signals.collectors.http import make_http_client
-from rapport.signals.model import Client
+from rapport.signals.model import Client, client_zones
 from rapport.signals.store import Store
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ def client_map_for(spec: CollectorSpec, clients: list[Client]) -> ClientMap:
     if spec.client_attribute is not None:
         return ClientMap(clients, spec.client_attribute, spec.overrides)
     identity = {c.id: c.id for c in clients}
-    return ClientMap([], "id", {**identity, **spec.overrides})
+    return ClientMap([], "id", {**identity, **spec.overrides}, zones=client_zones(clients))
 
 
 # --- staleness ------------------------------------------------------------------------------------

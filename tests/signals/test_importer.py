@@ -159,9 +159,12 @@ def test_every_bad_row_is_reported_at_its_physical_line_and_nothing_is_written(
     assert message == "\n".join(
         [
             "Nothing imported: 5 problems found",
-            f"{bad}:3: value: Input should be a valid number, unable to parse string as a number",
-            f"{bad}:7: ts: not a field of milestone signals",
-            f"{bad}:8: client: Field required",
+            f"{bad}:3: value: Input should be a valid number, unable to parse string as a number"
+            " (use a number, e.g. value: 9)",
+            f"{bad}:7: ts: not a field of milestone signals"
+            " (use due: 2026-06-30 or an ISO 8601 time)",
+            f"{bad}:8: client: required for response_time signals"
+            " (use the client's id from clients.yaml, e.g. client: acme)",
             f"{bad}:9: row: value 11 is outside the nps scale 0..10",
             f"{bad}:10: row: has 9 cells, the header has 8",
         ]
@@ -204,11 +207,13 @@ def test_an_unknown_column_is_named_with_a_suggestion(store: Store) -> None:
             '"value": 1}\n{"event_id": \n[1, 2]\n\n{"id": "x", "kind": "survey"}\n',
             "{path}:2: row: not valid JSON (Expecting value at column 13)\n"
             "{path}:3: row: expected a JSON object\n"
-            "{path}:5: event_id: Field required\n"
-            "{path}:5: client: Field required\n"
-            "{path}:5: ts: Field required\n"
-            "{path}:5: value: Field required\n"
-            "{path}:5: id: not a field of survey signals",
+            "{path}:5: event_id: required for survey signals"
+            " (use a unique id of the event, e.g. event_id: ms-42)\n"
+            "{path}:5: client: required for survey signals"
+            " (use the client's id from clients.yaml, e.g. client: acme)\n"
+            "{path}:5: ts: required for survey signals"
+            " (use an ISO 8601 time such as ts: 2026-06-01T09:00:00Z)\n"
+            "{path}:5: value: required for survey signals (use a number, e.g. value: 9)",
             id="bad JSON lines are reported one by one",
         ),
         pytest.param(
@@ -256,7 +261,10 @@ def test_only_the_first_fifty_problems_are_listed(store: Store, tmp_path: Path) 
     assert lines[51:] == ["... and 10 more"]
     assert len(caught.value.errors) == 60
     assert caught.value.errors[-1] == RowError(
-        str(path), 61, "value: Input should be a valid number, unable to parse string as a number"
+        str(path),
+        61,
+        "value: Input should be a valid number, unable to parse string as a number"
+        " (use a number, e.g. value: 9)",
     )
 
 

@@ -87,6 +87,15 @@ def test_a_registry_without_clients_is_empty() -> None:
             ["2:1: client: unknown key 'client' (did you mean 'clients'?)"],
             id="a misspelt clients key should suggest clients",
         ),
+        pytest.param(
+            "version: 1\nclients:\n  - {id: acme, name: Acme, timezone: Asia/Shangai}\n",
+            [
+                "3:28: clients[0].timezone: unknown time zone"
+                " (use an IANA name such as Europe/Berlin, Asia/Shanghai or UTC)"
+                " (got 'Asia/Shangai')"
+            ],
+            id="an unknown time zone should be located at the zone",
+        ),
     ],
 )
 def test_clients_file_problems_are_findings(text: str, expected: list[str]) -> None:
@@ -107,3 +116,14 @@ def test_load_clients_file_of_a_missing_file_is_a_finding(tmp_path: Path) -> Non
     with pytest.raises(RulesError) as caught:
         load_clients_file(tmp_path / "clients.yaml")
     assert [f.message for f in caught.value.findings] == ["file not found"]
+
+
+def test_a_clients_time_zone_is_read_and_defaults_to_utc() -> None:
+    text = (
+        "version: 1\nclients:\n"
+        "  - {id: a, name: A, timezone: Asia/Shanghai}\n  - {id: b, name: B}\n"
+    )
+    clients, findings = check_clients_text(text, "clients.yaml")
+    assert findings == []
+    assert clients is not None
+    assert [c.zone.key for c in clients] == ["Asia/Shanghai", "UTC"]

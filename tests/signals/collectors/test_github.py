@@ -66,11 +66,13 @@ def expected(number: int, client: str, due: datetime, end: datetime | None, titl
     )  # fmt: skip
 
 
-MARCH_1, MARCH_4 = datetime(2024, 3, 1, 7, tzinfo=UTC), datetime(2024, 3, 4, 15, 30, tzinfo=UTC)
-JUNE_30, JUNE_20 = datetime(2024, 6, 30, 7, tzinfo=UTC), datetime(2024, 6, 20, 9, tzinfo=UTC)
+# GitHub keeps a due date as a day at a fixed hour (07:00Z): due at the end of that day in the
+# client's zone (UTC here), the next midnight.
+MARCH_1, MARCH_4 = datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 4, 15, 30, tzinfo=UTC)
+JUNE_30, JUNE_20 = datetime(2024, 7, 1, tzinfo=UTC), datetime(2024, 6, 20, 9, tzinfo=UTC)
 EXPECTED = [
     expected(1, "acme", MARCH_1, MARCH_4, "v1.0", "acme/portal"),
-    expected(2, "acme", datetime(2024, 5, 15, 7, tzinfo=UTC), None, "v1.1", "acme/portal"),
+    expected(2, "acme", datetime(2024, 5, 16, tzinfo=UTC), None, "v1.1", "acme/portal"),
     expected(5, "acme", JUNE_30, JUNE_20, "v1.2", "acme/portal"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,8 +19,9 @@ from rapport.signals.collectors.pingcode import (
     TYPES_PATH,
     PingCodeCollector,
     PingCodeConfig,
+    _due,
 )
-from rapport.signals.model import StoredSignal
+from rapport.signals.model import StoredSignal, end_of_day
 
 PROJECTS = [("SCR", "acme"), ("WTF", "globex")]
 MAY_10 = int(datetime(2024, 5, 10, 15, 59, 59, tzinfo=UTC).timestamp())
@@ -310,3 +312,25 @@ def test_a_first_sweep_that_finds_no_items_of_the_types_warns(api, client):
     run = harness(client)
     drain(collector(api), None, run.context)
     assert run.context.warnings == ["type_ids ['milestone'] matched no work items"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        pytest.param(
+            "Asia/Shanghai", datetime(2026, 6, 30, 16, tzinfo=UTC),
+            id="23:59:59 in the client's zone is that day, due at the next midnight there",
+        ),
+        pytest.param(
+            "UTC", datetime(2026, 6, 30, 15, 59, 59, tzinfo=UTC),
+            id="the same instant for a client elsewhere stays that instant",
+        ),
+    ],
+)  # fmt: skip
+def test_an_end_date_lands_on_the_instant_a_pm_in_the_clients_zone_means(
+    zone: str, expected: datetime
+) -> None:
+    end_at = datetime(2026, 6, 30, 23, 59, 59, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    due = _due(end_at, ZoneInfo(zone))
+    resolved = end_of_day(due, ZoneInfo(zone)) if not isinstance(due, datetime) else due
+    assert resolved == expected
