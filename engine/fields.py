@@ -1,7 +1,8 @@
 """What a rule can read from the events of one signal kind, as of an evaluation instant.
 
-An ``EventView`` holds the rows of one ``KindFrame`` visible as of ``at`` (``ts <= at``) and, when a
-window is given, inside it (``at - window < ts``). ``at`` is one instant for every event, or one
+An ``EventView`` holds the rows of one ``KindFrame`` visible as of ``at`` (``ts <= at`` and recorded
+at or before ``at``: ``KindFrame.known_from <= at``) and, when a window is given, inside it
+(``at - window < ts``). ``at`` is one instant for every event, or one
 instant per event (its client's) when the scorer re-measures a client as of its last signal to carry
 a value. Derived fields (``late_days``, ``open``, ``normalized``...) are computed on first use and
 cached, so components sharing a kind and a window compute them once. An ``end`` later than ``at``
@@ -89,20 +90,21 @@ class EventView:
         *,
         grouped: bool = False,
     ) -> EventView:
-        """Events with ``at - window < ts <= at``; an array ``at`` holds one instant per client.
+        """Events known by ``at`` (``known_from <= at``) with ``at - window < ts``; an array ``at``
+        holds one instant per client.
 
         A client whose instant is NaN sees nothing, which is how a carry re-measures only the
         clients that need it. ``grouped`` promises ``frame.client`` is sorted, so those clients'
         rows are found by binary search instead of a pass over the frame.
         """
         if isinstance(at, float):
-            seen = _within(frame.ts, at, window)
+            seen = _within(frame.known_from, frame.ts, at, window)
             if seen.all():  # the usual case with no window: skip the gathers of every column
                 return cls(kind, frame, None, at)
             return cls(kind, frame, np.flatnonzero(seen), at)
         rows = rows_of_clients(frame.client, np.flatnonzero(~np.isnan(at)), grouped=grouped)
         at_rows = at[frame.client[rows].astype(np.intp)]
-        seen = _within(frame.ts[rows], at_rows, window)
+        seen = _within(frame.known_from[rows], frame.ts[rows], at_rows, window)
         return cls(kind, frame, rows[seen], at_rows[seen])
 
     def __len__(self) -> int:
@@ -200,8 +202,8 @@ def rows_of_clients(client: IntArray, chosen: IndexArray, *, grouped: bool) -> I
     return rows
 
 
-def _within(ts: FloatArray, at: Instant, window: float | None) -> BoolArray:
-    seen: BoolArray = ts <= at
+def _within(known: FloatArray, ts: FloatArray, at: Instant, window: float | None) -> BoolArray:
+    seen: BoolArray = known <= at
     if window is not None:
         seen &= ts > at - window
     return seen
@@ -259,6 +261,7 @@ _COMMON_COLUMNS: dict[str, Callable[[EventView], npt.NDArray[Any]]] = {
     # intp, not the frame's int32: numpy gathers and bincounts by intp indexes several times faster
     "client": lambda v: v.take(v.frame.client).astype(np.intp),
     "ts": lambda v: v.take(v.frame.ts),
+    "known_from": lambda v: v.take(v.frame.known_from),
     "value": lambda v: v.take(v.frame.value),
     "end": _end,
     "age_days": _age_days,

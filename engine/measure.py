@@ -105,13 +105,16 @@ class Measurer:
         return self._measured[key]
 
     def last_seen(self, m: Measurement) -> FloatArray:
-        """Per client, the ``ts`` of its latest visible event of ``m``'s kind matching its ``where``
-        (whatever the window) with a measure — NaN for a client without one."""
+        """Per client, when its latest visible event of ``m``'s kind matching its ``where``
+        (whatever the window) with a measure became known (``known_from``: its ``ts``, or its
+        ``recorded_at`` if later) — NaN for a client without one. Measuring again as of that
+        instant sees the event, which measuring as of its ``ts`` would not if it was recorded
+        later."""
         view = self.view(m.signal, None)
         keep = _events(view, m, None if aggregate_of(m).counts else view.measure(m.measure))
         pick = _picker(keep)
         newest = np.full(self.n_clients, -np.inf)
-        np.maximum.at(newest, pick(view.column("client")), pick(view.column("ts")))
+        np.maximum.at(newest, pick(view.column("client")), pick(view.column("known_from")))
         return np.where(np.isfinite(newest), newest, np.nan)
 
     def _measure(self, m: Measurement) -> Measured:

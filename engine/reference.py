@@ -56,6 +56,16 @@ class _Event:
     end: float
     value: float
     attrs: Mapping[str, str]
+    recorded: float = NAN  # when it became known; NaN: known from its ts
+
+    def known_by(self, at: float) -> bool:
+        """Whether an evaluation as of ``at`` sees this event: it happened (``ts <= at``; an event
+        without a time never did) and was not recorded after ``at``."""
+        return self.ts <= at and not self.recorded > at
+
+    def known_from(self) -> float:
+        """The first instant at which ``known_by`` holds (NaN: never)."""
+        return self.recorded if self.recorded > self.ts else self.ts
 
 
 Fields = dict[str, float | bool]
@@ -103,16 +113,18 @@ def _events_by_client(frame: KindFrame, size: int) -> list[list[_Event]]:
     """The frame's rows as plain events, in frame order, listed per client."""
     by_client: list[list[_Event]] = [[] for _ in range(size)]
     attrs = {name: (cat.codes.tolist(), cat.categories) for name, cat in frame.attrs.items()}
+    recorded = [NAN] * len(frame) if frame.recorded is None else frame.recorded.tolist()
     columns = zip(
         frame.client.tolist(),
         frame.ts.tolist(),
         frame.end.tolist(),
         frame.value.tolist(),
+        recorded,
         strict=True,
     )
-    for row, (client, ts, end, value) in enumerate(columns):
+    for row, (client, ts, end, value, known) in enumerate(columns):
         mine = {name: cats[codes[row]] for name, (codes, cats) in attrs.items() if codes[row] >= 0}
-        by_client[client].append(_Event(row, ts, end, value, mine))
+        by_client[client].append(_Event(row, ts, end, value, mine, known))
     return by_client
 
 
@@ -245,7 +257,7 @@ def _traits(m: Measurement) -> Aggregate:
 def _read(m: Measurement, event: _Event, at: float) -> Chosen | None:
     """The event with its fields and measure if ``m`` counts it as of ``at``, else None."""
     # written as "not seen" so that an event without a time (NaN) is never seen
-    if not event.ts <= at or (m.window is not None and not at - m.window < event.ts):
+    if not event.known_by(at) or (m.window is not None and not at - m.window < event.ts):
         return None
     fields = _fields(m.signal, event, at)
     if not _matches(m.signal, fields, event.attrs, m.where):
@@ -295,18 +307,19 @@ def _slope(xs: list[float], ys: list[float], why: str) -> tuple[float, str]:
 
 
 def _last_seen(m: Measurement, events: list[_Event], at: float) -> float:
-    """``ts`` of the latest visible event matching ``m``'s kind and where, with a measure."""
+    """When the latest visible event matching ``m``'s kind and where, with a measure, became known
+    (its ``known_from``): as of that instant it is seen, so a carry can measure again there."""
     last = NAN
     for event in events:
-        if not event.ts <= at:
+        if not event.known_by(at):
             continue
         fields = _fields(m.signal, event, at)
         if not _matches(m.signal, fields, event.attrs, m.where):
             continue
         if not _traits(m).counts and math.isnan(_measure_of(m, fields, event)):
             continue
-        if math.isnan(last) or event.ts > last:
-            last = event.ts
+        if math.isnan(last) or event.known_from() > last:
+            last = event.known_from()
     return last
 
 
