@@ -65,7 +65,8 @@ class KindFrame:
     **Visible as of T** (the one rule, for every kind): an event is seen by an evaluation as of
     ``T`` iff ``ts <= T`` and it was recorded at or before ``T`` (``recorded_at <= T``), i.e. iff
     ``known_from <= T``. Windows are still measured on ``ts``. Its ``end`` is read as of ``T`` too:
-    an end after ``T`` has not happened yet (delivered after T: still open at T).
+    an end after ``T`` has not happened yet (delivered after T: still open at T). A carried value
+    is measured as of the client's last signal's ``ts`` with what was recorded by ``T``.
     """
 
     client: IntArray

@@ -58,14 +58,11 @@ class _Event:
     attrs: Mapping[str, str]
     recorded: float = NAN  # when it became known; NaN: known from its ts
 
-    def known_by(self, at: float) -> bool:
-        """Whether an evaluation as of ``at`` sees this event: it happened (``ts <= at``; an event
-        without a time never did) and was not recorded after ``at``."""
-        return self.ts <= at and not self.recorded > at
-
-    def known_from(self) -> float:
-        """The first instant at which ``known_by`` holds (NaN: never)."""
-        return self.recorded if self.recorded > self.ts else self.ts
+    def seen(self, at: float, known_by: float) -> bool:
+        """Whether a measurement as of ``at`` with what was recorded by ``known_by`` sees this
+        event: it happened (``ts <= at``; an event without a time never did) and was not recorded
+        after ``known_by``."""
+        return self.ts <= at and not self.recorded > known_by
 
 
 Fields = dict[str, float | bool]
@@ -189,7 +186,7 @@ def _component(
     if isinstance(policy, Carry):
         last = _last_seen(comp, events, at)
         if not math.isnan(last) and at - last <= policy.carry:
-            again = _measure(comp, events, last)[0]
+            again = _measure(comp, events, last, known_by=at)[0]  # what was known at ``at``
             if not math.isnan(again):
                 note = notes.carried(last, at - last, comp.signal if stale else None)
                 return again, _curve(comp.curve, scale, again), Status.STALE, note
@@ -229,11 +226,15 @@ def _grade(scorecard: Scorecard, score: float) -> int:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def _measure(m: Measurement, events: list[_Event], at: float) -> tuple[float, str]:
-    """(value, why it is missing) of ``m`` over one client's events, as of ``at``."""
+def _measure(
+    m: Measurement, events: list[_Event], at: float, known_by: float | None = None
+) -> tuple[float, str]:
+    """(value, why it is missing) of ``m`` over one client's events, as of ``at``, seeing those
+    recorded by ``known_by`` (default: ``at``)."""
+    known_by = at if known_by is None else known_by
     if m.aggregate == "nps" and m.signal != "survey":
         raise ScoringError(f"signal {m.signal!r}", "nps is an aggregate of survey signals")
-    chosen = [c for c in (_read(m, event, at) for event in events) if c is not None]
+    chosen = [c for c in (_read(m, event, at, known_by) for event in events) if c is not None]
     n, needed = len(chosen), _traits(m).needed(m.min_count)
     why = notes.no_data(n, needed, m.window)
     if not _traits(m).zero_when_empty and n < needed:
@@ -254,10 +255,11 @@ def _traits(m: Measurement) -> Aggregate:
     return found
 
 
-def _read(m: Measurement, event: _Event, at: float) -> Chosen | None:
-    """The event with its fields and measure if ``m`` counts it as of ``at``, else None."""
+def _read(m: Measurement, event: _Event, at: float, known_by: float) -> Chosen | None:
+    """The event with its fields and measure if ``m`` counts it as of ``at`` (with what was
+    recorded by ``known_by``), else None."""
     # written as "not seen" so that an event without a time (NaN) is never seen
-    if not event.known_by(at) or (m.window is not None and not at - m.window < event.ts):
+    if not event.seen(at, known_by) or (m.window is not None and not at - m.window < event.ts):
         return None
     fields = _fields(m.signal, event, at)
     if not _matches(m.signal, fields, event.attrs, m.where):
@@ -307,19 +309,18 @@ def _slope(xs: list[float], ys: list[float], why: str) -> tuple[float, str]:
 
 
 def _last_seen(m: Measurement, events: list[_Event], at: float) -> float:
-    """When the latest visible event matching ``m``'s kind and where, with a measure, became known
-    (its ``known_from``): as of that instant it is seen, so a carry can measure again there."""
+    """``ts`` of the latest visible event matching ``m``'s kind and where, with a measure."""
     last = NAN
     for event in events:
-        if not event.known_by(at):
+        if not event.seen(at, at):
             continue
         fields = _fields(m.signal, event, at)
         if not _matches(m.signal, fields, event.attrs, m.where):
             continue
         if not _traits(m).counts and math.isnan(_measure_of(m, fields, event)):
             continue
-        if math.isnan(last) or event.known_from() > last:
-            last = event.known_from()
+        if math.isnan(last) or event.ts > last:
+            last = event.ts
     return last
 
 

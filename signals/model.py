@@ -3,6 +3,10 @@
 Each built-in kind has its own typed model; ``parse_signal`` picks the model by ``kind``. Every
 model flattens to a ``StoredSignal``, the one row shape the store and the scorer's arrays share.
 Naive timestamps are read as UTC; a bare date ``due`` means the end of that day (UTC).
+
+Every kind has an optional ``recorded_at``: when the event first became known (a ticket's or work
+item's creation time). Left out, the store fills in when it first received the ``event_id``; a
+later revision of the same ``event_id`` never moves it (``signals.writer``).
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ class StoredSignal:
     """The one row shape of every signal: what the store keeps and the scorer's arrays are built of.
 
     ``ts`` is the time windows are measured on; ``end`` the delivery/resolution time (None while
-    open); ``value`` is None for kinds that have none. Times are timezone-aware UTC.
+    open); ``value`` is None for kinds that have none; ``recorded_at`` when the event first became
+    known (None: the store stamps its first receipt). Times are timezone-aware UTC.
 
     A plain dataclass, not a pydantic model: it is only ever built from signals validated at the
     boundary (``parse_signal``) or by Rapport's own code, and ingest builds a thousand per request.
@@ -82,14 +87,15 @@ class StoredSignal:
     value: float | None = None
     attrs: dict[str, str] = field(default_factory=dict)
     source: str = "manual"
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StoredAs:
     """Which payload fields of a kind become the stored row's ``ts``, ``end`` and ``value``.
 
-    Every other field of the kind's model (but the common ``event_id``, ``client``, ``source`` and
-    ``kind``) is an attribute, kept when not None; ``attrs`` instead names one field that already
+    Every other field of the kind's model (but the common ``event_id``, ``client``, ``source``,
+    ``recorded_at`` and ``kind``) is an attribute, kept when not None; ``attrs`` instead names one field that already
     is the attribute mapping (custom kinds).
     """
 
@@ -100,7 +106,7 @@ class StoredAs:
 
 
 #: Fields every signal has; they are not a kind's payload.
-COMMON_FIELDS = ("event_id", "client", "source", "kind")
+COMMON_FIELDS = ("event_id", "client", "source", "recorded_at", "kind")
 
 
 class SignalModel(BaseModel):
@@ -115,6 +121,10 @@ class SignalModel(BaseModel):
     event_id: EventId
     client: ClientId
     source: Label = "manual"
+    recorded_at: Instant | None = Field(
+        default=None,
+        description="when the event first became known (default: when Rapport first stored it)",
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -146,6 +156,7 @@ class SignalModel(BaseModel):
             None if layout.value is None else fields[layout.value],
             attrs,
             self.source,
+            self.recorded_at,
         )
 
     if TYPE_CHECKING:  # every kind declares ``kind``: a Literal, or any name for custom kinds
@@ -313,8 +324,11 @@ BUILTIN_SIGNALS = kind_table(ResponseTimeSignal, MilestoneSignal, SurveySignal, 
 CUSTOM_SIGNAL = SignalKind.of("custom", CustomSignal)
 #: The union tags: each built-in kind, and ``custom``.
 SIGNAL_TAGS = (*BUILTIN_SIGNALS, CUSTOM_SIGNAL.name)
-#: Every payload field stored as ``ts`` or ``end`` by some kind.
-TIME_FIELDS = frozenset(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.times)
+#: Every time field of a payload: those stored as ``ts`` or ``end`` by some kind, and the common
+#: ``recorded_at``.
+TIME_FIELDS = frozenset(
+    ("recorded_at", *(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.times))
+)
 
 
 def signal_kind(name: str) -> SignalKind:
