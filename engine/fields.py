@@ -1,10 +1,10 @@
 """What a rule can read from the events of one signal kind, as of an evaluation instant.
 
-An ``EventView`` holds the rows of one ``KindFrame`` visible as of ``at`` (``ts <= at``, and recorded
-at or before the evaluation instant: see ``KindFrame``) and, when a window is given, inside it
-(``at - window < ts``). ``at`` is one instant for every event, or one instant per event (its
-client's) when the scorer re-measures a client as of its last signal to carry a value; such a view
-still sees only what was recorded by the evaluation instant (``known_by``). Derived fields
+An ``EventView`` holds the rows of one ``KindFrame`` visible as of ``at`` (``ts <= at``, and
+recorded at or before the evaluation instant: see ``KindFrame``) and, when a window is given,
+inside it (``at - window < ts``). ``at`` is one instant for every event, or one instant per event
+(its client's) when the scorer re-measures a client as of its last signal to carry a value; such a
+view still sees only what was recorded by the evaluation instant (``known_by``). Derived fields
 (``late_days``, ``open``, ``normalized``...) are computed on first use and cached, so components
 sharing a kind and a window compute them once. An ``end`` later than ``at`` has not happened yet:
 the view reads it as NaN, which makes replaying a past ``as_of`` exact.

@@ -1,10 +1,10 @@
 """The store's fast path from signal rows to the scorer's ``SignalSet``.
 
 ``signals.frames.build_signal_set`` does the same from ``StoredSignal`` objects; this module works
-on raw database rows ``(kind, client, ts, end_ts, value, attrs_json, recorded_at)`` fetched in chunks, because a
-million rows must load in about two seconds: strings are turned into integer codes through dicts
-(kinds, clients and attrs JSON repeat heavily), every JSON text is parsed once, and grouping and
-ordering happen in numpy rather than in SQL (an ORDER BY doubles SQLite's time).
+on raw database rows ``(kind, client, ts, end_ts, value, attrs_json, recorded_at)`` fetched in
+chunks, because a million rows must load in about two seconds: strings are turned into integer
+codes through dicts (kinds, clients and attrs JSON repeat heavily), every JSON text is parsed once,
+and grouping and ordering happen in numpy rather than in SQL (an ORDER BY doubles SQLite's time).
 
 Rows within each kind come out ordered by (client row, ts), ties in their fetch order; attribute
 categories are in order of first appearance, as ``Categorical.from_values`` orders them.

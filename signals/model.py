@@ -95,8 +95,8 @@ class StoredAs:
     """Which payload fields of a kind become the stored row's ``ts``, ``end`` and ``value``.
 
     Every other field of the kind's model (but the common ``event_id``, ``client``, ``source``,
-    ``recorded_at`` and ``kind``) is an attribute, kept when not None; ``attrs`` instead names one field that already
-    is the attribute mapping (custom kinds).
+    ``recorded_at`` and ``kind``) is an attribute, kept when not None; ``attrs`` instead names one
+    field that already is the attribute mapping (custom kinds).
     """
 
     ts: str = "ts"

@@ -201,9 +201,9 @@ def _upsert(
         statuses.append("inserted" if before is _ABSENT else "updated")
         current[identity] = values
         earlier = changed.get(identity)
-        if earlier is not None and first:  # a key seen earlier in this batch keeps its first ones
-            row = {**row, **{c: earlier[c] for c in first}}
-        changed[identity] = row
+        # a key seen earlier in this batch keeps the values its first item gave
+        kept = {c: earlier[c] for c in first} if earlier is not None else {}
+        changed[identity] = {**row, **kept} if kept else row
     inserts = [
         {**row, **stamp, **{c: default for c, default in first.items() if row.get(c) is None}}
         for k, row in changed.items()
