@@ -287,6 +287,11 @@ class SignalKind:
         return cls(name, model, fields, required, model.attr_fields, times)
 
     @property
+    def all_times(self) -> tuple[str, ...]:
+        """Every time field a payload of this kind may carry: ``times`` and ``recorded_at``."""
+        return (*self.times, "recorded_at")
+
+    @property
     def custom(self) -> bool:
         """A custom kind's attributes are free-form (``attrs.<name>``), not fields of its own."""
         return self.model.stored_as.attrs is not None
@@ -326,9 +331,7 @@ CUSTOM_SIGNAL = SignalKind.of("custom", CustomSignal)
 SIGNAL_TAGS = (*BUILTIN_SIGNALS, CUSTOM_SIGNAL.name)
 #: Every time field of a payload: those stored as ``ts`` or ``end`` by some kind, and the common
 #: ``recorded_at``.
-TIME_FIELDS = frozenset(
-    ("recorded_at", *(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.times))
-)
+TIME_FIELDS = frozenset(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.all_times)
 
 
 def signal_kind(name: str) -> SignalKind:

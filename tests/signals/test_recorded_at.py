@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from rapport.engine.frame import ClientSet
+from rapport.signals.importer import import_files
 from rapport.signals.model import Client, StoredSignal, parse_signal
 from rapport.signals.store import Store
 
@@ -105,3 +107,29 @@ def test_the_store_loads_only_signals_recorded_by_until(
     assert len(store.client_signals("acme", ["milestone"], until)) == seen
     if seen:
         assert frame.recorded is not None and frame.recorded.tolist() == [T0.timestamp()]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        pytest.param(
+            "late.csv",
+            "event_id,client,kind,due,recorded_at\n"
+            "m-1,acme,milestone,2026-02-20,2026-02-27T00:00:00+01:00\n",
+            id="a CSV recorded_at column is read as an ISO 8601 time",
+        ),
+        pytest.param(
+            "late.jsonl",
+            '{"event_id": "m-1", "client": "acme", "kind": "milestone", "due": "2026-02-20",'
+            ' "recorded_at": "2026-02-26T23:00:00Z"}\n',
+            id="a JSON Lines recorded_at field is read as an ISO 8601 time",
+        ),
+    ],
+)
+def test_an_import_keeps_the_files_recorded_at(
+    store: Store, tmp_path: Path, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    import_files(store, [path])
+    assert recorded_of(store) == datetime(2026, 2, 26, 23, tzinfo=UTC)
