@@ -88,7 +88,7 @@ def strict_model(kind: SignalKind) -> type[BaseModel]:
     model = kind.model
     hints = get_type_hints(model, include_extras=True)
     overrides: dict[str, Any] = {}
-    for name in kind.times:
+    for name in kind.all_times:
         info = model.model_fields[name]
         overrides[name] = (_text_time(hints[name]), ... if info.is_required() else info.default)
     value = model.stored_as.value

@@ -33,6 +33,7 @@ def _stored(clients: tuple[str, ...], signals: Any) -> list[StoredSignal]:
                     value=None if np.isnan(value) else float(value),
                     attrs={name: str(col[i]) for name, col in attrs.items()},
                     source="bench",
+                    recorded_at=datetime.fromtimestamp(frame.ts[i], UTC),  # known as it happened
                 )
             )
     return rows

@@ -1,11 +1,13 @@
 """What a rule can read from the events of one signal kind, as of an evaluation instant.
 
-An ``EventView`` holds the rows of one ``KindFrame`` visible as of ``at`` (``ts <= at``) and, when a
-window is given, inside it (``at - window < ts``). ``at`` is one instant for every event, or one
-instant per event (its client's) when the scorer re-measures a client as of its last signal to carry
-a value. Derived fields (``late_days``, ``open``, ``normalized``...) are computed on first use and
-cached, so components sharing a kind and a window compute them once. An ``end`` later than ``at``
-has not happened yet: the view reads it as NaN, which makes replaying a past ``as_of`` exact.
+An ``EventView`` holds the rows of one ``KindFrame`` visible as of ``at`` (``ts <= at``, and
+recorded at or before the evaluation instant: see ``KindFrame``) and, when a window is given,
+inside it (``at - window < ts``). ``at`` is one instant for every event, or one instant per event
+(its client's) when the scorer re-measures a client as of its last signal to carry a value; such a
+view still sees only what was recorded by the evaluation instant (``known_by``). Derived fields
+(``late_days``, ``open``, ``normalized``...) are computed on first use and cached, so components
+sharing a kind and a window compute them once. An ``end`` later than ``at`` has not happened yet:
+the view reads it as NaN, which makes replaying a past ``as_of`` exact.
 """
 
 from __future__ import annotations
@@ -87,22 +89,28 @@ class EventView:
         window: float | None,
         at: Instant,
         *,
+        known_by: float | None = None,
         grouped: bool = False,
     ) -> EventView:
-        """Events with ``at - window < ts <= at``; an array ``at`` holds one instant per client.
+        """Events with ``at - window < ts <= at`` recorded by ``known_by`` (default: ``at``, which
+        must then be one instant); an array ``at`` holds one instant per client.
 
         A client whose instant is NaN sees nothing, which is how a carry re-measures only the
         clients that need it. ``grouped`` promises ``frame.client`` is sorted, so those clients'
         rows are found by binary search instead of a pass over the frame.
         """
+        if known_by is None:
+            if not isinstance(at, float):
+                raise ValueError("one instant per client needs the instant they are known by")
+            known_by = at
         if isinstance(at, float):
-            seen = _within(frame.ts, at, window)
+            seen = _within(frame, None, at, known_by, window)
             if seen.all():  # the usual case with no window: skip the gathers of every column
                 return cls(kind, frame, None, at)
             return cls(kind, frame, np.flatnonzero(seen), at)
         rows = rows_of_clients(frame.client, np.flatnonzero(~np.isnan(at)), grouped=grouped)
         at_rows = at[frame.client[rows].astype(np.intp)]
-        seen = _within(frame.ts[rows], at_rows, window)
+        seen = _within(frame, rows, at_rows, known_by, window)
         return cls(kind, frame, rows[seen], at_rows[seen])
 
     def __len__(self) -> int:
@@ -200,8 +208,20 @@ def rows_of_clients(client: IntArray, chosen: IndexArray, *, grouped: bool) -> I
     return rows
 
 
-def _within(ts: FloatArray, at: Instant, window: float | None) -> BoolArray:
-    seen: BoolArray = ts <= at
+def _within(
+    frame: KindFrame, rows: IndexArray | None, at: Instant, known_by: float, window: float | None
+) -> BoolArray:
+    """Which of ``rows`` (None: all) have ``at - window < ts <= at`` and were recorded by
+    ``known_by``."""
+    ts = frame.ts if rows is None else frame.ts[rows]
+    if isinstance(at, float) and at == known_by:
+        # ts <= at and recorded <= at in one comparison: known_from is the later of the two
+        seen: BoolArray = frame.known_from <= at if rows is None else frame.known_from[rows] <= at
+    else:
+        seen = ts <= at
+        if frame.recorded is not None:
+            recorded = frame.recorded if rows is None else frame.recorded[rows]
+            seen &= ~(recorded > known_by)  # NaN: known from its ts
     if window is not None:
         seen &= ts > at - window
     return seen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +59,14 @@ class KindFrame:
     instant of a ``milestone``, the response time of a ``survey``, ``opened_at`` of an ``incident``.
     ``end`` is ``delivered_at`` / ``resolved_at`` (NaN while open); NaN for kinds without an end.
     ``value`` is NaN for kinds without a value (milestones, incidents).
+    ``recorded`` is when each event first became known (``recorded_at``; NaN: not known, so the
+    event counts as known from its ``ts``); None when no event has one (signals built in memory).
+
+    **Visible as of T** (the one rule, for every kind): an event is seen by an evaluation as of
+    ``T`` iff ``ts <= T`` and it was recorded at or before ``T`` (``recorded_at <= T``), i.e. iff
+    ``known_from <= T``. Windows are still measured on ``ts``. Its ``end`` is read as of ``T`` too:
+    an end after ``T`` has not happened yet (delivered after T: still open at T). A carried value
+    is measured as of the client's last signal's ``ts`` with what was recorded by ``T``.
     """
 
     client: IntArray
@@ -65,6 +74,7 @@ class KindFrame:
     end: FloatArray
     value: FloatArray
     attrs: Mapping[str, Categorical] = field(default_factory=dict)
+    recorded: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.client)
@@ -73,6 +83,8 @@ class KindFrame:
             "end": self.end,
             "value": self.value,
         }
+        if self.recorded is not None:
+            columns["recorded"] = self.recorded
         columns.update({f"attrs.{k}": v.codes for k, v in self.attrs.items()})
         wrong = [name for name, col in columns.items() if len(col) != n]
         if wrong:
@@ -80,6 +92,15 @@ class KindFrame:
 
     def __len__(self) -> int:
         return len(self.client)
+
+    @cached_property
+    def known_from(self) -> FloatArray:
+        """Per event, the first instant an evaluation sees it: ``ts``, or ``recorded`` when that
+        is later; NaN (never seen) for an event without a ``ts``. Computed once per frame."""
+        if self.recorded is None:
+            return self.ts
+        later = np.where(self.recorded > self.ts, self.recorded, self.ts)  # NaN > x is False
+        return np.asarray(later, dtype=np.float64)
 
     @classmethod
     def empty(cls) -> KindFrame:
@@ -94,6 +115,7 @@ class KindFrame:
             self.end[index],
             self.value[index],
             {k: v.take(index) for k, v in self.attrs.items()},
+            None if self.recorded is None else self.recorded[index],
         )
 
 

@@ -1,7 +1,8 @@
 """Measurements for every client at once: the numbers components score and conditions compare.
 
 A ``Measurer`` evaluates ``Measurement``s over a ``SignalSet`` as of one instant (or one instant per
-client, to carry a value from each client's last signal). It keeps one ``EventView`` per (kind,
+client, to carry a value from each client's last signal, with what was recorded by the evaluation
+instant). It keeps one ``EventView`` per (kind,
 window) and one result per distinct measurement, so components, segment variants and conditions
 that read the same thing compute it once.
 """
@@ -69,7 +70,8 @@ def measurement_key(m: Measurement) -> str:
 
 class Measurer:
     """Evaluates measurements over ``signals`` as of ``at``: one instant, or one per client (NaN =
-    that client sees no events)."""
+    that client sees no events), seeing only events recorded by ``known_by`` (default ``at``,
+    which must then be one instant)."""
 
     def __init__(
         self,
@@ -77,17 +79,25 @@ class Measurer:
         n_clients: int,
         at: Instant,
         grouped: dict[str, bool] | None = None,
+        *,
+        known_by: float | None = None,
     ) -> None:
         self.signals = signals
         self.n_clients = n_clients
         self.at = at
+        if known_by is None:
+            if not isinstance(at, float):
+                raise ValueError("one instant per client needs the instant they are known by")
+            known_by = at
+        self.known_by = known_by
         self._views: dict[tuple[str, float | None], EventView] = {}
         self._measured: dict[str, Measured] = {}
         self._grouped = {} if grouped is None else grouped  # per kind, shared with children
 
     def as_of_each(self, at: FloatArray) -> Measurer:
-        """A measurer over the same signals as of one instant per client (NaN: not measured)."""
-        return Measurer(self.signals, self.n_clients, at, self._grouped)
+        """A measurer over the same signals as of one instant per client (NaN: not measured),
+        seeing what this one sees recorded (the same ``known_by``)."""
+        return Measurer(self.signals, self.n_clients, at, self._grouped, known_by=self.known_by)
 
     def view(self, kind: str, window: float | None) -> EventView:
         """The events of ``kind`` seen in ``window`` (None: all history), built once and shared."""
@@ -99,7 +109,9 @@ class Measurer:
                 if kind not in self._grouped:
                     self._grouped[kind] = is_grouped(frame.client)
                 grouped = self._grouped[kind]
-            self._views[key] = EventView.visible(kind, frame, window, self.at, grouped=grouped)
+            self._views[key] = EventView.visible(
+                kind, frame, window, self.at, known_by=self.known_by, grouped=grouped
+            )
         return self._views[key]
 
     def measure(self, m: Measurement) -> Measured:

@@ -56,6 +56,13 @@ class _Event:
     end: float
     value: float
     attrs: Mapping[str, str]
+    recorded: float = NAN  # when it became known; NaN: known from its ts
+
+    def seen(self, at: float, known_by: float) -> bool:
+        """Whether a measurement as of ``at`` with what was recorded by ``known_by`` sees this
+        event: it happened (``ts <= at``; an event without a time never did) and was not recorded
+        after ``known_by``."""
+        return self.ts <= at and not self.recorded > known_by
 
 
 @dataclass(frozen=True)
@@ -118,16 +125,18 @@ def _events_by_client(frame: KindFrame, size: int) -> list[list[_Event]]:
     """The frame's rows as plain events, in frame order, listed per client."""
     by_client: list[list[_Event]] = [[] for _ in range(size)]
     attrs = {name: (cat.codes.tolist(), cat.categories) for name, cat in frame.attrs.items()}
+    recorded = [NAN] * len(frame) if frame.recorded is None else frame.recorded.tolist()
     columns = zip(
         frame.client.tolist(),
         frame.ts.tolist(),
         frame.end.tolist(),
         frame.value.tolist(),
+        recorded,
         strict=True,
     )
-    for row, (client, ts, end, value) in enumerate(columns):
+    for row, (client, ts, end, value, known) in enumerate(columns):
         mine = {name: cats[codes[row]] for name, (codes, cats) in attrs.items() if codes[row] >= 0}
-        by_client[client].append(_Event(row, ts, end, value, mine))
+        by_client[client].append(_Event(row, ts, end, value, mine, known))
     return by_client
 
 
@@ -204,7 +213,7 @@ def _component(
     if isinstance(policy, Carry):
         last = _last_seen(comp, events, at)
         if not math.isnan(last) and at - last <= policy.carry:
-            again = _measure(comp, events, last, covered)[0]
+            again = _measure(comp, events, last, covered, known_by=at)[0]  # known at ``at``
             if not math.isnan(again):
                 note = notes.carried(last, at - last, comp.signal if stale else None)
                 return again, _curve(comp.curve, scale, again), Status.STALE, note
@@ -251,19 +260,27 @@ def _grade(scorecard: Scorecard, score: float) -> int:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def _measure(m: Measurement, events: list[_Event], at: float, covered: bool) -> tuple[float, str]:
-    """(value, why it is missing) of ``m`` over one client's events, as of ``at``.
+def _measure(
+    m: Measurement,
+    events: list[_Event],
+    at: float,
+    covered: bool,
+    known_by: float | None = None,
+) -> tuple[float, str]:
+    """(value, why it is missing) of ``m`` over one client's events, as of ``at``, seeing those
+    recorded by ``known_by`` (default: ``at``).
 
     ``count`` and ``sum`` over no events are 0 only where a source is known to reach the client:
     ``covered`` (a fresh collector maps it), or it has had a signal of the kind by ``at``."""
+    known_by = at if known_by is None else known_by
     if m.aggregate == "nps" and m.signal != "survey":
         raise ScoringError(f"signal {m.signal!r}", "nps is an aggregate of survey signals")
-    chosen = [c for c in (_read(m, event, at) for event in events) if c is not None]
+    chosen = [c for c in (_read(m, event, at, known_by) for event in events) if c is not None]
     n, needed = len(chosen), _traits(m).needed(m.min_count)
     why = notes.no_data(n, needed, m.window)
     if not _traits(m).zero_when_empty and n < needed:
         return NAN, why
-    if n == 0 and not covered and not any(event.ts <= at for event in events):
+    if n == 0 and not covered and not any(event.seen(at, known_by) for event in events):
         return NAN, notes.no_source(m.signal, m.window)
     if m.aggregate == "trend":
         return _slope([(e.ts - at) / DAY for e, _, _ in chosen], [x for _, _, x in chosen], why)
@@ -281,10 +298,11 @@ def _traits(m: Measurement) -> Aggregate:
     return found
 
 
-def _read(m: Measurement, event: _Event, at: float) -> Chosen | None:
-    """The event with its fields and measure if ``m`` counts it as of ``at``, else None."""
+def _read(m: Measurement, event: _Event, at: float, known_by: float) -> Chosen | None:
+    """The event with its fields and measure if ``m`` counts it as of ``at`` (with what was
+    recorded by ``known_by``), else None."""
     # written as "not seen" so that an event without a time (NaN) is never seen
-    if not event.ts <= at or (m.window is not None and not at - m.window < event.ts):
+    if not event.seen(at, known_by) or (m.window is not None and not at - m.window < event.ts):
         return None
     fields = _fields(m.signal, event, at)
     if not _matches(m.signal, fields, event.attrs, m.where):
@@ -337,7 +355,7 @@ def _last_seen(m: Measurement, events: list[_Event], at: float) -> float:
     """``ts`` of the latest visible event matching ``m``'s kind and where, with a measure."""
     last = NAN
     for event in events:
-        if not event.ts <= at:
+        if not event.seen(at, at):
             continue
         fields = _fields(m.signal, event, at)
         if not _matches(m.signal, fields, event.attrs, m.where):

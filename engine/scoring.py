@@ -52,9 +52,10 @@ def evaluate(
 ) -> Evaluation:
     """Score every client in ``clients`` as of ``as_of`` (timezone-aware, else ValueError).
 
-    ``scorecard`` must be validated (``engine.validate``). Signals dated after ``as_of`` are not
-    seen, and deliveries or resolutions after it have not happened, so a past ``as_of`` replays the
-    score as it was. Pure: no IO, no clock, no global state.
+    ``scorecard`` must be validated (``engine.validate``). Signals dated or recorded after ``as_of``
+    are not seen, and deliveries or resolutions after it have not happened, so a past ``as_of``
+    replays the score as it was known (``KindFrame`` states the rule). Pure: no IO, no clock, no
+    global state.
     """
     at = epoch_seconds(as_of)
     measurer = Measurer(signals, len(clients), at)

@@ -1,10 +1,10 @@
 """The store's fast path from signal rows to the scorer's ``SignalSet``.
 
 ``signals.frames.build_signal_set`` does the same from ``StoredSignal`` objects; this module works
-on raw database rows ``(kind, client, ts, end_ts, value, attrs_json)`` fetched in chunks, because a
-million rows must load in about two seconds: strings are turned into integer codes through dicts
-(kinds, clients and attrs JSON repeat heavily), every JSON text is parsed once, and grouping and
-ordering happen in numpy rather than in SQL (an ORDER BY doubles SQLite's time).
+on raw database rows ``(kind, client, ts, end_ts, value, attrs_json, recorded_at)`` fetched in
+chunks, because a million rows must load in about two seconds: strings are turned into integer
+codes through dicts (kinds, clients and attrs JSON repeat heavily), every JSON text is parsed once,
+and grouping and ordering happen in numpy rather than in SQL (an ORDER BY doubles SQLite's time).
 
 Rows within each kind come out ordered by (client row, ts), ties in their fetch order; attribute
 categories are in order of first appearance, as ``Categorical.from_values`` orders them.
@@ -23,8 +23,9 @@ import numpy.typing as npt
 from rapport.engine.frame import Categorical, ClientSet, IntArray, KindFrame, SignalSet
 from rapport.signals.frames import build_stale_masks
 
-#: One database row: kind, client id, ts, end_ts (None while open), value (None), attrs JSON text.
-SignalRow = tuple[str, str, float, float | None, float | None, str]
+#: One database row: kind, client id, ts, end_ts (None while open), value (None), attrs JSON text,
+#: recorded_at.
+SignalRow = tuple[str, str, float, float | None, float | None, str, float]
 
 
 class SignalSetBuilder:
@@ -44,13 +45,13 @@ class SignalSetBuilder:
         """Take one chunk of rows (any length, possibly empty)."""
         if not chunk:
             return
-        kinds, client_ids, ts, ends, values, attrs = zip(*chunk, strict=True)
+        kinds, client_ids, ts, ends, values, attrs, recorded = zip(*chunk, strict=True)
         rows = _codes(client_ids, self._row_of, grow=False)
         keep = rows >= 0
         if not keep.any():
             return
-        # Three float columns in one array: NaN stands for NULL (np.array turns None into NaN).
-        times = np.array((ts, ends, values), dtype=np.float64)
+        # Four float columns in one array: NaN stands for NULL (np.array turns None into NaN).
+        times = np.array((ts, ends, values, recorded), dtype=np.float64)
         self._parts.append(
             (
                 rows[keep],
@@ -93,6 +94,7 @@ class SignalSetBuilder:
                 end=times[1, part],
                 value=times[2, part],
                 attrs=_categoricals(attrs[part], texts),
+                recorded=times[3, part],
             )
         return SignalSet(frames, masks, reach)
 

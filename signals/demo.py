@@ -219,6 +219,8 @@ class _Emitter:
                 value=value,
                 attrs=attrs,
                 source="demo",
+                # known as it happened, so that an as-of replay of the demo sees its history
+                recorded_at=self._moment(days_ago),
             )
         )
 

@@ -20,6 +20,7 @@ event_id           unique id of the event; importing it again updates the stored
 client             client id (required); signals of unregistered clients are kept, not scored
 kind               response_time, milestone, survey, incident, or a custom kind (required)
 source             where the row came from (default ``manual``)
+recorded_at        when the event first became known (default: when the store first stored it)
 ts                 time of the event (response_time, survey, custom kinds)
 value              number: hours to first reply, survey score, or a custom kind's value
 due                milestone due date or instant; a bare date ends at midnight in the client's zone
@@ -81,7 +82,7 @@ ImportKind = Literal["auto", "signals", "clients"]
 ProgressCallback = Callable[[int, int], None]
 
 #: The common fields, then every kind's payload fields (read off the models, in table order).
-SIGNAL_COLUMNS = ("event_id", "client", "kind", "source", *payload_fields())
+SIGNAL_COLUMNS = ("event_id", "client", "kind", "source", "recorded_at", *payload_fields())
 CLIENT_COLUMNS = (
     "id", "name", "segment", "owner_name", "owner_email", "owner_locale", "timezone",
 )  # fmt: skip

@@ -7,6 +7,10 @@ model and resolved once, in ``to_stored(zones)``, to the end of that day in the 
 (``Client.timezone``, UTC when the client is unknown): the next midnight there, so a milestone due
 2026-06-30 for a client in Asia/Shanghai is due at 2026-06-30T16:00:00Z.
 
+Every kind has an optional ``recorded_at``: when the event first became known (a ticket's or work
+item's creation time). Left out, the store fills in when it first received the ``event_id``; a
+later revision of the same ``event_id`` never moves it (``signals.writer``).
+
 ``natural_signal`` turns the shapes exports naturally have (nested ``attrs`` on a built-in kind,
 ``null`` for absent, extra attributes at the top level) into the models' shape before validation.
 """
@@ -90,7 +94,8 @@ class StoredSignal:
     """The one row shape of every signal: what the store keeps and the scorer's arrays are built of.
 
     ``ts`` is the time windows are measured on; ``end`` the delivery/resolution time (None while
-    open); ``value`` is None for kinds that have none. Times are timezone-aware UTC.
+    open); ``value`` is None for kinds that have none; ``recorded_at`` when the event first became
+    known (None: the store stamps its first receipt). Times are timezone-aware UTC.
 
     A plain dataclass, not a pydantic model: it is only ever built from signals validated at the
     boundary (``parse_signal``) or by Rapport's own code, and ingest builds a thousand per request.
@@ -104,15 +109,16 @@ class StoredSignal:
     value: float | None = None
     attrs: dict[str, str] = field(default_factory=dict)
     source: str = "manual"
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StoredAs:
     """Which payload fields of a kind become the stored row's ``ts``, ``end`` and ``value``.
 
-    Every other field of the kind's model (but the common ``event_id``, ``client``, ``source`` and
-    ``kind``) is an attribute, kept when not None; ``attrs`` instead names one field that already
-    is the attribute mapping (custom kinds).
+    Every other field of the kind's model (but the common ``event_id``, ``client``, ``source``,
+    ``recorded_at`` and ``kind``) is an attribute, kept when not None; ``attrs`` instead names one
+    field that already is the attribute mapping (custom kinds).
     """
 
     ts: str = "ts"
@@ -122,7 +128,7 @@ class StoredAs:
 
 
 #: Fields every signal has; they are not a kind's payload.
-COMMON_FIELDS = ("event_id", "client", "source", "kind")
+COMMON_FIELDS = ("event_id", "client", "source", "recorded_at", "kind")
 #: The field holding a signal's free-form attributes: a custom kind's, or a built-in kind's
 #: attributes beyond its own (``rev``), kept and stored with them.
 EXTRA_ATTRS = "attrs"
@@ -142,6 +148,10 @@ class SignalModel(BaseModel):
     event_id: EventId
     client: ClientId
     source: Label = "manual"
+    recorded_at: Instant | None = Field(
+        default=None,
+        description="when the event first became known (default: when Rapport first stored it)",
+    )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -185,6 +195,7 @@ class SignalModel(BaseModel):
             None if layout.value is None else fields[layout.value],
             attrs,
             self.source,
+            self.recorded_at,
         )
 
     if TYPE_CHECKING:  # every kind declares ``kind``: a Literal, or any name for custom kinds
@@ -326,6 +337,11 @@ class SignalKind:
         return cls(name, model, fields, required, model.attr_fields, times)
 
     @property
+    def all_times(self) -> tuple[str, ...]:
+        """Every time field a payload of this kind may carry: ``times`` and ``recorded_at``."""
+        return (*self.times, "recorded_at")
+
+    @property
     def custom(self) -> bool:
         """A custom kind's attributes are free-form (``attrs.<name>``), not fields of its own."""
         return self.model.stored_as.attrs is not None
@@ -363,8 +379,9 @@ BUILTIN_SIGNALS = kind_table(ResponseTimeSignal, MilestoneSignal, SurveySignal, 
 CUSTOM_SIGNAL = SignalKind.of("custom", CustomSignal)
 #: The union tags: each built-in kind, and ``custom``.
 SIGNAL_TAGS = (*BUILTIN_SIGNALS, CUSTOM_SIGNAL.name)
-#: Every payload field stored as ``ts`` or ``end`` by some kind.
-TIME_FIELDS = frozenset(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.times)
+#: Every time field of a payload: those stored as ``ts`` or ``end`` by some kind, and the common
+#: ``recorded_at``.
+TIME_FIELDS = frozenset(n for k in (*BUILTIN_SIGNALS.values(), CUSTOM_SIGNAL) for n in k.all_times)
 
 
 def signal_kind(name: str) -> SignalKind:

@@ -4,9 +4,10 @@ Migrations (``signals/migrations/versions``) own the DDL and never import this m
 old migration keeps creating the tables it created then; this module describes the tables at the
 newest revision and must be kept in step with it (``tests/signals/test_store.py`` compares them).
 
-Signal times (``ts``, ``end_ts``, ``ingested_at``) are UTC epoch seconds in float64 columns: they
-load straight into numpy and compare the same way on every backend. Score times are timezone-aware
-timestamps (``timestamptz`` on PostgreSQL), read back as UTC by ``UTCDateTime``.
+Signal times (``ts``, ``end_ts``, ``recorded_at``, ``ingested_at``) are UTC epoch seconds in
+float64 columns: they load straight into numpy and compare the same way on every backend. Score
+times are timezone-aware timestamps (``timestamptz`` on PostgreSQL), read back as UTC by
+``UTCDateTime``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ signals = Table(
     Column("attrs", Text, nullable=False),
     Column("source", Text, nullable=False),
     Column("ingested_at", Double, nullable=False),
+    # when the event first became known: written on insert, never moved (signals.writer)
+    Column("recorded_at", Double, nullable=False),
     Index("ix_signals_kind_client_ts", "kind", "client", "ts"),
 )
 

@@ -263,16 +263,25 @@ class Store:
         stale: Mapping[str, Iterable[str]] | None = None,
         covered: Mapping[str, Iterable[str]] | None = None,
     ) -> SignalSet:
-        """The signals of ``clients`` (others are skipped) with ``ts <= until`` as the scorer's
-        arrays; within each kind, rows are ordered by client row, then ts. ``stale`` maps a kind
-        to the client ids whose source for it is stale, ``covered`` to those a fresh collector
-        of it maps."""
+        """The signals of ``clients`` (others are skipped) visible as of ``until`` (``ts <= until``
+        and ``recorded_at <= until``) as the scorer's arrays, with their ``recorded_at``; within
+        each kind, rows are ordered by client row, then ts. ``stale`` maps a kind to the client
+        ids whose source for it is stale, ``covered`` to those a fresh collector of it maps. The
+        engine applies the same visibility rule itself; this filter only saves loading rows it
+        would not see."""
         table = schema.signals
         statement = select(
-            table.c.kind, table.c.client, table.c.ts, table.c.end_ts, table.c.value, table.c.attrs
+            table.c.kind,
+            table.c.client,
+            table.c.ts,
+            table.c.end_ts,
+            table.c.value,
+            table.c.attrs,
+            table.c.recorded_at,
         )
         if until is not None:
-            statement = statement.where(table.c.ts <= epoch(until))
+            cutoff = epoch(until)
+            statement = statement.where(table.c.ts <= cutoff, table.c.recorded_at <= cutoff)
         builder = SignalSetBuilder(clients)
         with self._reading() as connection, driver_cursor(connection) as cursor:
             # Straight from the driver: SQLAlchemy's row objects would add ~40% to a million-row
@@ -286,14 +295,17 @@ class Store:
     def client_signals(
         self, client_id: str, kinds: Iterable[str], until: datetime
     ) -> list[StoredSignal]:
-        """``client_id``'s signals of ``kinds`` with ``ts <= until``, ordered by kind, then ts."""
+        """``client_id``'s signals of ``kinds`` visible as of ``until`` (``ts <= until`` and
+        ``recorded_at <= until``), ordered by kind, then ts."""
         table = schema.signals
+        cutoff = epoch(until)
         statement = (
             select(table)
             .where(
                 table.c.kind.in_(sorted(set(kinds))),  # kind first: the index's leading column
                 table.c.client == client_id,
-                table.c.ts <= epoch(until),
+                table.c.ts <= cutoff,
+                table.c.recorded_at <= cutoff,
             )
             .order_by(table.c.kind, table.c.ts)
         )
@@ -394,4 +406,5 @@ def _signal(row: RowMapping) -> StoredSignal:
         value=row["value"],
         attrs=history.json_object(row["attrs"]),
         source=row["source"],
+        recorded_at=datetime.fromtimestamp(row["recorded_at"], UTC),
     )

@@ -11,6 +11,13 @@ Each batch is classified by
 selecting the stored payloads of its keys first, then new rows are inserted and changed rows
 updated with one ``executemany`` each, so the table after a series of upserts depends only on the
 last payload given for each key.
+
+A signal's ``recorded_at`` (when it first became known) is the exception: it is written once, when
+the ``event_id`` is first inserted — the payload's own ``recorded_at``, or else the writer's clock —
+and the stored one wins from then on. A later revision (delivered, resolved) carrying another, even
+an earlier, value does not move it, and is not a change by itself: moving it would rewrite what an
+evaluation as of a past instant saw, so a replay would no longer reproduce the stored score.
+Within one batch the first item of a key gives it.
 """
 
 from __future__ import annotations
@@ -85,17 +92,21 @@ def _signal_attrs_json(attrs: Mapping[str, str]) -> str:
 
 #: Signal columns whose stored values decide ``unchanged`` vs ``updated`` (not ``ingested_at``).
 SIGNAL_PAYLOAD = ("client", "kind", "ts", "end_ts", "value", "attrs", "source")
+#: Signal columns written only when a key is first inserted (the first value stays).
+SIGNAL_FIRST = ("recorded_at",)
 CLIENT_PAYLOAD = (
     "name", "segment", "owner_name", "owner_email", "owner_locale", "attrs", "timezone",
 )  # fmt: skip
 
 
 def signal_params(signal: StoredSignal) -> dict[str, Any]:
-    """A signal as a row of the ``signals`` table, without ``ingested_at``.
+    """A signal as a row of the ``signals`` table, without ``ingested_at``; ``recorded_at`` is None
+    when the signal has none (the writer stamps it on insert).
 
     A NaN value becomes NULL: NaN means absent, and SQLite would store it as NULL anyway.
     """
     value = signal.value
+    recorded = signal.recorded_at
     return {
         "event_id": signal.event_id,
         "client": signal.client,
@@ -105,6 +116,7 @@ def signal_params(signal: StoredSignal) -> dict[str, Any]:
         "value": None if value is None or math.isnan(value) else value,
         "attrs": _signal_attrs_json(signal.attrs),
         "source": signal.source,
+        "recorded_at": None if recorded is None else epoch(recorded),
     }
 
 
@@ -144,11 +156,13 @@ class StoreWriter:
 
     def upsert_signal_params(self, params: Sequence[dict[str, Any]]) -> UpsertResult:
         """``upsert_signals`` for rows already made by ``signal_params`` (the importer's path)."""
-        stamp = {"ingested_at": self._clock().timestamp()}
+        now = self._clock().timestamp()
+        stamp = {"ingested_at": now}
         # Signals are text and float columns only, so they may skip SQLAlchemy's per-row work.
         return _upsert(
             self._connection, schema.signals, params,
             key="event_id", payload=SIGNAL_PAYLOAD, stamp=stamp, via_driver=True, owner="client",
+            first={"recorded_at": now},
         )  # fmt: skip
 
     def upsert_clients(self, clients: Sequence[Client]) -> UpsertResult:
@@ -178,11 +192,16 @@ def _upsert(
     stamp: Mapping[str, Any],
     via_driver: bool,
     owner: str | None = None,
+    first: Mapping[str, Any] | None = None,
 ) -> UpsertResult:
     """Classify ``params`` against the stored rows (and earlier items of the same batch), then
     insert the new keys and update the changed ones, each with its last payload. ``via_driver``
     sends the writes through ``signals.dbapi`` (only for tables without type processing). With
-    ``owner`` (a payload column), a row whose key is held under another ``owner`` is refused."""
+    ``owner`` (a payload column), a row whose key is held under another ``owner`` is refused.
+
+    ``first`` maps columns written only on insert to their default (used where an item gives
+    None); they take no part in classifying, and the first item of a new key gives them."""
+    first = first or {}
     current = _stored_payloads(connection, table, key, [p[key] for p in params], payload)
     stored = set(current)
     changed: dict[str, dict[str, Any]] = {}
@@ -201,10 +220,17 @@ def _upsert(
             continue
         statuses.append("inserted" if before is _ABSENT else "updated")
         current[identity] = values
-        changed[identity] = row
-    inserts = [{**row, **stamp} for k, row in changed.items() if k not in stored]
+        earlier = changed.get(identity)
+        # a key seen earlier in this batch keeps the values its first item gave
+        kept = {c: earlier[c] for c in first} if earlier is not None else {}
+        changed[identity] = {**row, **kept} if kept else row
+    inserts = [
+        {**row, **stamp, **{c: default for c, default in first.items() if row.get(c) is None}}
+        for k, row in changed.items()
+        if k not in stored
+    ]
     updates = [{**row, **stamp, "_key": k} for k, row in changed.items() if k in stored]
-    inserted = [key, *payload, *stamp]
+    inserted = [key, *payload, *first, *stamp]
     updated = [*payload, *stamp]
     modify = update(table).where(table.c[key] == bindparam("_key"))
     modify = modify.values({c: bindparam(c) for c in updated})

@@ -146,6 +146,11 @@ class GithubCollector(
                 "event_id": f"github:milestone:{milestone_id}",
                 "client": client,
                 "due": instant(due, "due_on").date(),  # a day set in GitHub's UI, at a fixed hour
+                "recorded_at": (
+                    instant(made, "created_at")
+                    if (made := optional(item, "created_at", str))
+                    else None
+                ),
                 "delivered_at": delivered,
                 "name": title[:200],
                 "project": repo,

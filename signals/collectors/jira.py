@@ -250,6 +250,11 @@ class JiraCollector(
                 "event_id": f"jira:issue:{issue_id}",
                 "client": client,
                 "due": due,
+                "recorded_at": (
+                    instant(made, "fields.created")
+                    if (made := optional(issue, "fields.created", str))
+                    else None
+                ),
                 "delivered_at": instant(resolved, "fields.resolutiondate") if resolved else None,
                 "name": f"{key} {summary}".strip()[:200],
                 "project": project,

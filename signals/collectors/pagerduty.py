@@ -163,6 +163,7 @@ class PagerDutyCollector(
                 "client": client,
                 "severity": severity,
                 "opened_at": opened,
+                "recorded_at": opened,
                 "resolved_at": resolved,
                 "service": service[:200],
                 "source": NAME,

@@ -266,6 +266,11 @@ class PingCodeCollector(
                 "event_id": f"pingcode:work_item:{item_id}",
                 "client": client,
                 "due": _due(end_at, context.clients.zones.get(client, UTC)),
+                "recorded_at": (
+                    None
+                    if (made := optional(item, "created_at", (int, float))) is None
+                    else instant(made, "created_at")
+                ),
                 "delivered_at": instant(completed_at, "completed_at") if done else None,
                 "name": f"{identifier} {title}".strip()[:200],
                 "project": project,

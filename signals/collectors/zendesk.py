@@ -152,6 +152,7 @@ class ZendeskCollector(
                 "event_id": f"zendesk:ticket:{ticket_id}",
                 "client": client,
                 "ts": created,
+                "recorded_at": created,  # the ticket existed from then on
                 "value": minutes / 60,
                 "channel": optional(ticket, "via.channel", str) or "zendesk",
                 "thread": str(ticket_id),

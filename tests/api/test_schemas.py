@@ -40,7 +40,7 @@ WHEN = "2026-06-01T09:00:00Z"
                                            "resolved_at": WHEN}),
             (CUSTOM_SIGNAL, {"ts": WHEN, "value": 1.0}),
         ]
-        for name in kind.times
+        for name in kind.all_times
     ] + [
         pytest.param(name, {**sample, "value": "3.5"}, "value",
                      id=f"a {name} with its value as text should fail")

@@ -40,17 +40,26 @@ def ago(days: float) -> float:
 
 @dataclass(frozen=True)
 class Ev:
-    """One event: ``client`` row, times as days before ``AS_OF`` (``end`` None = open)."""
+    """One event: ``client`` row, times as days before ``AS_OF`` (``end`` None = open,
+    ``recorded`` None = known from its ``ts``)."""
 
     client: int
     days: float
     value: float = NAN
     end: float | None = None
     attrs: Mapping[str, str] = field(default_factory=dict)
+    recorded: float | None = None
 
 
-def ev(client: int, days: float, value: float = NAN, end: float | None = None, **attrs: str) -> Ev:
-    return Ev(client, days, value, end, attrs)
+def ev(
+    client: int,
+    days: float,
+    value: float = NAN,
+    end: float | None = None,
+    recorded: float | None = None,
+    **attrs: str,
+) -> Ev:
+    return Ev(client, days, value, end, attrs, recorded)
 
 
 def frame(events: Iterable[Ev]) -> KindFrame:
@@ -62,6 +71,9 @@ def frame(events: Iterable[Ev]) -> KindFrame:
         end=np.array([NAN if e.end is None else ago(e.end) for e in rows], dtype=np.float64),
         value=np.array([e.value for e in rows], dtype=np.float64),
         attrs={n: Categorical.from_values(e.attrs.get(n) for e in rows) for n in names},
+        recorded=np.array([NAN if e.recorded is None else ago(e.recorded) for e in rows])
+        if any(e.recorded is not None for e in rows)
+        else None,
     )
 
 

@@ -3,7 +3,8 @@
 Hypothesis draws scorecards from valid values (every aggregate, measure, where, window, curve,
 missing policy, cap, floor and segment override) and signals on a coarse time grid, so that ties in
 time, windows' edges, ends after ``as_of`` and stale sources all come up. Derandomized: the same
-examples run every time.
+examples run every time. Record times (``recorded_at``) fall before, at and after both an event's
+``ts`` and ``as_of``, so "visible as of T" is held equal too.
 """
 
 from __future__ import annotations
@@ -206,13 +207,30 @@ def kind_frames(draw: st.DrawFn, kind: str, n_clients: int) -> KindFrame:
         name: Categorical.from_values(draw(st.sampled_from(vocabulary)) for _ in range(size))
         for name, vocabulary in ATTRS[kind].items()
     }
+    recorded = draw(recorded_times(ts)) if draw(st.integers(0, 3)) else None
     return KindFrame(
         np.array(client, dtype=np.int32),
         np.array(ts, dtype=np.float64),
         np.array(end, dtype=np.float64),
         np.array(value, dtype=np.float64),
         attrs,
+        recorded,
     )
+
+
+@st.composite
+def recorded_times(draw: st.DrawFn, ts: list[float]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """When each event became known: before, at or after its ``ts`` (a late entry), before, at or
+    after ``as_of`` (recorded after as_of: not yet known), or NaN (known from its ``ts``)."""
+
+    def one(t: float) -> float:
+        base = draw(st.sampled_from(["ts", "ts", "as_of", "none"]))
+        if base == "none":
+            return np.nan
+        origin = AT if base == "as_of" or np.isnan(t) else t
+        return origin + draw(st.integers(-3, 12)) * STEP
+
+    return np.array([one(t) for t in ts], dtype=np.float64)
 
 
 @st.composite

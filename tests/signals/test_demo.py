@@ -112,7 +112,15 @@ def test_a_clients_signals_do_not_depend_on_the_other_clients() -> None:
 def test_moving_the_end_shifts_every_time_and_nothing_else() -> None:
     later = demo_signals(clients(), end=END + timedelta(days=3))
     shift = timedelta(days=3)
-    moved = [replace(s, ts=s.ts + shift, end=s.end + shift if s.end else None) for s in signals()]
+    moved = [
+        replace(
+            s,
+            ts=s.ts + shift,
+            end=s.end + shift if s.end else None,
+            recorded_at=s.recorded_at + shift if s.recorded_at else None,
+        )
+        for s in signals()
+    ]
     assert later == moved
 
 

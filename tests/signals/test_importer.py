@@ -161,7 +161,8 @@ def test_every_bad_row_is_reported_at_its_physical_line_and_nothing_is_written(
             "Nothing imported: 5 problems found",
             f"{bad}:3: value: Input should be a valid number, unable to parse string as a number"
             " (use a number, e.g. value: 9)",
-            f"{bad}:7: ts: not a field of milestone signals"
+            # (a milestone's ts is its recorded_at now; this row has a delivery but no due date)
+            f"{bad}:7: due: required for milestone signals"
             " (use due: 2026-06-30 or an ISO 8601 time)",
             f"{bad}:8: client: required for response_time signals"
             " (use the client's id from clients.yaml, e.g. client: acme)",

@@ -45,7 +45,9 @@ class Clock:
 def signal(
     event_id: str, client: str = "acme", kind: str = "response_time", **fields: object
 ) -> StoredSignal:
+    """A signal known from its ``ts`` (``recorded_at``) unless ``fields`` say otherwise."""
     data = {"event_id": event_id, "client": client, "kind": kind, "ts": T0, "value": 1.0, **fields}
+    data.setdefault("recorded_at", data["ts"])
     return TypeAdapter(StoredSignal).validate_python(data)
 
 

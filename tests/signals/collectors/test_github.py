@@ -63,6 +63,7 @@ def expected(number: int, client: str, due: datetime, end: datetime | None, titl
     return StoredSignal(
         event_id=f"github:milestone:{1002600 + number}", client=client, kind="milestone", ts=due,
         end=end, attrs={"name": title, "project": repo}, source="github",
+        recorded_at=datetime(2024, 1, 10, 16, tzinfo=UTC),  # the milestone's created_at
     )  # fmt: skip
 
 

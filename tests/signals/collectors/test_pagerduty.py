@@ -83,6 +83,7 @@ def expected(incident_id: str, client: str, severity: str, opened: datetime, res
     return StoredSignal(
         event_id=f"pagerduty:incident:{incident_id}", client=client, kind="incident", ts=opened,
         end=resolved, attrs={"severity": severity, "service": service}, source="pagerduty",
+        recorded_at=opened,  # the incident's created_at
     )  # fmt: skip
 
 

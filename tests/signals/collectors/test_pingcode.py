@@ -105,6 +105,7 @@ def milestone(item_id: str, client: str, due: int, done: int | None, name: str, 
         ts=datetime.fromtimestamp(due, UTC),
         end=datetime.fromtimestamp(done, UTC) if done is not None else None,
         attrs={"name": name, "project": project}, source="pingcode",
+        recorded_at=datetime.fromtimestamp(1700000000, UTC),  # the work item's created_at
     )  # fmt: skip
 
 

@@ -99,6 +99,7 @@ def expected(ticket_id: int, client: str, ts: datetime, hours: float, channel: s
     return StoredSignal(
         event_id=f"zendesk:ticket:{ticket_id}", client=client, kind="response_time", ts=ts,
         value=hours, attrs={"channel": channel, "thread": str(ticket_id)}, source="zendesk",
+        recorded_at=ts,  # the ticket's created_at
     )  # fmt: skip
 
 
