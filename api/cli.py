@@ -319,9 +319,10 @@ def demo_command(
         )
         clients = {c.id: c for c in store.clients()}
         count = store.signal_count()
+        store_url = store.url  # credentials masked
     if output == "table":
         what = "seeded the demo" if seeded else "store already has signals; not seeding"
-        err.print(f"{what}: {len(clients)} clients, {count} signals in {settings.database_url}")
+        err.print(f"{what}: {len(clients)} clients, {count} signals in {store_url}", markup=False)
     print_records(output, evaluation.records(), clients)
 
 
