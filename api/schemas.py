@@ -2,6 +2,10 @@
 
 Incoming signals reuse ``signals.model``'s per-kind models with strict numbers and text-only
 timestamps: ``"value": "3.5"`` or ``"ts": 1700000000`` is a 422, never silently converted.
+
+Scores, deltas and history points are answered rounded to ``SCORE_DECIMALS`` (2) decimal places
+(``-4.51``, not ``-4.511916436000007``): a hundredth of a point is finer than any rule means, and
+the float noise of a subtraction is not information. Stored values keep full precision.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from typing import (
     get_type_hints,
 )
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    create_model,
+)
 
 from rapport.engine.errors import Finding
 from rapport.engine.result import AppliedLimit, ComponentScore
@@ -132,6 +144,18 @@ class ErrorBody(_Body):
     reason: str
 
 
+#: Decimal places of scores, deltas and history points in API answers (see the module docstring).
+SCORE_DECIMALS = 2
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, SCORE_DECIMALS)
+
+
+#: A score-like number as answered: rounded to ``SCORE_DECIMALS``.
+Rounded = Annotated[float | None, AfterValidator(_rounded)]
+
+
 class OwnerOut(_Body):
     name: str
     email: str
@@ -145,10 +169,12 @@ class ClientSummary(_Body):
     name: str
     segment: str | None
     owner: OwnerOut | None
-    score: float | None
+    score: Rounded = Field(description="0-100, rounded to 2 decimals")
     grade: str | None
-    delta_7d: float | None = Field(description="score change against 7 days before as_of")
-    delta_30d: float | None = Field(description="score change against 30 days before as_of")
+    delta_7d: Rounded = Field(description="score change against 7 days before as_of (2 decimals)")
+    delta_30d: Rounded = Field(
+        description="score change against 30 days before as_of (2 decimals)"
+    )
     stale: list[str] = Field(description="components whose data is stale or carried")
     as_of: datetime | None
 
@@ -172,10 +198,10 @@ class ClientDetail(ClientSummary):
 
 class HistoryPoint(_Body):
     as_of: datetime
-    score: float | None
+    score: Rounded = Field(description="0-100, rounded to 2 decimals")
     grade: str | None
     rules_version: str
-    components: dict[str, float | None] = Field(description="points per component")
+    components: dict[str, Rounded] = Field(description="points per component (2 decimals)")
 
 
 class HistoryOut(_Body):
