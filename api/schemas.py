@@ -172,9 +172,7 @@ class ClientSummary(_Body):
     score: Rounded = Field(description="0-100, rounded to 2 decimals")
     grade: str | None
     delta_7d: Rounded = Field(description="score change against 7 days before as_of (2 decimals)")
-    delta_30d: Rounded = Field(
-        description="score change against 30 days before as_of (2 decimals)"
-    )
+    delta_30d: Rounded = Field(description="score change against 30 days before as_of (2 decimals)")
     stale: list[str] = Field(description="components whose data is stale or carried")
     as_of: datetime | None
 
