@@ -302,7 +302,9 @@ def demo_command(
     as_of: AsOf = None,
     output: Format = "table",
 ) -> None:
-    """Seed the deterministic demo (60 clients, 180 days) if the store is empty, then score it."""
+    """Seed the deterministic demo (60 clients, 180 days, a daily score history) if the store is
+    empty, then score it."""
+    from rapport.api.commands.serve import seed_demo_history
     from rapport.api.pipeline import evaluate_store, sync_registry
     from rapport.signals.demo import demo_signals
 
@@ -314,6 +316,7 @@ def demo_command(
         sync_registry(store, bundle.clients)
         if seeded:
             store.upsert_signals(demo_signals(store.clients(), end=moment))
+            seed_demo_history(store, bundle.ruleset, moment)
         evaluation = evaluate_store(
             store, bundle.ruleset, moment, stale=stale_kinds(store, bundle, moment)
         )

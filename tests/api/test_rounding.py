@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from live_api import T, LiveServer, reply
+from live_api import LiveServer, T, reply
 
 
 def test_scores_deltas_and_history_are_answered_to_two_decimals(world: LiveServer) -> None:
