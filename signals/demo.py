@@ -353,8 +353,9 @@ def _profile(client: Client) -> str:
 
 def history_instants(end: datetime, *, days: int = 180, daily: int = 30) -> list[datetime]:
     """The instants the demo's score history is replayed at, oldest first, at ``end``'s time of
-    day: once a week from (at most a week short of) ``days`` before ``end``, then every day of the last ``daily`` days, up
-    to the day before ``end`` (``end`` itself is scored by the command that seeds the demo).
+    day: once a week from (at most a week short of) ``days`` before ``end``, then every day of
+    the last ``daily`` days, up to the day before ``end`` (``end`` itself is scored by the
+    command that seeds the demo).
 
     Daily where the 7-day and 30-day deltas look (each has a stored score to compare with),
     weekly before, which shows the half-year's trend at a third of the cost of 180 evaluations.

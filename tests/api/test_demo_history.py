@@ -4,6 +4,7 @@ trends and 7d/30d deltas show on the first run."""
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def test_history_instants_are_weekly_then_daily_for_the_last_30_days() -> None:
     instants = history_instants(END)
     assert END - timedelta(days=180) <= instants[0] < END - timedelta(days=173)
     assert instants[-30:] == [END - timedelta(days=k) for k in range(30, 0, -1)]
-    gaps = {b - a for a, b in zip(instants, instants[1:], strict=False)}
+    gaps = {b - a for a, b in pairwise(instants)}
     assert gaps == {timedelta(days=7), timedelta(days=1)}, gaps
 
 
