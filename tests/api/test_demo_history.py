@@ -4,8 +4,8 @@ trends and 7d/30d deltas show on the first run."""
 from __future__ import annotations
 
 import shutil
-from itertools import pairwise
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from live_api import Clock
