@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 from rapport.api.auth import Authenticator, check_exposure
 from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
-from rapport.api.events import Evaluated, Topic
+from rapport.api.events import Evaluated, EvaluationLog, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
@@ -77,6 +77,7 @@ def build_service(
     page = ClientMetricsPage()
     events.subscribe(history_writer(store))
     events.subscribe(page)
+    events.subscribe(EvaluationLog())
     evaluator = Evaluator(
         store,
         holder,

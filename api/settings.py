@@ -109,6 +109,7 @@ class Settings(BaseSettings):
         description="after new signals, wait this long for more before re-scoring",
     )
     watch_rules: bool = Field(default=True, description="reload rules when files change")
+    access_log: bool = Field(default=False, description="`serve` logs one line per HTTP request")
     config_file: Path | None = Field(default=None, description="YAML file with these settings")
     secrets_dir: Path | None = Field(default=None, description="directory of rapport_<field> files")
 

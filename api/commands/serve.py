@@ -57,12 +57,21 @@ def serve(
     watch: Annotated[
         bool | None, typer.Option(help="Reload rules when their files change (default on).")
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(help="Log one line per HTTP request (env RAPPORT_ACCESS_LOG; default off)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API, /metrics and live re-scoring until interrupted."""
     from rapport.api.settings import load_settings
 
     settings = load_settings(
-        **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
+        **global_options(ctx),
+        host=host,
+        port=port,
+        config_file=config,
+        watch_rules=watch,
+        access_log=access_log,
     )
     run(settings, demo=demo)
 
@@ -90,7 +99,9 @@ def run(settings: Settings, *, demo: bool = False) -> None:
         flush=True,
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="info", access_log=False, timeout_graceful_shutdown=10)
+        uvicorn.Config(
+            app, log_level="info", access_log=settings.access_log, timeout_graceful_shutdown=10
+        )
     )
     server.run(sockets=[sock])
 
