@@ -13,17 +13,25 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from rapport.api.auth import Authenticator, check_exposure
 from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
-from rapport.api.events import Evaluated, Topic
+from rapport.api.events import Evaluated, EvaluationLog, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
@@ -71,6 +79,7 @@ def build_service(
     page = ClientMetricsPage()
     events.subscribe(history_writer(store))
     events.subscribe(page)
+    events.subscribe(EvaluationLog())
     evaluator = Evaluator(
         store,
         holder,
@@ -111,7 +120,10 @@ def create_app(service: Service) -> FastAPI:
         version=_version(),
         description="Client-relationship health scores: read them, push signals, manage rules.",
         lifespan=lifespan,
+        docs_url=None,  # served by _add_docs from installed files, not from a CDN
+        redoc_url=None,
     )
+    _add_docs(app)
     app.state.settings = settings
     app.state.service = service
     app.state.authenticator = Authenticator(settings.tokens)
@@ -121,6 +133,49 @@ def create_app(service: Service) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
+
+
+#: Where /docs and /redoc load Swagger UI's and ReDoc's files from: this server, never a CDN, so
+#: that the pages work on an air-gapped network. The files are the fastapi-offline package's.
+DOCS_ASSETS = "/-/docs-assets"
+
+
+def _docs_assets_dir() -> Path:
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc), with every asset served same-origin."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_docs_assets_dir()), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2_redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            oauth2_redirect_url=oauth2_redirect,
+            # Swagger UI's default validator badge is an image from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(oauth2_redirect, include_in_schema=False)
+    def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API reference",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 class CollectorRunMetrics(RunObserver):

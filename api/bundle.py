@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from rapport.engine.loader import (
     read_rules_text,
 )
 from rapport.engine.model import Scorecard
+from rapport.engine.yamlsource import format_key, parse_yaml
 from rapport.signals.collectors.backfill import kind_windows
 from rapport.signals.collectors.config import (
     COLLECTORS_FILE,
@@ -153,11 +155,45 @@ def check_bundle(
         read += matches
         if not problems and (matches or entry.many):
             loaded[entry.field] = tuple(values) if entry.many else values[0]
+    findings += undefined_segments(root, loaded)
     if findings:
         return None, sorted(findings)
     if loaded.get("collectors") is not None:  # first runs backfill what the scorecard reads
         loaded["collectors"] = loaded["collectors"].with_backfill(kind_windows(loaded["scorecard"]))
     return RulesBundle(root, rules_version(root), tuple(read), **loaded), []
+
+
+def undefined_segments(root: Path, loaded: Loaded) -> list[Finding]:
+    """A cross-file check: every ``segment`` named in ``clients.yaml`` is defined by the
+    scorecard, else a finding at the client's ``segment`` with the closest defined name (an
+    undefined segment would silently score the client with the base scorecard). Runs only when
+    both files loaded; the clients file is read again for positions (it is small)."""
+    scorecard: Scorecard | None = loaded.get("scorecard")
+    clients: tuple[Client, ...] | None = loaded.get("clients")
+    if scorecard is None or not clients:
+        return []
+    defined = sorted(scorecard.segments)
+    undefined = [
+        (i, c.segment) for i, c in enumerate(clients) if c.segment and c.segment not in defined
+    ]
+    if not undefined:
+        return []
+    path = root / CLIENTS_FILE
+    text, _ = read_rules_text(path)
+    locate = parse_yaml(text or "", str(path)).locator.locate
+    findings = []
+    for i, segment in undefined:
+        loc = ("clients", i, "segment")
+        close = get_close_matches(segment, defined, n=1, cutoff=0.6)
+        listed = ", ".join(repr(name) for name in defined) or "none"
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else f"defined: {listed}; or add it under `segments:` in {SCORECARD_FILE}"
+        )
+        message = f"segment {segment!r} is not defined in {SCORECARD_FILE}"
+        findings.append(Finding(str(path), *locate(loc), format_key(loc), message, hint))
+    return findings
 
 
 def _read_all(

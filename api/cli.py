@@ -310,7 +310,9 @@ def demo_command(
     as_of: AsOf = None,
     output: Format = "table",
 ) -> None:
-    """Seed the deterministic demo (60 clients, 180 days) if the store is empty, then score it."""
+    """Seed the deterministic demo (60 clients, 180 days, a daily score history) if the store is
+    empty, then score it."""
+    from rapport.api.commands.serve import seed_demo_history
     from rapport.api.pipeline import evaluate_store, sync_registry
     from rapport.signals.demo import demo_signals
 
@@ -322,13 +324,15 @@ def demo_command(
         sync_registry(store, bundle.clients)
         if seeded:
             store.upsert_signals(demo_signals(store.clients(), end=moment))
+            seed_demo_history(store, bundle.ruleset, moment)
         stale, covered = source_kinds(store, bundle, moment)
         evaluation = evaluate_store(store, bundle.ruleset, moment, stale=stale, covered=covered)
         clients = {c.id: c for c in store.clients()}
         count = store.signal_count()
+        store_url = store.url  # credentials masked
     if output == "table":
         what = "seeded the demo" if seeded else "store already has signals; not seeding"
-        err.print(f"{what}: {len(clients)} clients, {count} signals in {settings.database_url}")
+        err.print(f"{what}: {len(clients)} clients, {count} signals in {store_url}", markup=False)
     print_records(output, evaluation.records(), clients)
 
 

@@ -55,13 +55,17 @@ def rules_version(directory: str | Path) -> str:
     """Which rules a score was computed with.
 
     Inside a git work tree: the 12-hex hash of the last commit touching ``directory``, plus
-    ``+dirty`` when it has uncommitted changes (untracked files included). Outside git, before the
-    first commit, or when git is missing or fails: ``content_hash(directory)``.
+    ``+dirty.<8 hex>`` when it has uncommitted changes (untracked files included), the hex being
+    the start of ``content_hash(directory)``: two different uncommitted edits are two versions,
+    and undoing an edit gives the earlier version back. Outside git, before the first commit, or
+    when git is missing or fails: ``content_hash(directory)``.
     """
     root = Path(directory)
     commit = _git(root, "log", "-1", "--format=%H", "--", ".")
     if commit:
         status = _git(root, "status", "--porcelain", "--", ".")
         if status is not None:
-            return commit[:12] + ("+dirty" if status else "")
+            if not status:
+                return commit[:12]
+            return f"{commit[:12]}+dirty.{content_hash(root).removeprefix('sha256:')[:8]}"
     return content_hash(root)

@@ -4,6 +4,10 @@ Incoming signals reuse ``signals.model``'s per-kind models with strict numbers a
 timestamps: ``"value": "3.5"`` or ``"ts": 1700000000`` is refused, never silently converted. A
 batch is checked as a whole for its shape only (a list of 1 to ``MAX_SIGNALS_PER_REQUEST`` items);
 each item is validated on its own by ``parse_signal_in``, so that one bad item is rejected alone.
+
+Scores, deltas and history points are answered rounded to ``SCORE_DECIMALS`` (2) decimal places
+(``-4.51``, not ``-4.511916436000007``): a hundredth of a point is finer than any rule means, and
+the float noise of a subtraction is not information. Stored values keep full precision.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import (
 )
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -155,6 +160,18 @@ class ErrorBody(_Body):
     reason: str
 
 
+#: Decimal places of scores, deltas and history points in API answers (see the module docstring).
+SCORE_DECIMALS = 2
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, SCORE_DECIMALS)
+
+
+#: A score-like number as answered: rounded to ``SCORE_DECIMALS``.
+Rounded = Annotated[float | None, AfterValidator(_rounded)]
+
+
 class OwnerOut(_Body):
     name: str
     email: str
@@ -168,14 +185,16 @@ class ClientSummary(_Body):
     name: str
     segment: str | None
     owner: OwnerOut | None
-    score: float | None = Field(description="null when there is no data or insufficient_data")
+    score: Rounded = Field(
+        description="0-100, rounded to 2 decimals; null when there is no data or insufficient_data"
+    )
     grade: str | None = Field(description="a scorecard grade, insufficient_data, or null")
     coverage: float | None = Field(
         description="share (0-1) of the scorecard's weight measured from signals; below its "
         "min_coverage the grade is insufficient_data and score is null"
     )
-    delta_7d: float | None = Field(description="score change against 7 days before as_of")
-    delta_30d: float | None = Field(description="score change against 30 days before as_of")
+    delta_7d: Rounded = Field(description="score change against 7 days before as_of (2 decimals)")
+    delta_30d: Rounded = Field(description="score change against 30 days before as_of (2 decimals)")
     stale: list[str] = Field(description="components whose data is stale or carried")
     as_of: datetime | None
 
@@ -203,11 +222,11 @@ class ClientDetail(ClientSummary):
 
 class HistoryPoint(_Body):
     as_of: datetime
-    score: float | None
+    score: Rounded = Field(description="0-100, rounded to 2 decimals")
     grade: str | None
     coverage: float | None = Field(description="null for scores stored before coverage existed")
     rules_version: str
-    components: dict[str, float | None] = Field(description="points per component")
+    components: dict[str, Rounded] = Field(description="points per component (2 decimals)")
 
 
 class HistoryOut(_Body):

@@ -199,7 +199,9 @@ class Evaluator:
                     self._last_duration = time.perf_counter() - started
             # Before the snapshot is visible: once /evaluate returns, the history holds it.
             self._events.publish(
-                Evaluated(snapshot.evaluation, snapshot.clients, snapshot.last_signals)
+                Evaluated(
+                    snapshot.evaluation, snapshot.clients, snapshot.last_signals, snapshot.duration
+                )
             )
             self._snapshot = snapshot
             self._metrics.evaluations.labels("ok").inc()

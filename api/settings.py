@@ -22,6 +22,7 @@ Tokens are configured by the SHA-256 hex digest of the token, never the token it
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,10 +34,12 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from rapport.engine.errors import RapportError
 from rapport.engine.model import Duration, format_duration
 from rapport.engine.yamlsource import MAX_RULES_BYTES
+from rapport.signals.urls import mask_url, port_problem
 
 DEFAULT_DATABASE_URL = "sqlite:///data/rapport.db"
 
@@ -112,6 +115,7 @@ class Settings(BaseSettings):
         description="after new signals, wait this long for more before re-scoring",
     )
     watch_rules: bool = Field(default=True, description="reload rules when files change")
+    access_log: bool = Field(default=False, description="`serve` logs one line per HTTP request")
     config_file: Path | None = Field(default=None, description="YAML file with these settings")
     secrets_dir: Path | None = Field(default=None, description="directory of rapport_<field> files")
 
@@ -120,6 +124,9 @@ class Settings(BaseSettings):
     def _known_scheme(cls, url: str) -> str:
         if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must start with sqlite://, postgresql:// or postgresql+psycopg://")
+        problem = port_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
         return url
 
     @classmethod
@@ -189,6 +196,27 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**given, **extra)
     except ValidationError as error:
         raise SettingsError(error) from None
+    except SourceError as error:  # a source could not decode a value, e.g. RAPPORT_TOKENS='[{'
+        raise SettingsError(_undecodable(error)) from None
+
+
+_SOURCE_ERROR = re.compile(r'field "(?P<field>\w+)" from source "(?P<source>\w+)"')
+
+
+def _undecodable(error: SourceError) -> str:
+    """pydantic-settings' "error parsing value for field …" as the variable or file to fix."""
+    found = _SOURCE_ERROR.search(str(error))
+    if found is None:
+        return str(error)
+    field, source = found["field"], found["source"]
+    where = (
+        f"the secrets file rapport_{field}"
+        if source.startswith("Secrets")
+        else f"RAPPORT_{field.upper()}"
+    )
+    cause = error.__cause__
+    detail = f" ({cause})" if cause is not None else ""
+    return f"{where}: not valid JSON{detail}"
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
@@ -199,13 +227,3 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     data["evaluate_debounce"] = format_duration(settings.evaluate_debounce)
     data["tokens"] = [{**token, "sha256": "***"} for token in data.get("tokens", [])]
     return data
-
-
-def mask_url(url: str) -> str:
-    """``postgresql://app:secret@db/x`` → ``postgresql://app:***@db/x``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user, colon, _password = credentials.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

@@ -8,7 +8,6 @@ execution option) so that their classify-then-write is not interleaved with anot
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from rapport.engine.errors import RapportError
+from rapport.signals.urls import mask_url
 
 #: How long a PostgreSQL connection attempt may take before the store is called unreachable.
 _CONNECT_TIMEOUT_S = 5
@@ -27,11 +27,13 @@ _SQLITE_BUSY_TIMEOUT_MS = 10_000
 class StoreError(RapportError):
     """The store could not be opened, reached, migrated, read or written.
 
-    The message names the URL with its password masked and the cause, e.g.
+    The message names the URL with every credential masked (``mask_url``: the user info's
+    password and secret query parameters), whatever the caller passes, and the cause, e.g.
     ``Cannot reach the store at postgresql+psycopg://app:***@db:5432/x: connection refused``.
     """
 
     def __init__(self, url: str, cause: str, *, action: str = "Cannot reach") -> None:
+        url = mask_url(url)
         self.url = url
         self.cause = cause
         super().__init__(f"{action} the store at {url}: {cause}")
@@ -39,17 +41,18 @@ class StoreError(RapportError):
 
 # --- engines --------------------------------------------------------------------------------------
 
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
 
 def parse_url(url: str) -> URL:
     """Parse ``url``; ``postgresql://`` and ``postgres://`` mean psycopg 3."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        shown = _PASSWORD.sub(r"\1***@", url)
+    except (ArgumentError, ValueError) as error:
+        # ValueError: SQLAlchemy parses the port with int() (`postgresql://db:5432x/app`).
+        detail = "" if isinstance(error, ArgumentError) else " (the port must be a number)"
         raise StoreError(
-            shown, "not a database URL (e.g. sqlite:///data/rapport.db)", action="Cannot open"
+            url,
+            f"not a database URL{detail}; e.g. sqlite:///data/rapport.db",
+            action="Cannot open",
         ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -353,6 +353,21 @@ def _profile(client: Client) -> str:
     return profile if isinstance(profile, str) and profile in PROFILES else "healthy"
 
 
+def history_instants(end: datetime, *, days: int = 180, daily: int = 30) -> list[datetime]:
+    """The instants the demo's score history is replayed at, oldest first, at ``end``'s time of
+    day: once a week from (at most a week short of) ``days`` before ``end``, then every day of
+    the last ``daily`` days, up to the day before ``end`` (``end`` itself is scored by the
+    command that seeds the demo).
+
+    Daily where the 7-day and 30-day deltas look (each has a stored score to compare with),
+    weekly before, which shows the half-year's trend at a third of the cost of 180 evaluations.
+    Replaying as of each instant reads only the signals dated up to it, so the history is what
+    the service would have stored had it run all along."""
+    first = daily + (days - daily) // 7 * 7  # weeks that end where the daily points begin
+    weekly = [end - timedelta(days=k) for k in range(first, daily, -7)]
+    return weekly + [end - timedelta(days=k) for k in range(daily, 0, -1)]
+
+
 def demo_signals(
     clients: Sequence[Client], *, end: datetime, days: int = 180, seed: int = 7
 ) -> list[StoredSignal]:

@@ -36,6 +36,7 @@ from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
 from rapport.signals.dbapi import compiled_sql, driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
+from rapport.signals.urls import mask_url
 from rapport.signals.writer import (
     StoreWriter,
     UpsertResult,
@@ -86,7 +87,7 @@ class Store:
         fixed one). Raises ``StoreError`` if the URL is invalid or the database is unreachable.
         """
         parsed = parse_url(url)
-        shown = parsed.render_as_string(hide_password=True)
+        shown = mask_url(parsed.render_as_string(hide_password=True))
         store = cls(shown, create_store_engine(parsed, shown), clock)
         try:
             store._migrate()

@@ -24,8 +24,12 @@ from rapport.api.exit_codes import RapportGroup
 from rapport.engine.errors import RapportError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rapport.api.service import Service
     from rapport.api.settings import Settings
+    from rapport.engine.loader import Ruleset
+    from rapport.signals.store import Store
 
 
 def global_options(ctx: typer.Context) -> dict[str, Any]:
@@ -53,12 +57,21 @@ def serve(
     watch: Annotated[
         bool | None, typer.Option(help="Reload rules when their files change (default on).")
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(help="Log one line per HTTP request (env RAPPORT_ACCESS_LOG; default off)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API, /metrics and live re-scoring until interrupted."""
     from rapport.api.settings import load_settings
 
     settings = load_settings(
-        **global_options(ctx), host=host, port=port, config_file=config, watch_rules=watch
+        **global_options(ctx),
+        host=host,
+        port=port,
+        config_file=config,
+        watch_rules=watch,
+        access_log=access_log,
     )
     run(settings, demo=demo)
 
@@ -86,7 +99,9 @@ def run(settings: Settings, *, demo: bool = False) -> None:
         flush=True,
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="info", access_log=False, timeout_graceful_shutdown=10)
+        uvicorn.Config(
+            app, log_level="info", access_log=settings.access_log, timeout_graceful_shutdown=10
+        )
     )
     server.run(sockets=[sock])
 
@@ -102,11 +117,24 @@ def seed_demo(service: Service) -> None:
     store = service.store
     if store.signal_count() > 0:
         return
-    sync_registry(
-        store,
-        load_bundle(service.settings.rules_dir, max_bytes=service.settings.max_rules_bytes).clients,
-    )
-    store.upsert_signals(demo_signals(store.clients(), end=service.clock()))
+    bundle = load_bundle(service.settings.rules_dir, max_bytes=service.settings.max_rules_bytes)
+    sync_registry(store, bundle.clients)
+    now = service.clock()
+    store.upsert_signals(demo_signals(store.clients(), end=now))
+    seed_demo_history(store, bundle.ruleset, now)
+
+
+def seed_demo_history(store: Store, ruleset: Ruleset, end: datetime) -> int:
+    """Replay the demo's score history: one stored evaluation per day of its 180 days before
+    ``end`` (``signals.demo.history_instants``), each as of its day, so that trends and 7d/30d
+    deltas show on the first run. Returns how many evaluations were stored."""
+    from rapport.api.pipeline import evaluate_store
+    from rapport.signals.demo import history_instants
+
+    instants = history_instants(end)
+    for moment in instants:
+        evaluate_store(store, ruleset, moment)
+    return len(instants)
 
 
 class BindError(RapportError):

@@ -143,7 +143,9 @@ def list_clients(
     """Clients with their latest score, grade, 7d/30d deltas and stale components."""
     service = service_of(request)
     snapshot = service.evaluator.snapshot
-    clients = [c for c in _registry(service) if principal.sees(c)]
+    registry = _registry(service)
+    _check_filters(service, registry, segment=segment, grade=grade)
+    clients = [c for c in registry if principal.sees(c)]
     if owner is not None:
         clients = [c for c in clients if owner_matches(c, owner)]
     if segment is not None:
@@ -161,6 +163,29 @@ def list_clients(
         as_of=snapshot.evaluation.as_of if snapshot else None,
         rules_version=snapshot.evaluation.rules_version if snapshot else None,
     )
+
+
+def _check_filters(
+    service: Service, registry: list[Client], *, segment: str | None, grade: str | None
+) -> None:
+    """422 for a ``segment`` or ``grade`` no client could have, naming the valid values, so that
+    a typo (``at-risk``, ``enterprize``) is not answered with an empty list. Valid segments are
+    the scorecard's and those of registered clients; valid grades are the scorecard's."""
+    bundle = service.rules.bundle
+    if segment is not None:
+        known = set(bundle.scorecard.segments) if bundle is not None else set()
+        known |= {c.segment for c in registry if c.segment is not None}
+        if segment not in known:
+            raise UnprocessableError(_unknown("segment", segment, sorted(known)))
+    if grade is not None and bundle is not None:
+        grades = [g.name for g in bundle.scorecard.grades]
+        if grade not in grades:
+            raise UnprocessableError(_unknown("grade", grade, grades))
+
+
+def _unknown(name: str, value: str, valid: list[str]) -> str:
+    listed = ", ".join(valid) if valid else "none defined"
+    return f"unknown {name} {value!r}; valid: {listed}"
 
 
 @router.get(

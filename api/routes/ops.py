@@ -3,6 +3,7 @@ and ``/metrics``."""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -16,6 +17,10 @@ from rapport.api.schemas import HealthOut, ReadyOut, ReloadOut
 from rapport.engine.errors import RapportError
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("rapport.api")
+
+#: What an unauthenticated probe learns when the store does not answer: no URL, no driver text.
+STORE_UNREACHABLE = "store unreachable"
 
 
 @router.get("/-/healthy", response_model=HealthOut)
@@ -30,14 +35,18 @@ def healthy() -> HealthOut:
     responses={503: {"model": ReadyOut, "description": "Not ready; checks say why"}},
 )
 def ready(request: Request) -> JSONResponse:
-    """Ready to serve: the store answers and valid rules are loaded (no authentication)."""
+    """Ready to serve: the store answers and valid rules are loaded (no authentication).
+
+    Anyone may ask, so the answer names no store URL nor the driver's message (which can name
+    hosts and users): ``store unreachable``; the server log has the masked details."""
     service = service_of(request)
     checks: dict[str, str] = {}
     try:
         service.store.ping()
         checks["store"] = "ok"
     except RapportError as error:
-        checks["store"] = str(error)
+        log.warning("not ready: %s", error)  # StoreError masks the URL's credentials itself
+        checks["store"] = STORE_UNREACHABLE
     bundle = service.rules.bundle
     checks["rules"] = "ok" if bundle is not None else "no valid rules loaded"
     ok = all(v == "ok" for v in checks.values())

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rapport.api.cli import app
+from rapport.api.cli import app, parse_instant
+from rapport.signals.demo import history_instants
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 AS_OF = "2026-06-30T00:00:00Z"
@@ -97,7 +98,9 @@ def test_score_explain_and_history(run) -> None:  # type: ignore[no-untyped-def]
 
     history = run("history", client, "--format", "json")
     assert history.exit_code == 0, history.output
-    assert len(json.loads(history.stdout)) == 2
+    # The demo's replayed history (signals.demo.history_instants), its own score, then `score`.
+    demo_end = parse_instant("2026-06-01")
+    assert len(json.loads(history.stdout)) == len(history_instants(demo_end)) + 2
 
 
 def test_unknown_client_is_a_clear_error(run) -> None:  # type: ignore[no-untyped-def]

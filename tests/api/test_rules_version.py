@@ -104,7 +104,25 @@ def test_rules_version_of_a_changed_tree_is_dirty(repo: Path, change: str) -> No
     else:
         (rules / "clients.yaml").write_text("version: 1\nclients: []\n")
 
-    assert rules_version(rules) == f"{commit}+dirty"
+    dirty = content_hash(rules).removeprefix("sha256:")[:8]
+    assert rules_version(rules) == f"{commit}+dirty.{dirty}"
+
+
+@needs_git
+def test_different_uncommitted_edits_are_different_versions(repo: Path) -> None:
+    rules = repo / "rules"
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "rules")
+    commit = _git(repo, "rev-parse", "HEAD")[:12]
+    versions = []
+    for weight in ("2", "3", "2"):
+        (rules / "scorecard.yaml").write_text(MINIMAL.replace("weight: 1", f"weight: {weight}"))
+        versions.append(rules_version(rules))
+    assert all(v.startswith(f"{commit}+dirty.") and len(v) == 12 + 7 + 8 for v in versions)
+    assert versions[0] != versions[1], "a second, different edit must be a new version"
+    assert versions[0] == versions[2], "the same content is the same version"
+    (rules / "scorecard.yaml").write_text(MINIMAL)
+    assert rules_version(rules) == commit, "undoing the edits is the clean version again"
 
 
 @needs_git
