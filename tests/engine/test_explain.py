@@ -160,8 +160,8 @@ Caps and floors (weighted average 62.5):
       A sev1 incident is open.
 
 Since 2026-06-23 00:00 UTC: 97.0 -> 40.0 (-57.0), grade healthy -> at_risk
-  responsiveness    -27.0 (72.0 -> 45.0)
-  delivery_on_time  -7.5 (25.0 -> 17.5)"""
+  responsiveness    -27.0 (72.0 -> 45.0; points 96.0 -> 60.0)
+  delivery_on_time  -7.5 (25.0 -> 17.5; points 100.0 -> 70.0)"""
 
 
 def test_rendered_explanation_names_every_component_the_cap_and_the_change() -> None:
