@@ -285,7 +285,8 @@ def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None
         earlier=earlier,
         evidence=evaluated.evidence(),
     )
-    out.print(render_explanation(explanation), markup=False)
+    # No markup and no emoji codes: an event id like `...:100:` is text, not an emoji.
+    out.print(render_explanation(explanation), markup=False, emoji=False)
 
 
 @app.command("history")

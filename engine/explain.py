@@ -96,7 +96,10 @@ class ComponentMove(_Model):
 
 
 class Change(_Model):
-    """The difference from the previous score; ``score_delta`` is None when either is unscored."""
+    """The difference from the previous score; ``score_delta`` is None when either is unscored.
+
+    ``limits_added`` are the caps and floors that hold now and did not then, ``limits_removed``
+    the reverse: a cap can move the score more than every component together."""
 
     previous_as_of: datetime
     previous_score: float | None
@@ -104,6 +107,8 @@ class Change(_Model):
     score_delta: float | None
     grade_changed: bool
     movers: list[ComponentMove]
+    limits_added: list[str] = []
+    limits_removed: list[str] = []
 
 
 class Comparison(_Model):
@@ -381,6 +386,8 @@ def _change(current: ClientScore, previous: ClientScore) -> Change:
             )
     # Biggest first; ties keep scorecard order so the text is stable.
     moves.sort(key=lambda m: -abs(m.delta))
+    now = {lim.id for lim in current.limits}
+    then = {lim.id for lim in previous.limits}
     return Change(
         previous_as_of=previous.as_of,
         previous_score=previous.score,
@@ -388,6 +395,8 @@ def _change(current: ClientScore, previous: ClientScore) -> Change:
         score_delta=delta,
         grade_changed=current.grade != previous.grade,
         movers=moves[:TOP_MOVERS],
+        limits_added=[lim.id for lim in current.limits if lim.id not in then],
+        limits_removed=[lim.id for lim in previous.limits if lim.id not in now],
     )
 
 
@@ -526,6 +535,8 @@ def _change_lines(change: Change, e: Explanation) -> list[str]:
             f"  {move.id:<{width}}  {move.delta:+.1f} "
             f"({move.before:.1f} -> {move.after:.1f}{points})"
         )
+    lines += [f"  {lid} now holds (it did not then)" for lid in change.limits_added]
+    lines += [f"  {lid} no longer holds (it did then)" for lid in change.limits_removed]
     return lines
 
 

@@ -129,10 +129,12 @@ EXPECTED_COMPARISONS = (
     "7 days before (stored 2026-06-23 00:00 UTC): 69.3 -> 40.0 (-29.3), grade watch -> at_risk\n"
     "  responsiveness  -7.7 (32.7 -> 25.0; points 98.0 -> 75.0)\n"
     "  delivery        -5.6 (16.7 -> 11.1; points 50.0 -> 33.3)\n"
+    "  open_sev1 now holds (it did not then)\n"
     "30 days before (stored 2026-05-31 00:00 UTC): 95.0 -> 40.0 (-55.0), grade healthy -> at_risk\n"
     "  delivery        -38.9 (50.0 -> 11.1; points 100.0 -> 33.3)\n"
     "  responsiveness  +25.0 (0.0 -> 25.0; points none -> 75.0)\n"
-    "  satisfaction    -25.0 (45.0 -> 20.0; points 90.0 -> 60.0)"
+    "  satisfaction    -25.0 (45.0 -> 20.0; points 90.0 -> 60.0)\n"
+    "  open_sev1 now holds (it did not then)"
 )
 
 
@@ -231,6 +233,8 @@ def test_api_explain_compares_with_7_and_30_days_before(server: LiveServer) -> N
     assert week["change"]["score_delta"] == pytest.approx(40.0 - 208 / 3)
     assert week["change"]["previous_grade"] == "watch"
     assert [m["id"] for m in week["change"]["movers"]] == ["responsiveness", "delivery"]
+    assert week["change"]["limits_added"] == ["open_sev1"]  # i-9 opened after T−7d
+    assert week["change"]["limits_removed"] == []
     assert month["change"]["score_delta"] == pytest.approx(-55.0)
     assert [m["id"] for m in month["change"]["movers"]] == [
         "delivery",
