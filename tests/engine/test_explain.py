@@ -161,7 +161,8 @@ Caps and floors (weighted average 62.5):
 
 Since 2026-06-23 00:00 UTC: 97.0 -> 40.0 (-57.0), grade healthy -> at_risk
   responsiveness    -27.0 (72.0 -> 45.0; points 96.0 -> 60.0)
-  delivery_on_time  -7.5 (25.0 -> 17.5; points 100.0 -> 70.0)"""
+  delivery_on_time  -7.5 (25.0 -> 17.5; points 100.0 -> 70.0)
+  open_sev1 now holds (it did not then)"""
 
 
 def test_rendered_explanation_names_every_component_the_cap_and_the_change() -> None:
@@ -422,6 +423,7 @@ def test_comparisons_name_the_movers_and_say_when_history_is_short() -> None:
         "at_risk\n"
         "  responsiveness    -27.0 (72.0 -> 45.0; points 96.0 -> 60.0)\n"
         "  delivery_on_time  -7.5 (25.0 -> 17.5; points 100.0 -> 70.0)\n"
+        "  open_sev1 now holds (it did not then)\n"
         "30 days before: no stored score at or before 2026-05-31 00:00 UTC"
     ) in text
     assert "Since" not in text  # no separate `previous` was given
