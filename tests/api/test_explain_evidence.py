@@ -18,7 +18,6 @@ is NPS 9 at T−45d → 90: (100 + 90) / 2 = 95, healthy.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,9 +176,7 @@ def test_cli_explain_says_when_history_does_not_reach_back_that_far(cli: Any) ->
     result = cli("explain", "acme", "--as-of", days(20).isoformat())
     assert result.exit_code == 0, result.output
     assert "7 days before (stored 2026-05-31 00:00 UTC): 95.0 -> " in result.output
-    assert (
-        "30 days before: no stored score at or before 2026-05-11 00:00 UTC" in result.output
-    )
+    assert "30 days before: no stored score at or before 2026-05-11 00:00 UTC" in result.output
 
 
 # --- GET /api/v1/clients/{id}/explain ---------------------------------------------------------
