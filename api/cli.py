@@ -264,8 +264,9 @@ def score_command(ctx: typer.Context, as_of: AsOf = None, output: Format = "tabl
 
 @app.command("explain")
 def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None:
-    """Why CLIENT has its score: each component, what was missing, caps, and what changed."""
-    from rapport.api.pipeline import evaluate_store, sync_registry
+    """Why CLIENT has its score: each component and the events behind it, what was missing,
+    caps, and what changed against its stored scores 7 and 30 days before."""
+    from rapport.api.pipeline import earlier_scores, evaluate_client, sync_registry
     from rapport.engine.explain import explain, render_explanation
 
     settings = settings_of(ctx)
@@ -277,15 +278,20 @@ def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None
         if known is None:
             raise NoSuchClientError(client, " (see `rapport score`)")
         stale, covered = source_kinds(store, bundle, moment)
-        evaluation = evaluate_store(
-            store, bundle.ruleset, moment, stale=stale, covered=covered, persist=False
+        # This client alone: explaining one must not score the whole registry.
+        evaluated = evaluate_client(
+            store, bundle.ruleset, known, moment, stale=stale, covered=covered
         )
-        previous = store.latest_score(client, before=moment)
-    current = evaluation.record(evaluation.row(client))
-    if previous is not None and previous.as_of >= current.as_of:
-        previous = None
-    text = render_explanation(explain(current, bundle.scorecard, previous, known.segment))
-    out.print(text, markup=False)
+        earlier = earlier_scores(store, client, moment)
+    explanation = explain(
+        evaluated.record(),
+        evaluated.scorecard,
+        segment=known.segment,
+        earlier=earlier,
+        evidence=evaluated.evidence(),
+    )
+    # No markup and no emoji codes: an event id like `...:100:` is text, not an emoji.
+    out.print(render_explanation(explanation), markup=False, emoji=False)
 
 
 @app.command("history")

@@ -31,17 +31,14 @@ from rapport.api.metrics import (
     ServiceMetrics,
     render_client_metrics,
 )
-from rapport.api.pipeline import evaluate_store, sync_registry
+from rapport.api.pipeline import ClientEvaluation, evaluate_client, evaluate_store, sync_registry
 from rapport.api.reload import RulesHolder
 from rapport.api.settings import Settings
 from rapport.engine.errors import RulesError
 from rapport.engine.frame import ClientSet
-from rapport.engine.kinds import known_kinds
 from rapport.engine.result import ClientScore, Evaluation, Status
-from rapport.engine.scoring import evaluate
 from rapport.signals.collector_state import run_summaries
 from rapport.signals.collectors.config import CollectorsConfig
-from rapport.signals.frames import build_signal_set
 from rapport.signals.model import Client
 from rapport.signals.store import Store
 
@@ -260,14 +257,26 @@ class Evaluator:
 
     def _score_one(self, client: Client, as_of: datetime) -> ClientScore:
         """``_score`` for one client, reading only its signals (by the store's client index)."""
+        return self._evaluate_one(client, as_of).record()
+
+    def evaluate_client(self, client: Client, as_of: datetime | None = None) -> ClientEvaluation:
+        """One client evaluated on its own with the arrays its score came from (for explain's
+        evidence), as of ``as_of`` or else the latest evaluation's instant (the clock's now
+        before the first). Nothing is stored; no other client is scored."""
+        snapshot = self._snapshot
+        if as_of is not None:
+            moment = as_of
+        elif snapshot is not None:
+            moment = snapshot.evaluation.as_of
+        else:
+            moment = self._clock()
+        return self._evaluate_one(client, moment)
+
+    def _evaluate_one(self, client: Client, as_of: datetime) -> ClientEvaluation:
         ruleset = self._rules.current().ruleset
         stale = self._stale(as_of) if self._stale is not None else None
         covered = self._covered(as_of) if self._covered is not None else None
-        clients = ClientSet.of([client.id], [client.segment])
-        kinds = known_kinds(ruleset.scorecard.signals)
-        rows = self._store.client_signals(client.id, kinds, as_of)
-        signals = build_signal_set(clients, rows, stale, covered)
-        return evaluate(ruleset.scorecard, clients, signals, as_of, ruleset.version).record(0)
+        return evaluate_client(self._store, ruleset, client, as_of, stale=stale, covered=covered)
 
     def _deltas(self, evaluation: Evaluation, cutoff: datetime) -> dict[str, float]:
         past = self._store.scores_at(cutoff)
@@ -414,6 +423,10 @@ class Service:
         """One client's score as of ``as_of`` (default: the latest evaluation); see
         ``Evaluator.score_client``."""
         return self.evaluator.score_client(client, as_of)
+
+    def evaluate_client(self, client: Client, as_of: datetime | None = None) -> ClientEvaluation:
+        """One client scored on its own with its arrays; see ``Evaluator.evaluate_client``."""
+        return self.evaluator.evaluate_client(client, as_of)
 
     def _rules_changed(self, bundle: RulesBundle) -> None:
         # clients.yaml is part of the rules directory: the clients it lists follow the file.

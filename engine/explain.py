@@ -1,19 +1,24 @@
-"""Why a client has its score: every component in words, what was missing, caps, and what changed.
+"""Why a client has its score: every component in words, the events behind it, what was missing,
+caps, and what changed.
 
-``explain`` turns one ``ClientScore`` (and optionally the one before it) into an ``Explanation``,
-a JSON-able model the API serves as is; ``render_explanation`` prints it as plain text for the
-CLI. Both are pure: the scorecard says what each component measures, the scores say the rest.
+``explain`` turns one ``ClientScore`` into an ``Explanation``, a JSON-able model the API serves as
+is; ``render_explanation`` prints it as plain text for the CLI (and alert emails). Optional inputs
+add to it: the stored scores at least ``COMPARE_SPANS`` (7 and 30 days) before (``earlier``: what
+moved the score since), the ``ClientEvidence`` of ``engine.evidence`` (the concrete signals behind
+each component and limit), and one ``previous`` score for an explicit comparison. Both are pure:
+the scorecard says what each component measures, the scores and evidence say the rest.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from rapport.engine.aggregate_table import aggregate_named
+from rapport.engine.evidence import ClientEvidence, EvidenceList
 from rapport.engine.model import (
     BUILTIN_KINDS,
     AttrMeasure,
@@ -24,6 +29,7 @@ from rapport.engine.model import (
     Neutral,
     Scorecard,
     WhereValue,
+    parse_duration,
 )
 from rapport.engine.result import (
     INSUFFICIENT_DATA,
@@ -37,6 +43,8 @@ from rapport.engine.result import (
 _BOUND_TOLERANCE = 1e-9
 #: How many components "moved the score most" are listed in a change.
 TOP_MOVERS = 3
+#: How far back explain compares by default: the stored score at least this long before.
+COMPARE_SPANS = ("7d", "30d")
 
 
 class _Model(BaseModel):
@@ -61,6 +69,7 @@ class ComponentExplanation(_Model):
     status: StatusName
     note: str | None
     policy: str | None
+    evidence: EvidenceList | None = None
 
 
 class LimitExplanation(_Model):
@@ -71,19 +80,26 @@ class LimitExplanation(_Model):
     limit: float
     reason: str
     bound: bool
+    evidence: EvidenceList | None = None
 
 
 class ComponentMove(_Model):
-    """How much one component's contribution changed since the previous score."""
+    """How much one component's contribution changed since the previous score (``before`` and
+    ``after``), and its points then and now (None where it had none)."""
 
     id: str
     before: float
     after: float
     delta: float
+    points_before: float | None = None
+    points_after: float | None = None
 
 
 class Change(_Model):
-    """The difference from the previous score; ``score_delta`` is None when either is unscored."""
+    """The difference from the previous score; ``score_delta`` is None when either is unscored.
+
+    ``limits_added`` are the caps and floors that hold now and did not then, ``limits_removed``
+    the reverse: a cap can move the score more than every component together."""
 
     previous_as_of: datetime
     previous_score: float | None
@@ -91,6 +107,17 @@ class Change(_Model):
     score_delta: float | None
     grade_changed: bool
     movers: list[ComponentMove]
+    limits_added: list[str] = []
+    limits_removed: list[str] = []
+
+
+class Comparison(_Model):
+    """The score against the stored one at least ``span`` (``"7d"``) before the explained instant,
+    i.e. at or before ``cutoff``; ``change`` is None when the history does not reach that far."""
+
+    span: str
+    cutoff: datetime
+    change: Change | None
 
 
 class Explanation(_Model):
@@ -101,6 +128,8 @@ class Explanation(_Model):
     components; None for a score stored before coverage existed) and ``min_coverage`` the
     scorecard's threshold. A client graded ``insufficient_data`` has no ``score``; its
     ``provisional_score`` is what the data there is would give, shown but not to be acted on.
+    ``comparisons`` set the score against the stored ones 7 and 30 days before (``earlier``);
+    ``change`` is the one explicit comparison (the API's ``compare``, default 7 days).
     """
 
     client: str
@@ -117,6 +146,7 @@ class Explanation(_Model):
     components: list[ComponentExplanation]
     limits: list[LimitExplanation]
     change: Change | None
+    comparisons: list[Comparison] = []
 
 
 def explain(
@@ -124,17 +154,33 @@ def explain(
     scorecard: Scorecard,
     previous: ClientScore | None = None,
     segment: str | None = None,
+    *,
+    earlier: Mapping[str, ClientScore | None] | None = None,
+    evidence: ClientEvidence | None = None,
 ) -> Explanation:
     """Explain ``current`` using the components ``scorecard`` gives ``segment``.
 
-    ``previous`` (an earlier score of the same client) adds the change since then. A component in
-    the score but not in the scorecard (the rules changed since) is described as unknown.
+    ``previous`` (an earlier score of the same client) adds the change since then. ``earlier``
+    maps spans (``"7d"``, in ``COMPARE_SPANS`` order) to the stored score at least that long
+    before ``current`` (None: no history that far back), each a ``Comparison``. ``evidence`` (of
+    ``engine.evidence.evidence_of``, from the arrays ``current`` was computed from) lists the
+    events behind each component and applied limit. A component in the score but not in the
+    scorecard (the rules changed since) is described as unknown.
     """
     specs = scorecard.components_for(segment)
     unlimited = _unlimited_score(current)
+    found = evidence.components if evidence is not None else {}
     components = [
-        _component(cid, specs.get(cid), scored, scorecard)
+        _component(cid, specs.get(cid), scored, scorecard).model_copy(
+            update={"evidence": found.get(cid)}
+        )
         for cid, scored in current.components.items()
+    ]
+    limits = [
+        lim.model_copy(update={"evidence": evidence.limits.get(lim.id)})
+        if evidence is not None
+        else lim
+        for lim in _limits(current.limits, unlimited, _bounded(current))
     ]
     return Explanation(
         client=current.client,
@@ -149,9 +195,26 @@ def explain(
         min_coverage=scorecard.min_coverage,
         provisional_score=current.provisional_score,
         components=components,
-        limits=_limits(current.limits, unlimited, _bounded(current)),
+        limits=limits,
         change=_change(current, previous) if previous is not None else None,
+        comparisons=[
+            _comparison(span, current, before) for span, before in (earlier or {}).items()
+        ],
     )
+
+
+def compare_cutoff(as_of: datetime, span: str) -> datetime:
+    """The instant a score ``span`` earlier than ``as_of`` is at or before (ValueError, or
+    OverflowError out of ``datetime``'s range, for an unusable span)."""
+    return as_of - timedelta(seconds=parse_duration(span))
+
+
+def _comparison(span: str, current: ClientScore, before: ClientScore | None) -> Comparison:
+    cutoff = compare_cutoff(current.as_of, span)
+    if before is not None and before.as_of > cutoff:
+        before = None  # not that far back: never compare with a nearer score under this label
+    change = None if before is None else _change(current, before)
+    return Comparison(span=span, cutoff=cutoff, change=change)
 
 
 def _bounded(score: ClientScore) -> float | None:
@@ -311,9 +374,20 @@ def _change(current: ClientScore, previous: ClientScore) -> Change:
         before = previous.components[cid].contribution if cid in previous.components else 0.0
         after = current.components[cid].contribution if cid in current.components else 0.0
         if before != after:
-            moves.append(ComponentMove(id=cid, before=before, after=after, delta=after - before))
+            moves.append(
+                ComponentMove(
+                    id=cid,
+                    before=before,
+                    after=after,
+                    delta=after - before,
+                    points_before=_points(previous, cid),
+                    points_after=_points(current, cid),
+                )
+            )
     # Biggest first; ties keep scorecard order so the text is stable.
     moves.sort(key=lambda m: -abs(m.delta))
+    now = {lim.id for lim in current.limits}
+    then = {lim.id for lim in previous.limits}
     return Change(
         previous_as_of=previous.as_of,
         previous_score=previous.score,
@@ -321,7 +395,14 @@ def _change(current: ClientScore, previous: ClientScore) -> Change:
         score_delta=delta,
         grade_changed=current.grade != previous.grade,
         movers=moves[:TOP_MOVERS],
+        limits_added=[lim.id for lim in current.limits if lim.id not in then],
+        limits_removed=[lim.id for lim in previous.limits if lim.id not in now],
     )
+
+
+def _points(score: ClientScore, cid: str) -> float | None:
+    found = score.components.get(cid)
+    return None if found is None else found.points
 
 
 # --- text ----------------------------------------------------------------------------------------
@@ -333,8 +414,14 @@ def render_explanation(explanation: Explanation) -> str:
     lines = [_headline(explanation), *([] if coverage is None else [coverage]), ""]
     lines += _component_lines(explanation.components)
     lines += _limit_lines(explanation)
-    if explanation.change is not None:
-        lines += ["", *_change_lines(explanation.change, explanation)]
+    if explanation.comparisons:
+        lines.append("")
+        for comparison in explanation.comparisons:
+            lines += _comparison_lines(comparison, explanation)
+    change = explanation.change
+    compared = {c.change.previous_as_of for c in explanation.comparisons if c.change is not None}
+    if change is not None and change.previous_as_of not in compared:
+        lines += ["", *_change_lines(change, explanation)]
     return "\n".join(lines)
 
 
@@ -378,6 +465,22 @@ def _component_lines(components: list[ComponentExplanation]) -> list[str]:
         lines.append(f"      {c.measured}: {value}")
         if c.policy is not None:
             lines.append(f"      missing data -> {c.policy}")
+        lines += _evidence_lines(c.evidence)
+    return lines
+
+
+def _evidence_lines(evidence: EvidenceList | None) -> list[str]:
+    """``      - i-77: sev1 on payments, opened 2026-11-15 08:00 UTC, still open (111.9 h)``."""
+    if evidence is None or not evidence.events:
+        return []
+    lines = []
+    if evidence.seen_as_of is not None:
+        lines.append(f"      read as of {_when(evidence.seen_as_of)}:")
+    for event in evidence.events:
+        ident = f"{event.event_id}: " if event.event_id is not None else ""
+        lines.append(f"      - {ident}{event.why}")
+    if evidence.more:
+        lines.append(f"      ... and {evidence.more} more")
     return lines
 
 
@@ -390,7 +493,28 @@ def _limit_lines(e: Explanation) -> list[str]:
         effect = "set the score" if lim.bound else "held, but did not set the score"
         lines.append(f"  {lim.id} ({lim.kind} at {lim.limit:g}): {effect}")
         lines.append(f"      {lim.reason}")
+        lines += _evidence_lines(lim.evidence)
     return lines
+
+
+def _comparison_lines(comparison: Comparison, e: Explanation) -> list[str]:
+    """One comparison: the score and grade then and now, and the components that moved it."""
+    span = _span_words(comparison.span)
+    if comparison.change is None:
+        return [f"{span} before: no stored score at or before {_when(comparison.cutoff)}"]
+    change = comparison.change
+    head, *movers = _change_lines(change, e)
+    stored = head.removeprefix(f"Since {_when(change.previous_as_of)}")
+    return [f"{span} before (stored {_when(change.previous_as_of)}){stored}", *movers]
+
+
+def _span_words(span: str) -> str:
+    """``"7d"`` → ``"7 days"``; a span that is no whole number of days stays as written."""
+    seconds = parse_duration(span)
+    days = seconds / 86400
+    if days == int(days):
+        return f"{int(days)} day{'s' if days != 1 else ''}"
+    return span.strip()
 
 
 def _change_lines(change: Change, e: Explanation) -> list[str]:
@@ -404,10 +528,20 @@ def _change_lines(change: Change, e: Explanation) -> list[str]:
     lines = [f"Since {_when(change.previous_as_of)}: {before} -> {after}{delta}, {grade}"]
     width = max((len(m.id) for m in change.movers), default=0)
     for move in change.movers:
+        points = ""
+        if move.points_before is not None or move.points_after is not None:
+            points = f"; points {_maybe(move.points_before)} -> {_maybe(move.points_after)}"
         lines.append(
-            f"  {move.id:<{width}}  {move.delta:+.1f} ({move.before:.1f} -> {move.after:.1f})"
+            f"  {move.id:<{width}}  {move.delta:+.1f} "
+            f"({move.before:.1f} -> {move.after:.1f}{points})"
         )
+    lines += [f"  {lid} now holds (it did not then)" for lid in change.limits_added]
+    lines += [f"  {lid} no longer holds (it did then)" for lid in change.limits_removed]
     return lines
+
+
+def _maybe(points: float | None) -> str:
+    return "none" if points is None else f"{points:.1f}"
 
 
 def _when(moment: datetime) -> str:

@@ -137,11 +137,7 @@ class Measurer:
             kinds = " or ".join(aggregate.kinds)
             why = f"{m.aggregate} is an aggregate of {kinds} signals"
             raise ScoringError(f"signal {m.signal!r}", why)
-        view = self.view(m.signal, m.window)
-        values = None if aggregate.counts else view.measure(m.measure)
-        keep = _events(view, m, values)
-        if aggregate.only is not None:
-            keep = _both(keep, view.column(aggregate.only))
+        view, values, keep = self.matching(m)
         pick = _picker(keep)
         groups = pick(view.column("client"))
         count = np.bincount(groups, minlength=self.n_clients)
@@ -157,6 +153,19 @@ class Measurer:
         else:
             value[count < needed] = np.nan
         return Measured(value, count, needed, m.window, flat, m.signal, unknown)
+
+    def matching(self, m: Measurement) -> tuple[EventView, FloatArray | None, BoolArray | None]:
+        """The events ``m``'s aggregate runs over: its view (kind, window, instant), the measure
+        per event of the view (None for an aggregate that counts) and which of the view's events
+        match (``where``, a measure, the aggregate's own flag; None = all). The one home of that
+        selection: scores and explain's evidence both read it."""
+        aggregate = aggregate_of(m)
+        view = self.view(m.signal, m.window)
+        values = None if aggregate.counts else view.measure(m.measure)
+        keep = _events(view, m, values)
+        if aggregate.only is not None:
+            keep = _both(keep, view.column(aggregate.only))
+        return view, values, keep
 
     def known(self, kind: str) -> BoolArray:
         """Per client, whether no events of ``kind`` can be read as a measured zero: a covering

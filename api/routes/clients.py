@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from rapport.api.auth import Principal, require
 from rapport.api.errors import ForbiddenError, NotFoundError, UnprocessableError
 from rapport.api.owners import client_owner_slug, owner_matches
+from rapport.api.pipeline import earlier_scores
 from rapport.api.routes import AUTH_ERRORS, errors, service_of
 from rapport.api.schemas import (
     ClientDetail,
@@ -32,9 +33,15 @@ from rapport.api.schemas import (
     RegistryResult,
 )
 from rapport.api.service import Service, Snapshot
-from rapport.engine.explain import Explanation, explain, render_explanation
+from rapport.engine.explain import (
+    COMPARE_SPANS,
+    Explanation,
+    compare_cutoff,
+    explain,
+    render_explanation,
+)
 from rapport.engine.model import parse_duration
-from rapport.engine.result import INSUFFICIENT_DATA, ClientScore
+from rapport.engine.result import INSUFFICIENT_DATA
 from rapport.signals.model import Client
 
 router = APIRouter(prefix="/api/v1", tags=["clients"])
@@ -262,34 +269,58 @@ def explain_client(
     client_id: str,
     as_of: datetime | None = None,
     compare: Annotated[
-        str, Query(pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$", description="e.g. 7d")
-    ] = "7d",
+        str | None,
+        Query(
+            pattern=r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$",
+            description="also compare with the stored score at least this long before (e.g. "
+            "1d); `change` holds it (default: the 7d comparison)",
+        ),
+    ] = None,
     format: Literal["json", "text"] = "json",  # the query parameter's public name
 ) -> Response:
-    """Why the client scores what it does (at ``as_of``, default: the latest evaluation), and
-    what changed against its stored score ``compare`` earlier."""
+    """Why the client scores what it does (at ``as_of``, default: the latest evaluation's
+    instant), the events behind each component and cap (``evidence``), and what changed against
+    its stored scores at least 7 and 30 days earlier (``comparisons``) — and ``compare`` earlier,
+    when given. The client is scored on its own, and its score and evidence come from that one
+    evaluation's arrays, so they cannot disagree."""
     service = service_of(request)
     client = _visible_client(service, principal, client_id)
     moment = _as_utc(as_of, "as_of")
-    scorecard = service.rules.current().scorecard
-    current = _score_at(service, client, moment)
+    spans, chosen = _compared_spans(compare)
+    evaluated = service.evaluate_client(client, moment)
+    current = evaluated.record()
     try:
-        window = timedelta(seconds=parse_duration(compare))
-        # "at least `compare` earlier": the store's `before` is exclusive, hence the microsecond.
-        cutoff = current.as_of - window + timedelta(microseconds=1)
+        earlier = earlier_scores(service.store, client_id, current.as_of, spans)
     except (ValueError, OverflowError):
         raise UnprocessableError(f"compare {compare!r} is not a usable duration") from None
-    previous = service.store.latest_score(client_id, before=cutoff)
-    explanation = explain(current, scorecard, previous, client.segment)
+    explanation = explain(
+        current,
+        evaluated.scorecard,
+        earlier[chosen],
+        client.segment,
+        earlier=earlier,
+        evidence=evaluated.evidence(),
+    )
     if format == "text":
         return PlainTextResponse(render_explanation(explanation))
     return Response(explanation.model_dump_json(), media_type="application/json")
 
 
-def _score_at(service: Service, client: Client, as_of: datetime | None) -> ClientScore:
-    """The client's score from the latest evaluation, or as of another instant (the service's
-    pipeline: the same rules, staleness and clock as every evaluation)."""
-    return service.score_client(client, as_of)
+def _compared_spans(compare: str | None) -> tuple[list[str], str]:
+    """The spans to compare with (7d, 30d, and ``compare`` unless it equals one of them), and
+    the one ``change`` reports (``compare``'s, default 7d); 422 for an unusable ``compare``."""
+    spans = list(COMPARE_SPANS)
+    if compare is None:
+        return spans, spans[0]
+    try:
+        seconds = parse_duration(compare)
+        compare_cutoff(EARLIEST, compare)  # a span reaching out of datetime's range is refused
+    except (ValueError, OverflowError):
+        raise UnprocessableError(f"compare {compare!r} is not a usable duration") from None
+    same = next((span for span in spans if parse_duration(span) == seconds), None)
+    if same is not None:
+        return spans, same
+    return [*spans, compare], compare
 
 
 # --- the registry ----------------------------------------------------------------------------

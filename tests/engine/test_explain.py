@@ -160,8 +160,9 @@ Caps and floors (weighted average 62.5):
       A sev1 incident is open.
 
 Since 2026-06-23 00:00 UTC: 97.0 -> 40.0 (-57.0), grade healthy -> at_risk
-  responsiveness    -27.0 (72.0 -> 45.0)
-  delivery_on_time  -7.5 (25.0 -> 17.5)"""
+  responsiveness    -27.0 (72.0 -> 45.0; points 96.0 -> 60.0)
+  delivery_on_time  -7.5 (25.0 -> 17.5; points 100.0 -> 70.0)
+  open_sev1 now holds (it did not then)"""
 
 
 def test_rendered_explanation_names_every_component_the_cap_and_the_change() -> None:
@@ -399,3 +400,37 @@ def measurement(**fields: Any) -> Measurement:
 )
 def test_measurements_in_words(fields: dict[str, Any], words: str) -> None:
     assert describe_measurement(measurement(**fields), SCORECARD) == words
+
+
+# --- comparisons with 7 and 30 days before --------------------------------------------------------
+
+MONTH_BEFORE = datetime(2026, 5, 31, tzinfo=UTC)
+
+
+def test_comparisons_name_the_movers_and_say_when_history_is_short() -> None:
+    # 7 days before is PREVIOUS (97, healthy); nothing is stored 30 days before.
+    e = explain(CURRENT, SCORECARD, earlier={"7d": PREVIOUS, "30d": None})
+    week, month = e.comparisons
+    assert week.change is not None and week.change.score_delta == pytest.approx(-57.0)
+    assert [(m.id, m.points_before, m.points_after) for m in week.change.movers] == [
+        ("responsiveness", 96.0, 60.0),
+        ("delivery_on_time", 100.0, 70.0),
+    ]
+    assert month.change is None and month.cutoff == MONTH_BEFORE
+    text = render_explanation(e)
+    assert (
+        "7 days before (stored 2026-06-23 00:00 UTC): 97.0 -> 40.0 (-57.0), grade healthy -> "
+        "at_risk\n"
+        "  responsiveness    -27.0 (72.0 -> 45.0; points 96.0 -> 60.0)\n"
+        "  delivery_on_time  -7.5 (25.0 -> 17.5; points 100.0 -> 70.0)\n"
+        "  open_sev1 now holds (it did not then)\n"
+        "30 days before: no stored score at or before 2026-05-31 00:00 UTC"
+    ) in text
+    assert "Since" not in text  # no separate `previous` was given
+
+
+def test_a_score_nearer_than_the_span_is_not_compared_under_its_label() -> None:
+    # A score from yesterday handed in as "7 days before" is refused: it is not that far back.
+    yesterday = PREVIOUS.model_copy(update={"as_of": datetime(2026, 6, 29, tzinfo=UTC)})
+    (week,) = explain(CURRENT, SCORECARD, earlier={"7d": yesterday}).comparisons
+    assert week.change is None
