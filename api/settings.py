@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     # --- notifications (rapport.api.notify) ---
     smtp_url: str | None = Field(
         default=None,
-        description="smtp://[user@]host[:587][?starttls=true] or smtps://host[:465]; unset: .eml files",
+        description="smtp://[user@]host[:587][?starttls=true] or smtps://host; unset: .eml files",
     )
     smtp_password: SecretStr | None = Field(default=None, description="the SMTP user's password")
     smtp_ca_file: Path | None = Field(
@@ -143,9 +143,9 @@ class Settings(BaseSettings):
     )
     grafana_url: str | None = Field(default=None, description="Grafana base URL for board links")
     webhooks: tuple[WebhookSpec, ...] = Field(default=(), description="webhooks for alert notices")
-    quiet_hours: Annotated[
-        str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-    ] | None = Field(default=None, description="HH:MM-HH:MM in each recipient's zone: defer email")
+    quiet_hours: (
+        Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")] | None
+    ) = Field(default=None, description="HH:MM-HH:MM in each recipient's zone: defer email")
     digest_hour: int | None = Field(
         default=None, ge=0, le=23, description="send each PM one digest email at this local hour"
     )

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import (
-    RowMapping,
     Boolean,
     Column,
     Double,
     Index,
     Integer,
     MetaData,
+    RowMapping,
     Table,
     Text,
     func,
@@ -211,9 +211,7 @@ def retry_failed(store: Store, *, now: float, keys: Collection[str] | None = Non
     attempts reset; returns how many."""
     t = outbox
     statement = (
-        update(t)
-        .where(t.c.state == "failed")
-        .values(state="pending", attempts=0, next_attempt=now)
+        update(t).where(t.c.state == "failed").values(state="pending", attempts=0, next_attempt=now)
     )
     with store._locked("Cannot write to") as (connection, _):
         if keys is None:

@@ -50,7 +50,7 @@ def outbox_command(
     if state is not None and state not in outbox.STATES:
         raise typer.BadParameter(f"must be one of {', '.join(outbox.STATES)}", param_hint="--state")
     with Store.open(ctx.obj.database_url) as store:
-        rows = outbox.entries(store, state, limit=limit)  # type: ignore[arg-type]
+        rows = outbox.entries(store, state, limit=limit)
         counted = outbox.counts(store)
     table = Table(title="Outbox " + ", ".join(f"{k}: {v}" for k, v in counted.items()))
     for name in ("state", "channel", "recipient", "attempts", "next attempt", "key", "last error"):
@@ -71,7 +71,9 @@ def outbox_command(
 @notify_app.command("retry")
 def retry_command(
     ctx: typer.Context,
-    keys: Annotated[list[str] | None, typer.Argument(help="Entry keys (default: every failed one).")] = None,
+    keys: Annotated[
+        list[str] | None, typer.Argument(help="Entry keys (default: every failed one).")
+    ] = None,
 ) -> None:
     """Put failed outbox entries back to pending, due now."""
     from rapport.signals import outbox
@@ -105,5 +107,5 @@ def test_email_command(
     with Store.open(settings.database_url) as store:
         service = notification_service(settings, store)
         service.send_now(notice, recipient)
-    where = settings.smtp_url and "via SMTP" or f"as a file under {settings.outbox_dir}/"
+    where = (settings.smtp_url and "via SMTP") or f"as a file under {settings.outbox_dir}/"
     out.print(f"test email sent to {recipient.email} {where}")

@@ -12,6 +12,10 @@ name="smtp")``); a second class with a name already taken fails at import with
 ``DuplicateNotifierError``.
 """
 
+# The heavy libraries (jinja2, css-inline, babel, email-validator, httpx, prometheus_client)
+# load when first used, not with the module: `rapport --help` must stay light.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -8,6 +8,10 @@ no strict mode (CVE-2023-27043). So nothing here relies on the email package to 
 after ``email-validator`` accepted it — bare, never with a display name built from data.
 """
 
+# The heavy libraries (jinja2, css-inline, babel, email-validator, httpx, prometheus_client)
+# load when first used, not with the module: `rapport --help` must stay light.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import unicodedata

@@ -1,4 +1,4 @@
-"""``AlertNotice``: what a notifier is told about one alert transition, self-contained and JSON-able.
+"""``AlertNotice``: what a notifier is told about one alert transition, self-contained, JSON-able.
 
 A notice carries everything its email needs (names, numbers, links, recipients), so it can wait
 in the outbox across restarts and rules reloads and render the same later. ``notice_from`` builds

@@ -13,6 +13,10 @@ Every header value goes through ``headers.header_text``; every address through
 ``headers.checked_address``.
 """
 
+# The heavy libraries (jinja2, css-inline, babel, email-validator, httpx, prometheus_client)
+# load when first used, not with the module: `rapport --help` must stay light.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import hashlib
@@ -125,10 +129,15 @@ def email_context(notices: Sequence[AlertNotice], recipient: Recipient) -> dict[
             "threshold": number(notice.threshold),
             "at": when(notice.at),
             "drivers": [
-                {"before": number(d.before), "after": number(d.after), "delta": signed(d.delta),
-                 "value": number(d.value), "points": number(d.points)}
+                {
+                    "before": number(d.before),
+                    "after": number(d.after),
+                    "delta": signed(d.delta),
+                    "value": number(d.value),
+                    "points": number(d.points),
+                }
                 for d in notice.drivers
-            ],  # fmt: skip
+            ],
         }
         items.append(item)
     return {"notices": items, "notice": items[0], "recipient": recipient.model_dump()}

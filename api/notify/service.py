@@ -13,6 +13,10 @@ this process holds the notification leader lock (a PostgreSQL advisory lock of i
 stores are single-process and need none); ``stop()`` ends it and closes the notifiers.
 """
 
+# The heavy libraries (jinja2, css-inline, babel, email-validator, httpx, prometheus_client)
+# load when first used, not with the module: `rapport --help` must stay light.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import json
@@ -104,7 +108,10 @@ class NotificationService:
                 assert self.policy.digest_hour is not None
                 due = next_digest(now, zone_of(recipient.timezone), self.policy.digest_hour)
             address = recipient.email or recipient.name
-            payload = {"notice": notice.model_dump(mode="json"), "recipient": recipient.model_dump()}
+            payload = {
+                "notice": notice.model_dump(mode="json"),
+                "recipient": recipient.model_dump(),
+            }
             made.append(
                 outbox.NewEntry(
                     key=f"{notice.dedupe_key}|{address}|{channel}",
@@ -125,7 +132,7 @@ class NotificationService:
         groups = _envelopes(outbox.due(self._store, now.timestamp(), limit=_BATCH))
         try:
             for channel, envelope, keys, attempts in groups:
-                self._deliver(channel, envelope, keys, attempts, now, report)
+                self._deliver(channel, envelope, keys, attempts, now=now, report=report)
         finally:
             for notifier in self._notifiers.values():
                 notifier.close()
@@ -137,6 +144,7 @@ class NotificationService:
         envelope: Envelope,
         keys: list[str],
         attempts: int,
+        *,
         now: datetime,
         report: DeliveryReport,
     ) -> None:
@@ -156,7 +164,9 @@ class NotificationService:
             report.errors.append(str(error))
             if error.transient and attempts + 1 < self.policy.max_attempts:
                 wait = self.policy.retry_delay(attempts + 1)
-                outbox.mark_retry(self._store, keys, str(error), next_attempt=now.timestamp() + wait)
+                outbox.mark_retry(
+                    self._store, keys, str(error), next_attempt=now.timestamp() + wait
+                )
                 report.retried += len(keys)
                 self._sent.labels(result="retry", channel=channel).inc(len(keys))
             else:
@@ -254,7 +264,7 @@ def _metrics(store: Store, registry: CollectorRegistry | None) -> Any:
                 "rapport_outbox_failed", "Outbox entries that gave up", counted["failed"]
             )
 
-    target.register(OutboxGauges())  # type: ignore[arg-type]
+    target.register(OutboxGauges())
     return Counter(
         "rapport_notifications_sent_total",
         "Notification delivery attempts by result (sent, retry, failed) and channel",

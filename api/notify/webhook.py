@@ -15,6 +15,10 @@ other status a permanent one. Webhook URLs are secrets (Slack's path is its toke
 only the scheme and host.
 """
 
+# The heavy libraries (jinja2, css-inline, babel, email-validator, httpx, prometheus_client)
+# load when first used, not with the module: `rapport --help` must stay light.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import json
@@ -84,7 +88,9 @@ class WebhookNotifier(BaseNotifier[WebhookConfig], name="webhook"):
             raise DeliveryError(self.name, reason, transient=True) from None
         if not 200 <= status < 300:
             transient = status >= 500 or status in (408, 429)
-            raise DeliveryError(self.name, f"{self.shown_url} answered {status}", transient=transient)
+            raise DeliveryError(
+                self.name, f"{self.shown_url} answered {status}", transient=transient
+            )
 
     def close(self) -> None:
         return None  # the client is shared and owned by whoever made it
@@ -111,7 +117,9 @@ def payload(format: str, notices: Sequence[AlertNotice]) -> dict[str, Any]:
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
         ]
         if links:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]})
+            blocks.append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]}
+            )
         return {"text": "\n".join(lines), "blocks": blocks}
     if format == "teams":
         body: list[dict[str, Any]] = [

@@ -6,6 +6,10 @@ Templates come from the package, overridden by ``<rules_dir>/templates/``. Links
 ``RAPPORT_PUBLIC_URL`` (default ``http://<host>:<port>``) and ``RAPPORT_GRAFANA_URL``.
 """
 
+# The heavy libraries (jinja2, css-inline, babel, email-validator, httpx, prometheus_client)
+# load when first used, not with the module: `rapport --help` must stay light.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import ssl
@@ -55,7 +59,9 @@ def notification_service(
     try:
         if settings.smtp_url:
             smtp = SmtpConfig(
-                url=settings.smtp_url, password=settings.smtp_password, ca_file=settings.smtp_ca_file
+                url=settings.smtp_url,
+                password=settings.smtp_password,
+                ca_file=settings.smtp_ca_file,
             )
             notifiers["smtp"] = SmtpNotifier(smtp, composer, tls)
         else:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from smtp_server import Recorder, start_server
 
-from rapport.api.notify.notice import Links, Recipient
+from rapport.api.notify.notice import AlertNotice, Links, Recipient
 from rapport.api.notify.samples import sample_notice
-from rapport.api.notify.notice import AlertNotice
 from rapport.api.notify.service import NotificationService
 from rapport.api.notify.wiring import notification_service
 from rapport.api.settings import Settings
@@ -32,7 +31,9 @@ class Clock:
         return self.now
 
 
-def notice(key: str = "n1", *, to: Recipient = MEI, name: str = "Northwind Logistics") -> AlertNotice:
+def notice(
+    key: str = "n1", *, to: Recipient = MEI, name: str = "Northwind Logistics"
+) -> AlertNotice:
     links = Links(client="http://rapport.example/clients/northwind",
                   explain="http://rapport.example/clients/northwind/explain")  # fmt: skip
     return sample_notice(T0, links, key=key, recipients=(to,), client_name=name)

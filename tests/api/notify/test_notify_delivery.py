@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import LIN, MEI, Clock, ServiceFactory, notice
+from conftest import LIN, Clock, ServiceFactory, notice
 from smtp_server import Recorder
 
 from rapport.signals import outbox
@@ -93,8 +93,6 @@ def test_smtp_down_fails_after_the_limit_and_retry_queues_it_again(
     assert outbox.retry_failed(sqlite_store, now=moment.timestamp()) == 1
     assert service.deliver_due(moment).sent == 1
     assert len(smtp.messages) == 1
-
-
 
 
 @pytest.mark.parametrize(

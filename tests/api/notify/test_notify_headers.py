@@ -8,13 +8,13 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import MEI, ServiceFactory, notice
+from conftest import MEI, T0, ServiceFactory, notice
+from jinja2.exceptions import SecurityError
 from smtp_server import Recorder
 
 from rapport.api.notify.headers import InvalidAddressError, checked_address, header_text
 from rapport.api.notify.notice import Recipient
 from rapport.api.notify.render import Renderer, compose_email
-from conftest import T0
 
 HEADERS = ["Subject", "From", "To", "Date", "Message-ID", "X-Rapport-Key", "Auto-Submitted",
            "MIME-Version", "Content-Type"]  # fmt: skip
@@ -69,7 +69,9 @@ def test_the_eml_default_writes_files_a_mail_program_opens(
 ) -> None:
     service = make_service(smtp_url=None, outbox_dir=tmp_path / "outbox")
     assert service.email_channel == "eml"
-    service.enqueue([notice("a"), notice("b", to=Recipient(**{**MEI.model_dump(), "locale": "zh-CN"}))])
+    service.enqueue(
+        [notice("a"), notice("b", to=Recipient(**{**MEI.model_dump(), "locale": "zh-CN"}))]
+    )
     assert service.deliver_due(T0).sent == 2
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 2 and not list((tmp_path / "outbox").glob("*.part"))
@@ -88,8 +90,6 @@ def test_templates_in_the_rules_directory_override_the_shipped_ones(tmp_path: Pa
 
 
 def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
-    from jinja2.exceptions import SecurityError
-
     (tmp_path / "templates").mkdir()
     evil = "{{ notice.__class__.__mro__[1].__subclasses__() }}"
     (tmp_path / "templates" / "alert.en.subject.j2").write_text(evil)

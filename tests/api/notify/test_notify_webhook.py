@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from conftest import MEI, notice
@@ -18,8 +18,8 @@ from rapport.api.notify.webhook import WebhookConfig, WebhookNotifier
 
 
 class Hook(BaseHTTPRequestHandler):
-    received: list[Any] = []
-    status = 200
+    received: ClassVar[list[Any]] = []
+    status: ClassVar[int] = 200
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
