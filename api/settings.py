@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -81,6 +81,17 @@ class TokenSpec(BaseModel):
         return digest.lower()
 
 
+class WebhookSpec(BaseModel):
+    """A webhook that receives every alert notice: a name, its URL (a secret: Slack's path is its
+    token) and its JSON shape (``slack``, ``teams`` or ``json``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    url: SecretStr
+    format: Literal["slack", "teams", "json"] = "json"
+
+
 class Settings(BaseSettings):
     """Where Rapport keeps its data and reads its rules, and how it serves them."""
 
@@ -116,6 +127,36 @@ class Settings(BaseSettings):
     )
     watch_rules: bool = Field(default=True, description="reload rules when files change")
     access_log: bool = Field(default=False, description="`serve` logs one line per HTTP request")
+    # --- notifications (rapport.api.notify) ---
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://[user@]host[:587][?starttls=true] or smtps://host; unset: .eml files",
+    )
+    smtp_password: SecretStr | None = Field(default=None, description="the SMTP user's password")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to trust for SMTP instead of the system's"
+    )
+    smtp_from: str = Field(
+        default="rapport@localhost.localdomain", description="From address of alert emails"
+    )
+    outbox_dir: Path = Field(
+        default=Path("data/outbox"), description="where .eml files go without SMTP"
+    )
+    public_url: str | None = Field(
+        default=None, description="base URL of this service in email links (default: host:port)"
+    )
+    grafana_url: str | None = Field(default=None, description="Grafana base URL for board links")
+    webhooks: tuple[WebhookSpec, ...] = Field(default=(), description="webhooks for alert notices")
+    quiet_hours: (
+        Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")] | None
+    ) = Field(default=None, description="HH:MM-HH:MM in each recipient's zone: defer email")
+    digest_hour: int | None = Field(
+        default=None, ge=0, le=23, description="send each PM one digest email at this local hour"
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, description="attempts before failing")
+    outbox_backoff: float = Field(
+        default=30.0, gt=0, description="seconds before the first retry (doubling after)"
+    )
     config_file: Path | None = Field(default=None, description="YAML file with these settings")
     secrets_dir: Path | None = Field(default=None, description="directory of rapport_<field> files")
 
