@@ -81,7 +81,11 @@ def days(n: float) -> datetime:
 
 
 def signal(event_id: str, kind: str, ts: datetime, **fields: Any) -> StoredSignal:
-    return StoredSignal(event_id=event_id, client="acme", kind=kind, ts=ts, **fields)
+    """A signal known from its ``ts`` (recorded then), so the stored history at T−7d and T−30d
+    sees what was there to see."""
+    return StoredSignal(
+        event_id=event_id, client="acme", kind=kind, ts=ts, recorded_at=ts, **fields
+    )
 
 
 def acme_signals() -> list[StoredSignal]:
