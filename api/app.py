@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from rapport.api.alerts import AlertEvaluator, counts
 from rapport.api.auth import Authenticator, check_exposure
 from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
@@ -27,7 +28,7 @@ from rapport.api.events import Evaluated, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
-from rapport.api.routes import clients, ops, rules, signals
+from rapport.api.routes import alerts, clients, ops, rules, signals
 from rapport.api.service import ClientMetricsPage, Evaluator, Service, history_writer
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError, UnknownClientError
@@ -71,6 +72,10 @@ def build_service(
     page = ClientMetricsPage()
     events.subscribe(history_writer(store))
     events.subscribe(page)
+    # After the history writer: alert states and notices are persisted with each evaluation.
+    events.subscribe(
+        AlertEvaluator(store, holder.current, lambda r, s: metrics.set_alerts(counts(r, s)))
+    )
     evaluator = Evaluator(
         store,
         holder,
@@ -117,7 +122,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.authenticator = Authenticator(settings.tokens)
     app.state.idempotency = IdempotencyKeys(service.store)
     _add_error_handlers(app)
-    for module in (clients, signals, rules, ops):
+    for module in (clients, signals, rules, ops, alerts):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

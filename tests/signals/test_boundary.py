@@ -29,6 +29,7 @@ STORE_MODULES = {
         "collector_state",
         "idempotency",
         "locks",
+        "alerts",
     )
 }
 #: Not the store: the SQL collector queries a *source* database the user names, never the store.
