@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -191,6 +192,7 @@ def rule_labels(rule: AlertRule) -> dict[str, str]:
     return {**rule.labels, "severity": rule.severity}
 
 
+@lru_cache(maxsize=4096)  # an evaluation's episodes mostly share their few start instants
 def episode_id(fired_at: float) -> str:
     """The episode's id: when it started, UTC, to the microsecond (``20270104T120000Z``)."""
     moment = from_epoch(fired_at)
@@ -205,8 +207,10 @@ def from_epoch(seconds: float) -> datetime:
 def transition(
     rule_id: str, rule: AlertRule, client: str, fired_at: float, kind: Kind, n: int,
     at: datetime, value: float, threshold: float, silenced: bool,
+    labels: Mapping[str, str] | None = None,
 ) -> AlertTransition:  # fmt: skip
-    """The notice ``kind`` of the episode that fired at ``fired_at`` (``n``: its repeat count)."""
+    """The notice ``kind`` of the episode that fired at ``fired_at`` (``n``: its repeat count);
+    ``labels`` are ``rule_labels(rule)`` when the caller already built them."""
     episode = episode_id(fired_at)
     return AlertTransition(
         rule=rule_id,
@@ -215,8 +219,8 @@ def transition(
         kind=kind,
         at=at,
         severity=rule.severity,
-        labels=rule_labels(rule),
-        value=None if np.isnan(value) else float(value),
+        labels=rule_labels(rule) if labels is None else labels,
+        value=None if value != value else value,  # NaN: unknown
         threshold=float(threshold),
         silenced=silenced,
         dedupe_key=f"{rule_id}|{client}|{episode}|{kind}|{n}",
@@ -437,10 +441,11 @@ def _step(
     s.repeats[resolved] = 0
     s.muted[:] = muted & (s.phase != INACTIVE)
     out.sort(key=lambda item: item[0])
+    labels = rule_labels(rule)  # shared by the rule's notices: a read-only mapping to them
     return [
         transition(
             rule_id, rule, inputs.clients[row], fired_at, kind, n, inputs.as_of, value,
-            clear_threshold if kind == "resolved" else threshold, silent,
+            clear_threshold if kind == "resolved" else threshold, silent, labels,
         )
         for row, kind, n, fired_at, silent, value in out
     ]  # fmt: skip
