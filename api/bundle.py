@@ -49,8 +49,9 @@ class RulesBundle:
 
     ``scorecard`` is ``scorecard.yaml`` (required); ``clients`` is ``clients.yaml`` and
     ``collectors`` is ``collectors.yaml`` (each None when the file is absent); ``rule_tests`` are
-    ``tests/*.yaml`` in name order; ``alerts`` is ``alerts.yaml`` (None when absent). ``version`` names the directory's content
-    (``api.rules_version``); ``files`` lists every file read, in ``BUNDLE_FILES`` order.
+    ``tests/*.yaml`` in name order; ``alerts`` is ``alerts.yaml`` (None when absent). ``version``
+    names the directory's content (``api.rules_version``); ``files`` lists every file read, in
+    ``BUNDLE_FILES`` order.
     """
 
     directory: Path

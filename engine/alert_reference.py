@@ -17,6 +17,7 @@ from rapport.engine.alerts import (
     AlertInputs,
     AlertState,
     AlertTransition,
+    Kind,
     Silence,
     compare,
     from_epoch,
@@ -35,12 +36,12 @@ def _holds(values: float, op: str, threshold: float) -> bool:
     return bool(compare(np.array([values]), op, threshold)[0])
 
 
-def _muted(rule_id: str, rule: AlertRule, client: str, silences: Sequence[Silence], inputs: AlertInputs) -> bool:  # noqa: E501
+def _muted(
+    rule_id: str, rule: AlertRule, client: str, silences: Sequence[Silence], inputs: AlertInputs
+) -> bool:
     labels = rule_labels(rule)
     return any(
-        s.active(inputs.as_of)
-        and s.matches_rule(rule_id, labels)
-        and s.client in (None, client)
+        s.active(inputs.as_of) and s.matches_rule(rule_id, labels) and s.client in (None, client)
         for s in silences
     )
 
@@ -68,8 +69,9 @@ def reference_alerts(
                 clears = _holds(clear_value, clear[1], clear[2]) and not holds
             muted = _muted(rule_id, rule, client, silences, inputs)
             state, notice = _one(
-                rules, rule_id, rule, client, previous.get((rule_id, client)), inputs,
-                (holds, value, when[2]), (clears, clear_value, clear_threshold), muted,
+                rules, rule_id, rule, client, previous.get((rule_id, client)), inputs=inputs,
+                when=(holds, value, when[2]), clear=(clears, clear_value, clear_threshold),
+                muted=muted,
             )  # fmt: skip
             if state is not None:
                 states[(rule_id, client)] = state
@@ -80,7 +82,7 @@ def reference_alerts(
 
 def _one(
     rules: AlertRules, rule_id: str, rule: AlertRule, client: str, state: AlertState | None,
-    inputs: AlertInputs, when: tuple[bool, float, float], clear: tuple[bool, float, float],
+    *, inputs: AlertInputs, when: tuple[bool, float, float], clear: tuple[bool, float, float],
     muted: bool,
 ) -> tuple[AlertState | None, AlertTransition | None]:  # fmt: skip
     t = inputs.as_of.timestamp()
@@ -88,8 +90,13 @@ def _one(
     holds, value, threshold = when
     clears, clear_value, clear_threshold = clear
 
-    def notice(kind: str, n: int, fired: float, silent: bool, v: float, th: float) -> AlertTransition:  # noqa: E501
-        return transition(rule_id, rule, client, fired, kind, n, inputs.as_of, v, th, silent)  # type: ignore[arg-type]
+    def notice(
+        kind: Kind, n: int, fired: float, silent: bool, *, v: float, th: float
+    ) -> AlertTransition:
+        return transition(
+            rule_id, rule, client, fired_at=fired, kind=kind, n=n, at=inputs.as_of, value=v,
+            threshold=th, silenced=silent,
+        )  # fmt: skip
 
     if state is None or state.phase == "pending":
         if not holds:
@@ -101,7 +108,7 @@ def _one(
             rule_id, client, "firing", since, fired_at=now,
             last_notified=None if muted else now, muted=muted,
         )  # fmt: skip
-        return fired, notice("firing", 0, t, muted, value, threshold)
+        return fired, notice("firing", 0, t, muted, v=value, th=threshold)
 
     assert state.fired_at is not None
     fired_at = state.fired_at.timestamp()
@@ -109,7 +116,7 @@ def _one(
         clearing = state.clearing_since or now
         if t - clearing.timestamp() >= (rule.keep_firing_for or 0.0):
             silent = not rules.send_resolved(rule) or state.last_notified is None
-            return None, notice("resolved", 0, fired_at, silent, clear_value, clear_threshold)
+            return None, notice("resolved", 0, fired_at, silent, v=clear_value, th=clear_threshold)
         state = replace(state, clearing_since=clearing)
     else:
         state = replace(state, clearing_since=None)
@@ -119,5 +126,5 @@ def _one(
     if not muted and due:
         n = state.repeats + 1
         state = replace(state, repeats=n, last_notified=now, muted=False)
-        return state, notice("repeat", n, fired_at, False, value, threshold)
+        return state, notice("repeat", n, fired_at, False, v=value, th=threshold)
     return replace(state, muted=muted), None

@@ -23,10 +23,11 @@ no state (``replay``): everything a state holds is an instant or a count, never 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -171,7 +172,11 @@ def measure(condition: Condition, inputs: AlertInputs) -> tuple[FloatArray, str,
         values = inputs.points.get(condition.component.id, nan)
         return values, condition.component.op, condition.component.threshold
     if condition.stale is not None:
-        return inputs.source_age.get(condition.stale.kind, nan), "above", condition.stale.longer_than
+        return (
+            inputs.source_age.get(condition.stale.kind, nan),
+            "above",
+            condition.stale.longer_than,
+        )
     return inputs.coverage, "below", inputs.min_coverage  # coverage: lost
 
 
@@ -205,7 +210,7 @@ def from_epoch(seconds: float) -> datetime:
 
 
 def transition(
-    rule_id: str, rule: AlertRule, client: str, fired_at: float, kind: Kind, n: int,
+    rule_id: str, rule: AlertRule, client: str, *, fired_at: float, kind: Kind, n: int,
     at: datetime, value: float, threshold: float, silenced: bool,
     labels: Mapping[str, str] | None = None,
 ) -> AlertTransition:  # fmt: skip
@@ -220,7 +225,7 @@ def transition(
         at=at,
         severity=rule.severity,
         labels=rule_labels(rule) if labels is None else labels,
-        value=None if value != value else value,  # NaN: unknown
+        value=None if math.isnan(value) else value,  # NaN: unknown
         threshold=float(threshold),
         silenced=silenced,
         dedupe_key=f"{rule_id}|{client}|{episode}|{kind}|{n}",
@@ -246,7 +251,7 @@ def muted_rows(
     return rows
 
 
-# --- states as arrays ------------------------------------------------------------------------------
+# --- states as arrays ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -273,7 +278,15 @@ class RuleStates:
         return RuleStates(*(getattr(self, f).copy() for f in _FIELDS))
 
 
-_FIELDS = ("phase", "active_since", "fired_at", "last_notified", "repeats", "clearing_since", "muted")
+_FIELDS = (
+    "phase",
+    "active_since",
+    "fired_at",
+    "last_notified",
+    "repeats",
+    "clearing_since",
+    "muted",
+)
 
 
 @dataclass(frozen=True)
@@ -371,14 +384,14 @@ def evaluate_alerts(
     transitions: list[AlertTransition] = []
     for rule_id, rule in rules.rules.items():
         s = previous.of_rule(rule_id, inputs.clients)
-        transitions += _step(rules, rule_id, rule, inputs, s, silences)
+        transitions += _step(rules, rule_id, rule, inputs, s, silences=silences)
         states[rule_id] = s
     return AlertStates(inputs.clients, states), transitions
 
 
 def _step(
     rules: AlertRules, rule_id: str, rule: AlertRule, inputs: AlertInputs, s: RuleStates,
-    silences: Sequence[Silence],
+    *, silences: Sequence[Silence],
 ) -> list[AlertTransition]:  # fmt: skip
     """Advance ``s`` (in place) by one evaluation; the notices it gives."""
     t = inputs.as_of.timestamp()
@@ -392,7 +405,7 @@ def _step(
         clear = compare(clear_values, clear_op, clear_threshold) & ~holds
     muted = np.zeros(len(inputs.clients), np.bool_)
     rows = muted_rows(rule_id, rule, inputs.clients, silences, inputs.as_of)
-    muted[:] = True if rows is None else False
+    muted[:] = rows is None
     if rows:
         muted[list(rows)] = True
 
@@ -411,12 +424,8 @@ def _step(
     s.clearing_since[clearing & np.isnan(s.clearing_since)] = t
     resolved = clearing & (t - s.clearing_since >= (rule.keep_firing_for or 0.0))
     repeat_every = rules.repeat_every(rule)
-    late = (
-        np.zeros_like(holds) if repeat_every is None else t - s.last_notified >= repeat_every
-    )
-    repeating = (
-        was_firing & ~resolved & ~muted & (s.muted | np.isnan(s.last_notified) | late)
-    )
+    late = np.zeros_like(holds) if repeat_every is None else t - s.last_notified >= repeat_every
+    repeating = was_firing & ~resolved & ~muted & (s.muted | np.isnan(s.last_notified) | late)
 
     send_resolved = rules.send_resolved(rule)
     out: list[tuple[int, Kind, int, float, bool, float]] = []
@@ -444,8 +453,9 @@ def _step(
     labels = rule_labels(rule)  # shared by the rule's notices: a read-only mapping to them
     return [
         transition(
-            rule_id, rule, inputs.clients[row], fired_at, kind, n, inputs.as_of, value,
-            clear_threshold if kind == "resolved" else threshold, silent, labels,
+            rule_id, rule, inputs.clients[row], fired_at=fired_at, kind=kind, n=n,
+            at=inputs.as_of, value=value, silenced=silent, labels=labels,
+            threshold=clear_threshold if kind == "resolved" else threshold,
         )
         for row, kind, n, fired_at, silent, value in out
     ]  # fmt: skip

@@ -17,8 +17,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, Double, Index, Integer, MetaData, RowMapping, Table, Text, delete, insert,
-    select, update,
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    RowMapping,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
 )  # fmt: skip
 
 from rapport.engine.alerts import AlertState, AlertTransition, Silence
@@ -159,10 +170,18 @@ def alert_history(
         rows = connection.execute(query).all()
     return [
         AlertTransition(
-            rule=r.rule, client=r.client, episode=r.episode, kind=r.kind, at=_at(r.at),
-            severity=r.severity, labels=json.loads(r.labels), value=r.value,
-            threshold=r.threshold, silenced=bool(r.silenced), dedupe_key=r.dedupe_key,
-        )  # fmt: skip
+            rule=r.rule,
+            client=r.client,
+            episode=r.episode,
+            kind=r.kind,
+            at=_at(r.at),
+            severity=r.severity,
+            labels=json.loads(r.labels),
+            value=r.value,
+            threshold=r.threshold,
+            silenced=bool(r.silenced),
+            dedupe_key=r.dedupe_key,
+        )
         for r in rows
     ]
 
@@ -214,9 +233,15 @@ def list_silences(store: Store, *, active_at: datetime | None = None) -> list[Si
         rows = connection.execute(query).all()
     return [
         Silence(
-            id=r.id, client=r.client, rule=r.rule, labels=json.loads(r.labels), reason=r.reason,
-            author=r.author, created=_at(r.created), expires=_at(r.expires),
-        )  # fmt: skip
+            id=r.id,
+            client=r.client,
+            rule=r.rule,
+            labels=json.loads(r.labels),
+            reason=r.reason,
+            author=r.author,
+            created=_at(r.created),
+            expires=_at(r.expires),
+        )
         for r in rows
     ]
 

@@ -77,7 +77,7 @@ def preview_command(
 
 
 @alerts_app.command("silence")
-def silence_command(
+def silence_command(  # noqa: PLR0917 (typer reads the options from the signature)
     ctx: typer.Context,
     client: Annotated[str, typer.Argument(help="The client id to silence.")],
     duration: Annotated[str, typer.Option("--for", help="How long, e.g. 7d or 12h.")],

@@ -90,7 +90,9 @@ def test_owner_tokens_see_only_their_clients_alerts_history_and_silences(
     assert other.status_code == 404
     assert alerting.call("GET", "/api/v1/silences", token="alice-token").json()["silences"] == []
     sid = list_silences(alerting.store)[0].id
-    assert alerting.call("DELETE", f"/api/v1/silences/{sid}", token="alice-token").status_code == 404
+    assert (
+        alerting.call("DELETE", f"/api/v1/silences/{sid}", token="alice-token").status_code == 404
+    )
     assert alerting.call("DELETE", f"/api/v1/silences/{sid}").status_code == 200
     assert list_silences(alerting.store, active_at=alerting.clock()) == []
 

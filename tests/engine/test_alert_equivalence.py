@@ -40,12 +40,17 @@ def rule_sets(draw: st.DrawFn) -> Any:
     rules = {}
     for k in range(draw(st.integers(1, 3))):
         when = draw(conditions())
-        rule: dict[str, Any] = {"when": when, "severity": draw(st.sampled_from(["warning", "critical"]))}
+        rule: dict[str, Any] = {
+            "when": when,
+            "severity": draw(st.sampled_from(["warning", "critical"])),
+        }
         if draw(st.booleans()) and "coverage" not in when:
             clear = dict(when)
             key = next(iter(when))
             if key in ("score", "component"):
-                clear = {key: {**{n: v for n, v in when[key].items() if n == "id"}, "at_least": 52.0}}
+                clear = {
+                    key: {**{n: v for n, v in when[key].items() if n == "id"}, "at_least": 52.0}
+                }
             rule["clear"] = clear
         for key in ("for", "keep_firing_for", "repeat_every"):
             if (d := draw(st.sampled_from(DURATIONS))) is not None:
@@ -81,8 +86,11 @@ def silence_sets(draw: st.DrawFn) -> list[Silence]:
                 client=draw(st.sampled_from([None, "c0", "c1"])),
                 rule=draw(st.sampled_from([None, "r0", "r1"])),
                 labels=draw(st.sampled_from([{}, {"severity": "critical"}])),
-                reason="", author="t", created=at(start), expires=at(start + draw(st.integers(1, 6))),
-            )  # fmt: skip
+                reason="",
+                author="t",
+                created=at(start),
+                expires=at(start + draw(st.integers(1, 6))),
+            )
         )
     return out
 

@@ -144,7 +144,9 @@ def silenced_run(series: list[float], *silences: Silence, **rules: Any) -> list[
 def test_a_silence_mutes_the_firing_and_its_expiry_notifies_at_once(
     selector: dict[str, Any],
 ) -> None:
-    found = silenced_run([40, 40, 40, 40], silence(0, 2, **selector), defaults={"repeat_every": "1d"})
+    found = silenced_run(
+        [40, 40, 40, 40], silence(0, 2, **selector), defaults={"repeat_every": "1d"}
+    )
     assert found == [(0, "firing", True), (2, "repeat", False)]
 
 
