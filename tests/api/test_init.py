@@ -80,7 +80,8 @@ def test_init_refuses_to_overwrite_and_writes_nothing(elsewhere: Path) -> None:
     (elsewhere / "starter" / "clients.yaml").unlink()
     code, out, err = rapport("init", "starter")
     assert code == 2
-    assert err.startswith("error: files already exist: starter/alerts.yaml, starter/collectors.yaml, ")
+    existing = "error: files already exist: starter/alerts.yaml, starter/collectors.yaml, "
+    assert err.startswith(existing)
     assert err.rstrip().endswith("(nothing written; --force overwrites)")
     assert "Traceback" not in out + err
     assert edited.read_text() == "# mine\n"
