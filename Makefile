@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_api
 	$(BIN)/python -m benchmarks.startup
 	$(BIN)/python -m benchmarks.outbox
+	$(BIN)/python -m benchmarks.alerts
 
 ## Re-resolve requirements.lock from pyproject.toml's ranges (then commit it): pins that still
 ## satisfy them are kept; `make lock UPGRADE=1` moves every pin to the newest allowed. Universal:

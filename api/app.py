@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from rapport.api.alerts import AlertEvaluator, counts
 from rapport.api.auth import Authenticator, check_exposure
 from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
@@ -35,7 +36,7 @@ from rapport.api.events import Evaluated, EvaluationLog, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
-from rapport.api.routes import clients, ops, rules, signals
+from rapport.api.routes import alerts, clients, ops, rules, signals
 from rapport.api.service import ClientMetricsPage, Evaluator, Service, history_writer
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError, UnknownClientError
@@ -80,6 +81,10 @@ def build_service(
     events.subscribe(history_writer(store))
     events.subscribe(page)
     events.subscribe(EvaluationLog())
+    # After the history writer: alert states and notices are persisted with each evaluation.
+    events.subscribe(
+        AlertEvaluator(store, holder.current, lambda r, s: metrics.set_alerts(counts(r, s)))
+    )
     evaluator = Evaluator(
         store,
         holder,
@@ -129,7 +134,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.authenticator = Authenticator(settings.tokens)
     app.state.idempotency = IdempotencyKeys(service.store)
     _add_error_handlers(app)
-    for module in (clients, signals, rules, ops):
+    for module in (clients, signals, rules, ops, alerts):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -18,8 +18,10 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from rapport.api.addresses import address_findings
 from rapport.api.rule_tests import RuleTestCase, read_rule_test
 from rapport.api.rules_version import rules_version
+from rapport.engine.alert_rules import ALERTS_FILE, AlertRules, validate_alerts
 from rapport.engine.errors import Finding, RulesError
 from rapport.engine.loader import (
     MAX_RULES_BYTES,
@@ -29,6 +31,7 @@ from rapport.engine.loader import (
     read_rules_text,
 )
 from rapport.engine.model import Scorecard
+from rapport.engine.validate import Locate
 from rapport.engine.yamlsource import format_key, parse_yaml
 from rapport.signals.collectors.backfill import kind_windows
 from rapport.signals.collectors.config import (
@@ -48,8 +51,9 @@ class RulesBundle:
 
     ``scorecard`` is ``scorecard.yaml`` (required); ``clients`` is ``clients.yaml`` and
     ``collectors`` is ``collectors.yaml`` (each None when the file is absent); ``rule_tests`` are
-    ``tests/*.yaml`` in name order. ``version`` names the directory's content
-    (``api.rules_version``); ``files`` lists every file read, in ``BUNDLE_FILES`` order.
+    ``tests/*.yaml`` in name order; ``alerts`` is ``alerts.yaml`` (None when absent). ``version``
+    names the directory's content (``api.rules_version``); ``files`` lists every file read, in
+    ``BUNDLE_FILES`` order.
     """
 
     directory: Path
@@ -59,6 +63,7 @@ class RulesBundle:
     clients: tuple[Client, ...] | None = None
     collectors: CollectorsConfig | None = None
     rule_tests: tuple[RuleTestCase, ...] = ()
+    alerts: AlertRules | None = None
 
     @property
     def ruleset(self) -> Ruleset:
@@ -119,6 +124,21 @@ def _read_rule_test(
     return read_rule_test(path, loaded["scorecard"], max_bytes)
 
 
+def _read_alerts(
+    path: Path, loaded: Loaded, max_bytes: int
+) -> tuple[AlertRules | None, list[Finding]]:
+    text, findings = read_rules_text(path, max_bytes)
+    if text is None:
+        return None, findings
+    scorecard: Scorecard = loaded["scorecard"]
+
+    def meaning(rules: AlertRules, locate: Locate, where: str) -> list[Finding]:
+        found = validate_alerts(rules, scorecard, locate, path=where)
+        return found + address_findings(rules, locate, where)
+
+    return check_model_text(text, str(path), AlertRules, semantic=meaning)
+
+
 #: Every file kind of a rules directory, in the order they are read.
 BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile("scorecard", SCORECARD_FILE, _text_of(_check_scorecard), required=True),
@@ -126,6 +146,8 @@ BUNDLE_FILES: tuple[BundleFile, ...] = (
     BundleFile("collectors", COLLECTORS_FILE, _text_of(check_collectors_text)),
     # A rule test names the scorecard's components and limits: checked only against a valid one.
     BundleFile("rule_tests", RULE_TESTS, _read_rule_test, many=True, needs=("scorecard",)),
+    # Alert rules name the scorecard's components, grades and segments, like rule tests.
+    BundleFile("alerts", ALERTS_FILE, _read_alerts, needs=("scorecard",)),
 )
 
 

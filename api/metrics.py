@@ -109,6 +109,14 @@ class ServiceMetrics:
             ["collector"],
             registry=r,
         )
+        self.alerts_firing = Gauge(
+            "rapport_alerts_firing", "Clients whose alert is firing", ["rule", "severity"],
+            registry=r,
+        )  # fmt: skip
+        self.alerts_pending = Gauge(
+            "rapport_alerts_pending", "Clients whose alert is pending (held for less than its for)",
+            ["rule", "severity"], registry=r,
+        )  # fmt: skip
         self._rules = _RulesInfo()
         r.register(self._rules)
         for result in ("ok", "error"):
@@ -127,6 +135,15 @@ class ServiceMetrics:
         self.collector_items.labels(collector).inc(items)
         if ok:
             self.collector_last_success.labels(collector).set(finished_at.timestamp())
+
+    def set_alerts(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """The alert gauges from ``(rule, severity, phase)`` → clients; a rule or severity no
+        longer present is removed, not left at its last value."""
+        for gauge in (self.alerts_firing, self.alerts_pending):
+            gauge.clear()
+        for (rule, severity, phase), n in counts.items():
+            gauge = self.alerts_firing if phase == "firing" else self.alerts_pending
+            gauge.labels(rule, severity).set(n)
 
     def register(self, collector: Collector) -> None:
         """Add an extra collector (e.g. the collector scheduler's run statistics)."""

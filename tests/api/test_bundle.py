@@ -43,7 +43,9 @@ def test_the_bundle_holds_every_file_of_the_directory() -> None:
         SHIPPED / "clients.yaml",
         SHIPPED / "collectors.yaml",
     )
-    assert len(bundle.files) == 3 + len(bundle.rule_tests)
+    assert bundle.files[-1] == SHIPPED / "alerts.yaml"
+    assert bundle.alerts is not None and len(bundle.alerts.rules) > 0
+    assert len(bundle.files) == 4 + len(bundle.rule_tests)
 
 
 def test_the_bundle_is_immutable() -> None:

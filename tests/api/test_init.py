@@ -39,11 +39,12 @@ def test_init_writes_the_shipped_rules_unchanged_and_collectors_reading_exports_
 ) -> None:
     code, out, err = rapport("init", "starter")
     assert (code, err) == (0, ""), err
-    assert "wrote 12 files to starter" in out
+    assert "wrote 13 files to starter" in out
     starter = elsewhere / "starter"
     for name in (
         "scorecard.yaml",
         "clients.yaml",
+        "alerts.yaml",
         *(f"tests/{p.name}" for p in (REPO / "rules/tests").glob("*.yaml")),
     ):
         assert (starter / name).read_bytes() == (REPO / "rules" / name).read_bytes(), name
@@ -79,7 +80,8 @@ def test_init_refuses_to_overwrite_and_writes_nothing(elsewhere: Path) -> None:
     (elsewhere / "starter" / "clients.yaml").unlink()
     code, out, err = rapport("init", "starter")
     assert code == 2
-    assert err.startswith("error: files already exist: starter/collectors.yaml, starter/")
+    existing = "error: files already exist: starter/alerts.yaml, starter/collectors.yaml, "
+    assert err.startswith(existing)
     assert err.rstrip().endswith("(nothing written; --force overwrites)")
     assert "Traceback" not in out + err
     assert edited.read_text() == "# mine\n"

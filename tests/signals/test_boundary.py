@@ -30,6 +30,7 @@ STORE_MODULES = {
         "idempotency",
         "locks",
         "outbox",
+        "alerts",
     )
 }
 #: Not the store: the SQL collector queries a *source* database the user names, never the store.
