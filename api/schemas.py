@@ -136,6 +136,11 @@ class AcceptedItem(_Body):
     index: int
     event_id: str
     status: Literal["inserted", "updated"]
+    unscored: bool = Field(
+        default=False,
+        description="true (else absent) when the client is not in the registry: the signal is "
+        "stored, and scored once the client is registered",
+    )
 
 
 class SkippedItem(_Body):
@@ -150,6 +155,9 @@ class IngestResult(_Body):
     accepted: list[AcceptedItem]
     duplicates: list[SkippedItem]
     rejected: list[SkippedItem]
+    unscored: list[str] = Field(
+        description="ids of the clients of accepted items that are not in the registry, sorted"
+    )
 
 
 class ErrorBody(_Body):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -61,7 +61,11 @@ class Spec(BaseModel):
 
 
 class SignalDecl(Spec):
-    """A custom numeric signal kind (e.g. ``overdue_invoices``) and its filterable attributes."""
+    """A custom numeric signal kind (e.g. ``overdue_invoices``) and its filterable attributes.
+
+    Under a built-in kind's name, an entry with only ``attrs`` adds attributes its sources carry
+    beyond the kind's own (``milestone: {attrs: [phase]}``) to those a ``where`` may filter on.
+    """
 
     description: str = ""
     unit: str = ""
@@ -365,9 +369,13 @@ class Scorecard(Spec):
 
     def kind_spec(self, kind: str) -> KindSpec | None:
         """What a rule may say about ``kind``; None for a kind neither built in nor declared."""
-        if kind in BUILTIN_KINDS:
-            return BUILTIN_KINDS[kind]
         declared = self.signals.get(kind)
+        builtin = BUILTIN_KINDS.get(kind)
+        if builtin is not None:
+            if declared is None:
+                return builtin
+            extra = tuple(a for a in declared.attrs if a not in (*builtin.attrs, *builtin.flags))
+            return replace(builtin, attrs=(*builtin.attrs, *extra))
         return KindSpec(attrs=declared.attrs) if declared is not None else None
 
     def components_for(self, segment: str | None) -> dict[str, Component]:

@@ -448,10 +448,24 @@ def _check_segment(sc: Scorecard, name: str, base: Mapping[str, set[Issue]]) -> 
 
 
 def _check_declared_signals(sc: Scorecard) -> Iterator[Issue]:
-    for name in sc.signals:
-        if name in BUILTIN_KINDS:
-            hint = f"pick another name; built-in kinds are {_names(BUILTIN_KINDS)}"
+    """A built-in kind's name may only add ``attrs`` (attributes beyond its own, e.g. a
+    milestone's ``phase``): anything else would redefine the kind."""
+    for name, declared in sc.signals.items():
+        builtin = BUILTIN_KINDS.get(name)
+        if builtin is None:
+            continue
+        if declared.model_fields_set - {"attrs"} or not declared.attrs:
+            hint = (
+                f"pick another name, or give the built-in kind only attrs: to filter on; "
+                f"built-in kinds are {_names(BUILTIN_KINDS)}"
+            )
             yield Issue((name,), f"custom signal {name!r} shadows the built-in kind", hint)
+            continue
+        own = (*builtin.attrs, *builtin.flags)
+        for position, attr in enumerate(declared.attrs):
+            if attr in own:
+                hint = f"{name} signals can already be filtered on it; remove it from attrs"
+                yield Issue((name, "attrs", position), f"{attr!r} is {name}'s own", hint)
 
 
 def scorecard_issues(sc: Scorecard, locate: Locate) -> Iterator[Issue]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -40,7 +41,35 @@ from pydantic import (
 from rapport.engine.errors import RapportError
 from rapport.engine.kinds import BUILTIN_KINDS, scale_bounds
 
-ClientId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+#: The longest client id, in characters (code points).
+CLIENT_ID_LENGTH = 64
+CLIENT_ID_RULE = (
+    f"up to {CLIENT_ID_LENGTH} letters or digits of any script (上海云帆, müller-gmbh), '.', '_' "
+    "or '-', starting with a letter or digit, in Unicode NFC form"
+)
+
+
+def _client_id(value: str) -> str:
+    """A client id by ``CLIENT_ID_RULE``. Python's ``re`` has no ``\\p{L}``, and JSON Schema's
+    regex dialect cannot say it portably, hence a validator: letters and digits are what
+    ``str.isalnum`` says (categories L* and N*); combining marks (M*) may follow one, as in
+    Devanagari or Thai words; spaces, controls, symbols and other punctuation are refused. NFC
+    only, so that one name has one id whichever keyboard typed it."""
+    if not value[:1].isalnum():
+        raise ValueError(f"a client id starts with a letter or digit ({CLIENT_ID_RULE})")
+    for char in value:
+        if not (char.isalnum() or char in "._-" or unicodedata.category(char).startswith("M")):
+            raise ValueError(f"{char!r} may not be in a client id ({CLIENT_ID_RULE})")
+    if unicodedata.normalize("NFC", value) != value:
+        raise ValueError(f"a client id is written in Unicode NFC form ({CLIENT_ID_RULE})")
+    return value
+
+
+ClientId = Annotated[
+    str,
+    Field(min_length=1, max_length=CLIENT_ID_LENGTH, description=f"client id: {CLIENT_ID_RULE}"),
+    AfterValidator(_client_id),
+]
 EventId = Annotated[str, Field(min_length=1, max_length=200)]
 Label = Annotated[str, Field(min_length=1, max_length=200)]
 AttrValue = Annotated[str, Field(max_length=200)]

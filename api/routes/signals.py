@@ -5,6 +5,8 @@ Only a body that is not a batch at all (not JSON, no ``signals`` list, 0 or more
 on its own; the items taken are committed before the 200 is sent, and each is reported:
 
 - ``accepted``: stored now (``inserted``) or replacing a changed payload (``updated``);
+- ``unscored`` (on an accepted item, and the ids listed once at the top level): its client is not
+  in the registry, so it is stored but not scored until the client is registered;
 - ``duplicates``: already stored with the same payload, or repeated earlier in the same batch;
 - ``rejected``, with a reason naming the field where there is one: an invalid item (a string
   where a number belongs, an unknown field, a missing ``ts``, a NUL character in any text), a
@@ -95,8 +97,9 @@ class _Item(TypedDict):
     event_id: str
 
 
-class _Accepted(_Item):
+class _Accepted(_Item, total=False):
     status: str
+    unscored: bool
 
 
 class _Skipped(_Item):
@@ -112,6 +115,7 @@ class _Outcome:
     accepted: list[_Accepted] = field(default_factory=list)
     duplicates: list[_Skipped] = field(default_factory=list)
     rejected: list[_Skipped] = field(default_factory=list)
+    unscored: list[str] = field(default_factory=list)
 
     def skip(self, into: list[_Skipped], index: int, event_id: str, reason: str) -> None:
         into.append({"index": index, "event_id": event_id, "reason": reason})
@@ -119,7 +123,12 @@ class _Outcome:
     def json(self) -> str:
         self.duplicates.sort(key=lambda d: d["index"])
         self.rejected.sort(key=lambda d: d["index"])
-        body = {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        body = {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "unscored": self.unscored,
+        }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -152,6 +161,8 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
         first_seen[signal.event_id] = (index, signal)
         to_store.append((index, signal))
     _store(service, to_store, out)
+    registered = {c.id for c in ruleset.clients or ()} if ruleset is not None else set()
+    _flag_unscored(service, out, {index: s.client for index, s in to_store}, registered)
     _count(service, out)
     if out.accepted:
         service.evaluator.request("signals ingested")
@@ -251,6 +262,21 @@ def _store(service: Service, items: list[tuple[int, StoredSignal]], out: _Outcom
             out.skip(out.rejected, index, signal.event_id, TAKEN)
         else:
             out.accepted.append({"index": index, "event_id": signal.event_id, "status": status})
+
+
+def _flag_unscored(
+    service: Service, out: _Outcome, client_of: dict[int, str], registered: set[str]
+) -> None:
+    """Mark accepted items of clients in neither ``clients.yaml`` (``registered``) nor the
+    store's registry ``unscored``: they are stored, and scored once the client is registered."""
+    known: dict[str, bool] = {}
+    for item in out.accepted:
+        client = client_of[item["index"]]
+        if client not in known:
+            known[client] = client in registered or service.store.client(client) is not None
+        if not known[client]:
+            item["unscored"] = True
+    out.unscored = sorted(c for c, is_known in known.items() if not is_known)
 
 
 def _count(service: Service, out: _Outcome) -> None:

@@ -379,4 +379,4 @@ class FileCollector(BaseCollector[FileConfig], name="file"):
         )
         if attrs:
             data["attrs"] = attrs
-        return parse_signal(data).to_stored()
+        return parse_signal(data).to_stored(context.clients.zones)

@@ -337,7 +337,7 @@ class ImapCollector(
                 "channel": self.config.channel,
                 "thread": thread["subject"] or None,
             }
-        ).to_stored()
+        ).to_stored(context.clients.zones)
 
     def _is_team(self, domain: str) -> bool:
         return any(domain == d or domain.endswith("." + d) for d in self.config.team_domains)

@@ -235,7 +235,7 @@ class SqlCollector(BaseCollector[SqlConfig], name="sql"):
         data.update(event_id=f"{config.event_id_prefix}:{raw_id}", client=client, kind=config.kind)
         if attrs:
             data["attrs"] = attrs
-        return parse_signal(data).to_stored()
+        return parse_signal(data).to_stored(context.clients.zones)
 
 
 def _read(field: str, value: Any) -> Any:

@@ -206,4 +206,4 @@ class SurveyCsvCollector(
                 "scale": scale,
                 "survey": survey,
             }
-        ).to_stored()
+        ).to_stored(context.clients.zones)

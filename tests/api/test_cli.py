@@ -140,6 +140,24 @@ def test_import_with_bad_rows_writes_nothing(run, tmp_path: Path) -> None:  # ty
     assert "1" in result.stdout
 
 
+def test_import_of_a_row_taking_another_clients_event_id_is_a_finding(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    header = "event_id,client,kind,ts,value\n"
+    first = tmp_path / "acme.csv"
+    first.write_text(header + "e1,acme,response_time,2026-06-01T10:00:00Z,3\n")
+    assert run("import", str(first)).exit_code == 0
+    second = tmp_path / "beta.csv"
+    second.write_text(
+        header
+        + "e1,beta,response_time,2026-06-01T10:00:00Z,5\n"
+        + "e2,beta,response_time,2026-06-02T10:00:00Z,4\n"
+    )
+    result = run("import", str(second))
+    assert result.exit_code == 1, result.output
+    assert "1 row refused: its event_id belongs to another client's signal" in result.output
+    assert "signals: 1 inserted" in result.output
+    assert "acme" not in result.output
+
+
 def test_rules_check_covers_collectors_and_rule_tests(run) -> None:  # type: ignore[no-untyped-def]
     collectors = run.rules / "collectors.yaml"
     collectors.write_text(collectors.read_text().replace("type: survey_csv", "type: survey_cvs"))

@@ -403,7 +403,8 @@ CASES = [
         ],
         [
             "15:3: signals.survey: custom signal 'survey' shadows the built-in kind (pick another "
-            "name; built-in kinds are response_time, milestone, survey, incident)"
+            "name, or give the built-in kind only attrs: to filter on; built-in kinds are "
+            "response_time, milestone, survey, incident)"
         ],
         id="a custom signal named like a built-in kind should fail",
     ),

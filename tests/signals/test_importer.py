@@ -293,3 +293,23 @@ def test_the_signal_columns_are_every_models_fields_and_the_docstring_lists_them
     rules = [i for i, line in enumerate(lines) if line.startswith("=====")]
     documented = sorted(line.split()[0] for line in lines[rules[1] + 1 : rules[2]])
     assert documented == sorted([*importer.SIGNAL_COLUMNS, "attrs.<name>"])
+
+
+def test_a_row_whose_event_id_is_another_clients_is_refused_and_reported(
+    store: Store, tmp_path: Path, table_rows: TableRows
+) -> None:
+    header = "event_id,client,kind,ts,value\n"
+    first = write(tmp_path / "acme.csv", header + "e1,acme,response_time,2026-06-01T10:00:00Z,3\n")
+    import_files(store, [first])
+    second = write(
+        tmp_path / "beta.csv",
+        header
+        + "e1,beta,response_time,2026-06-01T10:00:00Z,5\n"
+        + "e2,beta,response_time,2026-06-02T10:00:00Z,4\n",
+    )
+    report = import_files(store, [second])
+    assert report.refused == 1
+    assert report.signals.inserted == 1  # the other row is written
+    assert "1 row refused: its event_id belongs to another client's signal" in report.summary()
+    assert "acme" not in report.summary()
+    assert table_rows("signals", "event_id", "client") == [("e1", "acme"), ("e2", "beta")]

@@ -71,8 +71,9 @@ def test_a_registry_without_clients_is_empty() -> None:
         pytest.param(
             "version: 1\nclients:\n  - {id: acme corp, name: Acme, segmnt: enterprise}\n",
             [
-                "3:6: clients[0].id: 'acme corp' is not a valid id (use up to 64 letters, "
-                "digits, '.', '_' or '-', starting with a letter or digit)",
+                "3:6: clients[0].id: ' ' may not be in a client id (up to 64 letters or digits "
+                "of any script (上海云帆, müller-gmbh), '.', '_' or '-', starting with a letter or "
+                "digit, in Unicode NFC form) (got 'acme corp')",
                 "3:33: clients[0].segmnt: unknown key 'segmnt' (did you mean 'segment'?)",
             ],
             id="every shape problem of a client should be reported",

@@ -68,6 +68,18 @@ def test_csv_rows_become_signals_through_the_column_mapping(tmp_path: Path) -> N
     assert result.more is False
 
 
+def test_a_bare_due_date_ends_at_midnight_in_the_clients_time_zone(tmp_path: Path) -> None:
+    (tmp_path / "milestones.csv").write_text(
+        "event_id,client,due,delivered_at\nm1,yunfan,2026-06-30,2026-06-30\n"
+    )
+    shanghai = Client(id="yunfan", name="Yunfan", timezone="Asia/Shanghai")
+    clients = ClientMap([shanghai], "id", {"yunfan": "yunfan"})
+    ctx = FetchContext(now=NOW, clients=clients, secret=os.environ.__getitem__)
+    (signal,) = collector(tmp_path, kind="milestone").fetch(None, ctx).signals
+    # 2026-07-01T00:00 in Asia/Shanghai (UTC+8), not midnight UTC
+    assert signal.ts == signal.end == utc(2026, 6, 30, 16)
+
+
 def test_jsonl_milestones_use_same_named_fields_without_a_mapping(tmp_path: Path) -> None:
     (tmp_path / "milestones.jsonl").write_text(
         '{"event_id": "m1", "client": "acme", "due": "2026-10-31", "name": "Go-live"}\n'
