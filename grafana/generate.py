@@ -453,7 +453,8 @@ def operations() -> Json:
             (8, 0, 8, 6),
             [
                 target(
-                    'sum by (collector) (increase(rapport_collector_runs_total{result="error"}[1h])) or sum by (collector) (rapport_collector_runs_total) * 0',
+                    'sum by (collector) (increase(rapport_collector_runs_total{result="error"}[1h]))'
+                    " or sum by (collector) (rapport_collector_runs_total) * 0",
                     "{{collector}}",
                 )
             ],
@@ -488,7 +489,8 @@ def operations() -> Json:
             (8, 6, 8, 6),
             [
                 target(
-                    "histogram_quantile(0.9, sum by (le) (rate(rapport_evaluation_duration_seconds_bucket[30m])))",
+                    "histogram_quantile(0.9, sum by (le) "
+                    "(rate(rapport_evaluation_duration_seconds_bucket[30m])))",
                     "p90",
                 ),
                 target(
@@ -497,7 +499,8 @@ def operations() -> Json:
                     ref="B",
                 ),
             ],
-            description="Time to load, score and store every client; and how old the served scores are.",
+            description="Time to load, score and store every client; and how old the served "
+            "scores are.",
             unit="s",
         ),
         panel(
@@ -523,7 +526,8 @@ def operations() -> Json:
             "Rules reload",
             (12, 12, 12, 4),
             [target("rapport_rules_last_reload_successful")],
-            description="1: the last rules (re)load is serving; 0: it was rejected and the previous rules serve.",
+            description="1: the last rules (re)load is serving; 0: it was rejected and the "
+            "previous rules serve.",
             mappings=[
                 {
                     "type": "value",

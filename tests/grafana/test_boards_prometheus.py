@@ -1,5 +1,6 @@
 """The proof: rapport serve on the demo (180 days of history, detail on) scraped by a real
-Prometheus on loopback; every panel's queries, variables set to real values, parse and return data."""
+Prometheus on loopback; every panel's queries, variables set to real values, parse and return
+data."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: ['{GRAFANA / 'prometheus' / 'recording_rules.yml'}']\n"
-        f"scrape_configs: [{{job_name: rapport, static_configs: [{{targets: ['127.0.0.1:{rapport_port}']}}]}}]\n"
+        "scrape_configs: [{job_name: rapport, static_configs: "
+        f"[{{targets: ['127.0.0.1:{rapport_port}']}}]}}]\n"
     )
     prom = [
         prometheus,
