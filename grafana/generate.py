@@ -453,7 +453,8 @@ def operations() -> Json:
             (8, 0, 8, 6),
             [
                 target(
-                    'sum by (collector) (increase(rapport_collector_runs_total{result="error"}[1h]))'
+                    "sum by (collector) "
+                    '(increase(rapport_collector_runs_total{result="error"}[1h]))'
                     " or sum by (collector) (rapport_collector_runs_total) * 0",
                     "{{collector}}",
                 )
