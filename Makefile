@@ -10,7 +10,7 @@ LOCK   := requirements.lock
 UV_VERSION := 0.13.9
 LOCK_TOOL  := build/lock-tool
 
-.PHONY: run test lint bench lock clean
+.PHONY: run test lint bench lock clean boards
 
 # Two steps, because pip's hash-checking mode is all or nothing and an editable project has no
 # file to hash: first every third-party package, exactly as locked (hashes checked, --no-deps so
@@ -49,6 +49,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.startup
 	$(BIN)/python -m benchmarks.outbox
 	$(BIN)/python -m benchmarks.alerts
+
+## Regenerate the Grafana boards and recording rules (commit the result; a test compares).
+boards: $(STAMP)
+	$(BIN)/python grafana/generate.py
 
 ## Re-resolve requirements.lock from pyproject.toml's ranges (then commit it): pins that still
 ## satisfy them are kept; `make lock UPGRADE=1` moves every pin to the newest allowed. Universal:

@@ -77,7 +77,7 @@ def build_service(
         store, CollectorsConfig(), clock=now, observer=CollectorRunMetrics(metrics)
     )
     events: Topic[Evaluated] = Topic("evaluated")
-    page = ClientMetricsPage()
+    page = ClientMetricsPage(detail=settings.metrics_detail)
     events.subscribe(history_writer(store))
     events.subscribe(page)
     events.subscribe(EvaluationLog())

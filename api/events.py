@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -31,6 +31,8 @@ class Evaluated:
     clients: tuple[Client, ...]
     last_signals: Mapping[tuple[str, str], datetime]
     duration: float | None = None  # seconds the evaluation took, when the publisher measured it
+    # Score change per span ("7d", "30d") per client, from the stored history (for /metrics).
+    changes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     @property
     def as_of(self) -> datetime:

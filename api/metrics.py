@@ -7,18 +7,35 @@ render on every scrape. A scrape then sends that cached text (plain, or spliced 
 member without recompressing it) followed by the live service registry's output, so it reads one
 consistent snapshot, and clients removed from the registry vanish at the next evaluation.
 
-Families (text format 0.0.4):
+Per-client budget: at most 6 series per client by default, so that 100k clients stay a scrape
+Prometheus and the boards can afford. Default families (text format 0.0.4):
 
 - ``rapport_client_health_score`` — the score (absent while a client is unscored, and for a
   client graded ``insufficient_data``: a dashboard must not average in a score resting on too little
   measured data)
 - ``rapport_client_health_coverage`` — 0-1, the share of the scorecard's weight measured from
   signals (every client)
+- ``rapport_client_health_grade{grade}`` — the current grade only, value 1: one series per client
+  (the scorecard's grades plus ``insufficient_data``; unscored clients have none).
+  ``count by (grade) (rapport_client_health_grade == 1)`` reads the same in both modes
+- ``rapport_client_health_score_change{span}`` — score now minus the stored score ``span`` ago
+  (``7d``, ``30d``; absent where history is shorter): from the store's history, so it is right on a
+  Prometheus started today
+- ``rapport_client_health_stale_components`` — how many components rest on stale data (0 = fresh)
+
+Detail families, only with ``RAPPORT_METRICS_DETAIL=true`` (about 4x the samples with the shipped
+scorecard):
+
+- ``rapport_client_health_grade{grade}`` as a full state set (0 for the other grades)
 - ``rapport_client_health_component_score{component}`` — points per component (absent when skipped)
-- ``rapport_client_health_grade{grade}`` — state set: 1 for the current grade, 0 for the others;
-  its states are the scorecard's grades plus ``insufficient_data``
+- ``rapport_client_health_component_value{component}`` — the measured value before the curve
+  (response-time p90 in hours, share of missed milestones, latest survey, severity-weighted
+  incidents; absent when not measured)
 - ``rapport_client_health_component_stale{component}`` — 1 when the component's data is stale
 - ``rapport_client_signal_last_timestamp_seconds{kind}`` — newest stored signal per kind
+
+Service families (always):
+
 - ``rapport_evaluation_duration_seconds`` (histogram), ``rapport_evaluations_total{result}``,
   ``rapport_last_evaluation_timestamp_seconds``, ``rapport_clients``
 - ``rapport_signals_ingested_total{result}``: ``inserted``, ``updated``, ``unchanged``, ``rejected``
@@ -34,7 +51,7 @@ import math
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -210,14 +227,24 @@ class _RulesInfo(Collector):
 # --- per-client text, rendered once per evaluation -------------------------------------------
 
 
+#: Series per client the default exposition may carry (score, coverage, grade, two score changes,
+#: stale components); tests/api/test_metrics.py holds the exposition to it.
+SERIES_PER_CLIENT_BUDGET = 6
+#: The spans of ``rapport_client_health_score_change``, as ``Evaluated.changes`` keys them.
+CHANGE_SPANS = ("7d", "30d")
+
+
 @dataclass(frozen=True)
 class ClientMetricsInput:
     """What ``render_client_metrics`` needs: the evaluation, the registry rows it scored (same
-    order), and the newest signal time per (client, kind)."""
+    order), the newest signal time per (client, kind), the score change per span per client, and
+    whether to add the detail families."""
 
     evaluation: Evaluation
     clients: Sequence[Client]
     last_signals: Mapping[tuple[str, str], datetime]
+    changes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    detail: bool = False
 
 
 def _escape(value: str) -> str:
@@ -249,11 +276,63 @@ def render_client_metrics(data: ClientMetricsInput) -> Prebuilt:
     ]
     parts = [_family("rapport_client_health_score", "Client health score", score)]
     parts.append(_coverage_family(ev, prefixes))
-    parts.append(_component_family(ev, prefixes))
-    parts.append(_grade_family(ev, prefixes))
-    parts.append(_stale_family(ev, prefixes))
-    parts.append(_last_signal_family(data, prefixes))
+    parts.append(_grade_family(ev, prefixes, full=data.detail))
+    parts.append(_change_family(data, prefixes))
+    parts.append(_stale_count_family(ev, prefixes))
+    if data.detail:
+        parts.append(_component_family(ev, prefixes))
+        parts.append(_value_family(ev, prefixes))
+        parts.append(_stale_family(ev, prefixes))
+        parts.append(_last_signal_family(data, prefixes))
     return Prebuilt.of("".join(parts).encode("utf-8"))
+
+
+def _change_family(data: ClientMetricsInput, prefixes: list[str]) -> str:
+    lines: list[str] = []
+    for span in CHANGE_SPANS:
+        change = data.changes.get(span, {})
+        label = f',span="{span}"}} '
+        lines.extend(
+            f"rapport_client_health_score_change{{{p}{label}{_go(change[c.id])}\n"
+            for p, c in zip(prefixes, data.clients, strict=True)
+            if c.id in change
+        )
+    return _family(
+        "rapport_client_health_score_change",
+        "Score now minus the stored score span ago (from the score history)",
+        lines,
+    )
+
+
+def _stale_count_family(ev: Evaluation, prefixes: list[str]) -> str:
+    counts = (ev.status == Status.STALE).sum(axis=1).tolist()
+    lines = [
+        f"rapport_client_health_stale_components{{{p}}} {n}\n"
+        for p, n in zip(prefixes, counts, strict=True)
+    ]
+    return _family(
+        "rapport_client_health_stale_components",
+        "Components of the score resting on stale data (0 = every source fresh)",
+        lines,
+    )
+
+
+def _value_family(ev: Evaluation, prefixes: list[str]) -> str:
+    lines: list[str] = []
+    raw = ev.raw.tolist()
+    for j, component in enumerate(ev.component_ids):
+        label = f',component="{_escape(component)}"}} '
+        name = "rapport_client_health_component_value{"
+        lines.extend(
+            f"{name}{p}{label}{_go(row[j])}\n"
+            for p, row in zip(prefixes, raw, strict=True)
+            if not math.isnan(row[j])
+        )
+    return _family(
+        "rapport_client_health_component_value",
+        "Value a component measured from signals, before its curve",
+        lines,
+    )
 
 
 def _component_family(ev: Evaluation, prefixes: list[str]) -> str:
@@ -284,7 +363,8 @@ def _coverage_family(ev: Evaluation, prefixes: list[str]) -> str:
     )
 
 
-def _grade_family(ev: Evaluation, prefixes: list[str]) -> str:
+def _grade_family(ev: Evaluation, prefixes: list[str], *, full: bool) -> str:
+    """The grade as a state set; without ``full`` only its 1-valued member (one series)."""
     lines: list[str] = []
     # The insufficient_data state is one more index after the scorecard's grades.
     grades = np.where(ev.insufficient, len(ev.grade_names), ev.grade).tolist()
@@ -293,6 +373,7 @@ def _grade_family(ev: Evaluation, prefixes: list[str]) -> str:
         lines.extend(
             f"rapport_client_health_grade{{{p}{label}{1 if current == g else 0}\n"
             for p, current in zip(prefixes, grades, strict=True)
+            if full or current == g
         )
     return _family(
         "rapport_client_health_grade", "Client grade as a state set (1 = current)", lines

@@ -197,7 +197,11 @@ class Evaluator:
             # Before the snapshot is visible: once /evaluate returns, the history holds it.
             self._events.publish(
                 Evaluated(
-                    snapshot.evaluation, snapshot.clients, snapshot.last_signals, snapshot.duration
+                    snapshot.evaluation,
+                    snapshot.clients,
+                    snapshot.last_signals,
+                    snapshot.duration,
+                    changes={"7d": snapshot.delta_7d, "30d": snapshot.delta_30d},
                 )
             )
             self._snapshot = snapshot
@@ -329,10 +333,12 @@ class Evaluator:
 
 class ClientMetricsPage:
     """The per-client part of ``/metrics``, rendered once per evaluation (a subscriber of
-    ``Evaluated``) so that a scrape only concatenates bytes."""
+    ``Evaluated``) so that a scrape only concatenates bytes. ``detail`` adds the per-component
+    and per-signal-kind families (``RAPPORT_METRICS_DETAIL``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, detail: bool = False) -> None:
         self._current: Prebuilt = NO_CLIENTS
+        self._detail = detail
 
     @property
     def current(self) -> Prebuilt:
@@ -340,7 +346,9 @@ class ClientMetricsPage:
         return self._current
 
     def __call__(self, event: Evaluated) -> None:
-        inputs = ClientMetricsInput(event.evaluation, event.clients, event.last_signals)
+        inputs = ClientMetricsInput(
+            event.evaluation, event.clients, event.last_signals, event.changes, self._detail
+        )
         self._current = render_client_metrics(inputs)
 
 

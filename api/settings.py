@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     )
     watch_rules: bool = Field(default=True, description="reload rules when files change")
     access_log: bool = Field(default=False, description="`serve` logs one line per HTTP request")
+    metrics_detail: bool = Field(
+        default=False,
+        description="/metrics adds per-component and per-signal-kind series (~4x the samples)",
+    )
     # --- notifications (rapport.api.notify) ---
     smtp_url: str | None = Field(
         default=None,

@@ -1,15 +1,19 @@
 """``/metrics`` as Prometheus reads it: parsed with prometheus_client's parser and checked by
-``promtool check metrics`` (Debian's prometheus package)."""
+``promtool check metrics`` (Debian's prometheus package), in the default budget and with
+``metrics_detail`` on."""
 
 from __future__ import annotations
 
 import gzip
 import shutil
 import subprocess
+from collections import Counter
 
 import pytest
-from live_api import LiveServer
+from live_api import LiveServer, ServerFactory, seed_world
 from prometheus_client.parser import text_string_to_metric_families
+
+from rapport.api.metrics import SERIES_PER_CLIENT_BUDGET
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -41,6 +45,75 @@ INITECH = {"client": "initech", "segment": "none", "owner": "alice-smith"}
 UMBRELLA = {"client": "umbrella", "segment": "none", "owner": "none"}
 
 
+@pytest.fixture
+def detailed(serve_api: ServerFactory) -> LiveServer:
+    """The seeded world served with ``metrics_detail`` on."""
+    server = serve_api(metrics_detail=True)
+    seed_world(server)
+    return server
+
+
+def series_per_client(text: str) -> Counter[str]:
+    return Counter(
+        s.labels["client"]
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if "client" in s.labels
+    )
+
+
+def test_the_default_exposition_keeps_the_per_client_budget(world: LiveServer) -> None:
+    counts = series_per_client(scrape(world))
+    assert set(counts) == {"acme", "globex", "initech", "umbrella"}
+    assert max(counts.values()) <= SERIES_PER_CLIENT_BUDGET, counts
+    families = {f.name for f in text_string_to_metric_families(scrape(world))}
+    assert "rapport_client_health_component_score" not in families
+    assert "rapport_client_signal_last_timestamp_seconds" not in families
+
+
+def test_detail_adds_the_per_component_and_per_kind_families(
+    world: LiveServer, detailed: LiveServer
+) -> None:
+    default, detail = series_per_client(scrape(world)), series_per_client(scrape(detailed))
+    assert all(detail[c] > default[c] for c in default), (default, detail)
+    values = samples(scrape(detailed), "rapport_client_health_component_value")
+    name = "rapport_client_health_component_value"
+    assert (name, labels(**ACME, component="invoices")) in values
+
+
+def test_default_grade_is_one_series_holding_the_current_grade(world: LiveServer) -> None:
+    grades = samples(scrape(world), "rapport_client_health_grade")
+    name = "rapport_client_health_grade"
+    assert grades[(name, labels(**ACME, grade="healthy"))] == 1.0
+    assert set(grades.values()) == {1.0}
+    assert sum(1 for key in grades if dict(key[1])["client"] == "acme") == 1
+
+
+def test_stale_components_are_counted_per_client(world: LiveServer) -> None:
+    stale = samples(scrape(world), "rapport_client_health_stale_components")
+    name = "rapport_client_health_stale_components"
+    assert stale[(name, labels(**INITECH))] >= 1.0
+    assert stale[(name, labels(**ACME))] == 0.0
+
+
+def test_score_change_per_span_is_the_apis_delta(world: LiveServer) -> None:
+    listed = world.call("GET", "/api/v1/clients", token="read-token").json()
+    rows = listed["items"]
+    expected = {
+        (row["id"], span): row[field]
+        for row in rows
+        for span, field in (("7d", "delta_7d"), ("30d", "delta_30d"))
+        if row[field] is not None
+    }
+    found = {
+        (s.labels["client"], s.labels["span"]): s.value
+        for family in text_string_to_metric_families(scrape(world))
+        for s in family.samples
+        if s.name == "rapport_client_health_score_change"
+    }
+    assert found == pytest.approx(expected, abs=0.01)
+
+
 def test_scores_per_client_with_bounded_labels(world: LiveServer) -> None:
     scores = samples(scrape(world), "rapport_client_health_score")
     assert scores == {
@@ -50,8 +123,8 @@ def test_scores_per_client_with_bounded_labels(world: LiveServer) -> None:
     }  # umbrella has no score: no series rather than NaN
 
 
-def test_component_points_grade_state_set_and_stale_flags(world: LiveServer) -> None:
-    text = scrape(world)
+def test_component_points_grade_state_set_and_stale_flags(detailed: LiveServer) -> None:
+    text = scrape(detailed)
     components = samples(text, "rapport_client_health_component_score")
     assert components[
         ("rapport_client_health_component_score", labels(**ACME, component="invoices"))
@@ -76,8 +149,8 @@ def test_component_points_grade_state_set_and_stale_flags(world: LiveServer) -> 
     assert stale[(name, labels(**ACME, component="responsiveness"))] == 0.0
 
 
-def test_last_signal_time_per_kind(world: LiveServer) -> None:
-    last = samples(scrape(world), "rapport_client_signal_last_timestamp_seconds")
+def test_last_signal_time_per_kind(detailed: LiveServer) -> None:
+    last = samples(scrape(detailed), "rapport_client_signal_last_timestamp_seconds")
     name = "rapport_client_signal_last_timestamp_seconds"
     assert last[(name, labels(**ACME, kind="response_time"))] == 1782734400.0  # 2026-06-29 12:00
     assert last[(name, labels(**ACME, kind="overdue_invoices"))] == 1782648000.0  # 06-28 12:00
@@ -141,11 +214,14 @@ def test_gzip_scrape_is_the_same_exposition(world: LiveServer) -> None:
     assert gzip.decompress(raw) == plain
 
 
-def test_the_exposition_passes_promtool(world: LiveServer) -> None:
+@pytest.mark.parametrize("detail", [False, True], ids=["default budget", "with detail"])
+def test_the_exposition_passes_promtool(serve_api: ServerFactory, detail: bool) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool is needed: apt-get install prometheus (.ci/run installs it)")
-    text = scrape(world)
+    server = serve_api(metrics_detail=detail)
+    seed_world(server)
+    text = scrape(server)
     result = subprocess.run(
         [promtool, "check", "metrics"],
         input=text,

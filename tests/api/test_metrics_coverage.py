@@ -22,7 +22,7 @@ def test_a_client_without_signals_exports_coverage_and_the_insufficient_data_sta
     scorecard = load_scorecard(RULES / "scorecard.yaml")
     evaluation = evaluate(scorecard, ClientSet.of(["acme"]), SignalSet({}), AS_OF, "v")
     text = render_client_metrics(
-        ClientMetricsInput(evaluation, [Client(id="acme", name="Acme")], {})
+        ClientMetricsInput(evaluation, [Client(id="acme", name="Acme")], {}, detail=True)
     ).text.decode()
     found = {
         (s.name, s.labels.get("grade")): s.value
