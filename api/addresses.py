@@ -7,8 +7,6 @@ rules bundle loads ``alerts.yaml``, after the engine's shape and meaning passes.
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-
 from rapport.engine.alert_rules import AlertRules
 from rapport.engine.errors import Finding
 from rapport.engine.validate import Locate
@@ -17,6 +15,10 @@ from rapport.engine.yamlsource import format_key
 
 def address_problem(address: str) -> str | None:
     """Why ``address`` is not a mail address to send to (None: it is). No DNS is asked."""
+    # Imported on first use: the validator brings dnspython, a tenth of a second that
+    # `rapport rules check` of a file without recipients should not pay.
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
+
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as error:

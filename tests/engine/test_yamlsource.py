@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from rapport.engine import yamlsource
 from rapport.engine.errors import Finding
 from rapport.engine.yamlsource import MAX_DEPTH, MAX_NODES, MAX_VALUES, format_key, parse_yaml
 
@@ -329,3 +331,50 @@ def test_an_empty_file_is_readable_and_holds_nothing() -> None:
 )
 def test_format_key(loc: tuple[str | int, ...], key: str) -> None:
     assert format_key(loc) == key
+
+
+# --- the fast path: libyaml's parser under the same composer ------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[2]
+_RULES_FILES = sorted(
+    [*(_ROOT / "rules").rglob("*.yaml"), *(_ROOT / "tests" / "rules").rglob("*.yaml")]
+)
+
+
+def _shape(node: Any) -> Any:
+    """Tag, position, style and value of every node: what parse_yaml reads of the composition."""
+    marks = (node.tag, node.start_mark.line, node.start_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        return (*marks, node.style, node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return (*marks, [_shape(item) for item in node.value])
+    return (*marks, [(_shape(k), _shape(v)) for k, v in node.value])
+
+
+@pytest.mark.parametrize(
+    "path", _RULES_FILES, ids=lambda p: f"{p.name} composes the same through libyaml"
+)
+def test_libyaml_composes_every_rules_file_exactly_as_pyyaml_does(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    try:
+        pure = yamlsource._compose_with(yamlsource._CoreLoader, text)
+    except (yaml.YAMLError, RecursionError):
+        return  # a file that does not parse is always diagnosed by the pure-Python loader
+    except Exception as error:  # the limits: the same refusal either way
+        with pytest.raises(type(error)):
+            yamlsource._compose_with(yamlsource._FastLoader, text)
+        return
+    fast = yamlsource._compose_with(yamlsource._FastLoader, text)
+    assert fast[1] == pure[1]
+    assert (fast[0] is None and pure[0] is None) or _shape(fast[0]) == _shape(pure[0])
+
+
+def test_libyaml_is_used_when_pyyaml_has_it() -> None:
+    assert yamlsource.CParser is not None  # PyPI's PyYAML wheels are built with libyaml
+
+
+def test_a_syntax_error_is_reported_in_pyyamls_words_whatever_parsed_first() -> None:
+    parsed = parse_yaml("a: [1, 2\nb: 3\n", "x.yaml")
+    assert not parsed.readable
+    (finding,) = parsed.findings
+    assert "while parsing a flow sequence" in finding.message or "expected ','" in finding.message
