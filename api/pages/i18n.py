@@ -167,9 +167,16 @@ class Texts:
         return format_decimal(round(value, digits), locale=_LOCALES[self.lang])
 
     def signed(self, value: float | None) -> str:
+        """A change with its sign, as shown (one decimal): a change that rounds to 0 is "0"."""
         if value is None:
             return "–"
-        return ("+" if value > 0 else "") + self.number(value)
+        shown = round(value, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+        return ("+" if shown > 0 else "") + self.number(shown)
+
+    def trend(self, value: float | None) -> str:
+        """``up``, ``down`` or ``""`` for a change as ``signed`` shows it."""
+        shown = round(value, 1) if value is not None else 0.0
+        return "up" if shown > 0 else ("down" if shown < 0 else "")
 
     def percent(self, share: float | None) -> str:
         return "–" if share is None else format_percent(share, locale=_LOCALES[self.lang])

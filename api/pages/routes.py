@@ -104,9 +104,7 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _page(
-    request: Request, template: str, *, status: int = 200, **context: Any
-) -> Response:
+def _page(request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
     """``template`` rendered for the viewer, with the security headers, remembering ``?lang=``."""
     t = _texts(request)
     context.setdefault("session", None)

@@ -69,7 +69,8 @@ def portfolio(request: Request, principal: Principal) -> list[GradeGroup]:
     bundle = service_of(request).rules.bundle
     order: list[str | None] = [g.name for g in bundle.scorecard.grades] if bundle else []
     order += [g for g in dict.fromkeys(i.grade for i in page.items) if g not in order]
-    order = [g for g in order if g not in (INSUFFICIENT_DATA, None)] + [INSUFFICIENT_DATA, None]
+    last: list[str | None] = [INSUFFICIENT_DATA, None]
+    order = [g for g in order if g not in last] + last
     groups = [GradeGroup(g, [i for i in page.items if i.grade == g]) for g in order]
     return [group for group in groups if group.clients]
 

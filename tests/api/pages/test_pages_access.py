@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from live_api import T, LiveServer, ServerFactory, seed_world
+from live_api import LiveServer, ServerFactory, T, seed_world
 
 from rapport.api.auth import Principal
 from rapport.api.pages.session import SESSION_COOKIE, Sessions
