@@ -35,6 +35,7 @@ from rapport.api.errors import ApiError, PayloadTooLargeError
 from rapport.api.events import Evaluated, EvaluationLog, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
+from rapport.api.pages import install as install_pages
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
 from rapport.api.routes import alerts, clients, ops, rules, signals
 from rapport.api.service import ClientMetricsPage, Evaluator, Service, history_writer
@@ -136,6 +137,7 @@ def create_app(service: Service) -> FastAPI:
     _add_error_handlers(app)
     for module in (clients, signals, rules, ops, alerts):
         app.include_router(module.router)
+    install_pages(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         default=None, description="base URL of this service in email links (default: host:port)"
     )
     grafana_url: str | None = Field(default=None, description="Grafana base URL for board links")
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="key signing the pages' sign-in cookies; unset: a random one per process, so "
+        "sessions end when the process restarts and are not shared between replicas",
+    )
     webhooks: tuple[WebhookSpec, ...] = Field(default=(), description="webhooks for alert notices")
     quiet_hours: (
         Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")] | None

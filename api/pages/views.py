@@ -1,0 +1,105 @@
+"""What the pages show, read through the API's own route functions (``api.routes.clients``) with
+the viewer's principal, so that a page can never show another number, or another client, than
+``/api/v1`` would answer to the same credential."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from fastapi import Request
+
+from rapport.api.auth import Principal
+from rapport.api.routes import clients as api
+from rapport.api.routes import service_of
+from rapport.api.schemas import ClientDetail, ClientSummary, HistoryPoint
+from rapport.api.service import Service
+from rapport.engine.explain import Explanation
+from rapport.engine.result import INSUFFICIENT_DATA
+
+#: The client page's chart reaches this far back from the latest evaluation.
+CHART_DAYS = 90
+#: The colour of "insufficient data" and of clients not scored yet (not a scorecard grade).
+NEUTRAL_COLOR = "#757575"
+#: As many clients as any registry holds: the portfolio lists them all on one page.
+_EVERY = 10**9
+
+
+@dataclass(frozen=True)
+class GradeGroup:
+    """The portfolio's clients of one grade (``name`` None: not scored yet)."""
+
+    name: str | None
+    clients: list[ClientSummary]
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One recent alert transition or silence of a client, as the client page lists it."""
+
+    at: datetime
+    kind: str
+    rule: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """Everything the client page shows."""
+
+    detail: ClientDetail
+    history: list[HistoryPoint]
+    explanation: Explanation
+    window: tuple[datetime, datetime]
+    alerts: list[AlertLine] = field(default_factory=list)
+
+
+def grade_colors(service: Service) -> dict[str, str]:
+    """Each grade's colour from the serving scorecard, plus the neutral states'."""
+    bundle = service.rules.bundle
+    colors = {g.name: g.color for g in bundle.scorecard.grades} if bundle is not None else {}
+    colors[INSUFFICIENT_DATA] = NEUTRAL_COLOR
+    return colors
+
+
+def portfolio(request: Request, principal: Principal) -> list[GradeGroup]:
+    """The clients ``principal`` sees, highest score first, grouped by grade in the scorecard's
+    order, then insufficient data, then not yet scored; empty groups are left out."""
+    page = api.list_clients(request=request, principal=principal, sort="-score", limit=_EVERY)
+    bundle = service_of(request).rules.bundle
+    order: list[str | None] = [g.name for g in bundle.scorecard.grades] if bundle else []
+    order += [g for g in dict.fromkeys(i.grade for i in page.items) if g not in order]
+    last: list[str | None] = [INSUFFICIENT_DATA, None]
+    order = [g for g in order if g not in last] + last
+    groups = [GradeGroup(g, [i for i in page.items if i.grade == g]) for g in order]
+    return [group for group in groups if group.clients]
+
+
+def client_view(request: Request, principal: Principal, client_id: str) -> ClientView:
+    """One client's page data; ``NotFoundError`` when it does not exist or is not visible."""
+    detail = api.get_client(request, principal, client_id)
+    explanation = Explanation.model_validate_json(explanation_json(request, principal, client_id))
+    end = detail.as_of or explanation.as_of
+    since = end - timedelta(days=CHART_DAYS)
+    history = api.client_history(request, principal, client_id, since=since, until=end)
+    service = service_of(request)
+    return ClientView(
+        detail, history.points, explanation, (since, end), recent_alerts(service, client_id)
+    )
+
+
+def explanation_json(request: Request, principal: Principal, client_id: str) -> bytes:
+    """``GET /api/v1/clients/{id}/explain``'s JSON body, exactly as the API answers it."""
+    response = api.explain_client(
+        request=request, principal=principal, client_id=client_id, as_of=None, compare=None
+    )
+    return bytes(response.body)
+
+
+def recent_alerts(service: Service, client_id: str) -> list[AlertLine]:
+    """The client's recent alert transitions and silences, newest first.
+
+    This tree has no alert store yet (alerts and silences land with their own routes), so there
+    is nothing to list and the page leaves the section out; when the store exists, this is the
+    one function to fill."""
+    return []
