@@ -62,10 +62,7 @@ def expression(condition: Condition, scorecard: Scorecard) -> str | None:
     if condition.grade is not None:
         names = [g.name for g in scorecard.grades]
         at = names.index(condition.grade.grade)
-        if condition.grade.at_or_worse is not None:
-            chosen = names[at:]
-        else:
-            chosen = names[:at]
+        chosen = names[at:] if condition.grade.at_or_worse is not None else names[:at]
         pattern = "|".join(re.escape(n) for n in chosen)
         return f'rapport_client_health_grade{{grade=~"{pattern}"}} == 1'
     if condition.component is not None:

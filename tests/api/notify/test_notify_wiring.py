@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from live_api import T, Clock, LiveServer, ServerFactory, reply, seed_world, wait_for
+from live_api import Clock, LiveServer, ServerFactory, T, reply, seed_world, wait_for
 from smtp_server import Recorder
 
 from rapport.signals import outbox
