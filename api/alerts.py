@@ -1,8 +1,13 @@
 """Alerts in the shell: after every evaluation (a subscriber of ``Evaluated``), gather what the
 pure alert evaluation (``engine.alerts``) needs from the store — each drop window's past scores,
 how long each source has gone without delivering, the silences, the persisted states — run it,
-persist the new states and the notices (``signals.alerts``), set the alert gauges and log one
-line per notice. Nothing is sent here: delivery reads the recorded notices.
+hand the transitions to ``dispatch`` (the app factory's ``AlertDispatch``: notices into the
+outbox), persist the new states and the notices (``signals.alerts``), set the alert gauges and
+log one line per notice. Nothing is sent here: the outbox's sender delivers in the background.
+
+The outbox is written *before* the states: a crash in between re-derives the transitions at the
+next evaluation (at least once: a notice may be enqueued again under a later episode's key,
+never lost), where the other order could advance the states past a notice never enqueued.
 
 ``preview`` runs the same step as of any instant without writing anything.
 """
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -106,11 +111,17 @@ def preview(
     return evaluate_alerts(bundle.alerts or NO_ALERTS, inputs, previous, silences)
 
 
+#: ``(rules, clients by id, transitions)`` → handled (``api.notify.dispatch.AlertDispatch``).
+Dispatch = Callable[[AlertRules, Mapping[str, Client], Sequence[AlertTransition]], object]
+
+
 class AlertEvaluator:
     """The ``Evaluated`` subscriber: one alert step per evaluation, persisted before it returns.
 
-    ``on_states(rules, states)`` is told the new states (the metrics' gauges). States are read
-    from the store once, at the first evaluation, then kept in memory alongside it.
+    ``on_states(rules, states)`` is told the new states (the metrics' gauges);
+    ``dispatch(rules, clients by id, transitions)`` every transition, silenced ones included
+    (it decides what is delivered), before the states are saved. States are read from the store
+    once, at the first evaluation, then kept in memory alongside it.
     """
 
     def __init__(
@@ -118,10 +129,12 @@ class AlertEvaluator:
         store: Store,
         bundle: Callable[[], RulesBundle],
         on_states: Callable[[AlertRules, AlertStates], None] | None = None,
+        dispatch: Dispatch | None = None,
     ) -> None:
         self._store = store
         self._bundle = bundle
         self._on_states = on_states
+        self._dispatch = dispatch
         self._states: AlertStates | None = None
         self._lock = threading.Lock()
 
@@ -139,6 +152,8 @@ class AlertEvaluator:
                 previous = AlertStates.of(load_states(self._store), inputs.clients)
             silences = list_silences(self._store, active_at=event.as_of)
             states, transitions = evaluate_alerts(rules, inputs, previous, silences)
+            if self._dispatch is not None and transitions:
+                self._dispatch(rules, {c.id: c for c in event.clients}, transitions)
             save_alerts(self._store, states.records(), transitions)
             self._states = states
         for t in transitions:

@@ -1,5 +1,5 @@
-"""The factory: the one place that wires the store, the rules bundle, the evaluator, the metrics,
-the collector scheduler, the clock and the routes.
+"""The factory: the one place that wires the store, the rules bundle, the evaluator, the alerts
+and their notifications, the metrics, the collector scheduler, the clock and the routes.
 
 ``build_service`` builds the whole ``Service`` from ``Settings`` (an injected store and clock, for
 tests and benchmarks); ``create_app`` serves a built service. Nothing is patched afterwards: the
@@ -35,6 +35,8 @@ from rapport.api.errors import ApiError, PayloadTooLargeError
 from rapport.api.events import Evaluated, EvaluationLog, Topic
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
+from rapport.api.notify.dispatch import AlertDispatch, store_explainer
+from rapport.api.notify.wiring import links_for, notification_service
 from rapport.api.pages import install as install_pages
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
 from rapport.api.routes import alerts, clients, ops, rules, signals
@@ -82,10 +84,6 @@ def build_service(
     events.subscribe(history_writer(store))
     events.subscribe(page)
     events.subscribe(EvaluationLog())
-    # After the history writer: alert states and notices are persisted with each evaluation.
-    events.subscribe(
-        AlertEvaluator(store, holder.current, lambda r, s: metrics.set_alerts(counts(r, s)))
-    )
     evaluator = Evaluator(
         store,
         holder,
@@ -97,8 +95,32 @@ def build_service(
         debounce=settings.evaluate_debounce,
         interval=settings.evaluate_interval,
     )
+    # After each evaluation: its alert transitions become explained, routed notices in the
+    # outbox; the sender delivers them in the background, while this process is the leader.
+    notifications = notification_service(settings, store, clock=now, registry=metrics.registry)
+    dispatch = AlertDispatch(
+        notifications,
+        store_explainer(store, evaluator.evaluate_client),
+        lambda client_id: links_for(settings, client_id),
+    )
+    # After the history writer: alert states and notices are persisted with each evaluation.
+    events.subscribe(
+        AlertEvaluator(
+            store, holder.current, lambda r, s: metrics.set_alerts(counts(r, s)), dispatch
+        )
+    )
     return Service(
-        settings, store, holder, evaluator, metrics, events, page, collectors, now, owned
+        settings,
+        store,
+        holder,
+        evaluator,
+        metrics,
+        events,
+        page,
+        collectors,
+        now,
+        owned,
+        notifications=notifications,
     )
 
 

@@ -383,6 +383,14 @@ class CollectorsHook(Protocol):
     def reconfigure(self, config: CollectorsConfig) -> None: ...
 
 
+class Startable(Protocol):
+    """A background part started and stopped with the service (the notification sender)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Service:
     """Everything ``rapport serve`` runs besides the HTTP server, started and stopped together.
@@ -401,6 +409,7 @@ class Service:
     collectors: CollectorsHook
     clock: Clock
     owns_store: bool = False
+    notifications: Startable | None = None  # the outbox sender, started after the first score
     _stoppers: list[Callable[[], None]] = field(default_factory=list, repr=False)
     _started: bool = field(default=False, repr=False)
     _collecting: bool = field(default=False, repr=False)
@@ -424,6 +433,9 @@ class Service:
         self._started = True
         self.evaluator.start()
         self._stoppers.append(self.evaluator.stop)
+        if self.notifications is not None:
+            self.notifications.start()
+            self._stoppers.append(self.notifications.stop)
         if self.rules.current().collectors is not None:
             self._start_collectors()
 

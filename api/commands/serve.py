@@ -81,6 +81,7 @@ def run(settings: Settings, *, demo: bool = False) -> None:
     import uvicorn
 
     from rapport.api.app import build_service, create_app
+    from rapport.api.notify.wiring import email_destination
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     service = build_service(settings)
@@ -95,7 +96,8 @@ def run(settings: Settings, *, demo: bool = False) -> None:
         f"Rapport serving on {address}\n"
         f"  API docs  {address}/docs   metrics {address}/metrics   ready {address}/-/ready\n"
         f"  rules     {bundle.directory} ({bundle.version})\n"
-        f"  store     {service.store.url}",
+        f"  store     {service.store.url}\n"
+        f"  alerts    emailed {email_destination(settings)}",
         flush=True,
     )
     server = uvicorn.Server(

@@ -1,4 +1,4 @@
-"""A sample notice (Northwind Logistics, 82 → 61) for ``rapport notify test-email``, the README
+"""A sample notice (Northwind Logistics, 82 → 61) for ``rapport alerts test-email``, the README
 and the benchmark: every part of an alert email filled in."""
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class NotificationService:
         self._clock = clock
         self._lock = lock
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._sent = _metrics(store, registry)
 
@@ -181,7 +182,7 @@ class NotificationService:
 
     def send_now(self, notice: AlertNotice, recipient: Recipient) -> None:
         """Send ``notice`` to ``recipient`` on the email channel at once, bypassing the outbox
-        (``rapport notify test-email``); raises ``DeliveryError``."""
+        (``rapport alerts test-email``); raises ``DeliveryError``."""
         notifier = self._notifiers[self.email_channel]
         try:
             notifier.send(Envelope(f"test|{notice.dedupe_key}", recipient, [notice]))
@@ -200,9 +201,14 @@ class NotificationService:
         )
         self._thread.start()
 
+    def wake(self) -> None:
+        """Start the sender's next round now rather than after ``interval`` (new entries)."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop the sender thread (after its current round), release the lock."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -216,7 +222,9 @@ class NotificationService:
                     self.deliver_due(self._clock())
                 except Exception:  # a broken round must not end the sender; it is logged
                     log.exception("notification delivery round failed")
-            self._stop.wait(interval)
+            # Woken early by new entries (``wake``) or by ``stop``.
+            self._wake.wait(interval)
+            self._wake.clear()
 
 
 def _envelopes(

@@ -88,6 +88,18 @@ def notification_service(
     )
 
 
+def email_destination(settings: Settings) -> str:
+    """Where alert emails go, for the ``serve`` banner: the SMTP server (scheme, host and port
+    only) or the ``.eml`` directory (resolved)."""
+    from urllib.parse import urlsplit
+
+    if settings.smtp_url:
+        parts = urlsplit(settings.smtp_url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"via {parts.scheme}://{parts.hostname}{port}"
+    return f"as .eml files in {settings.outbox_dir.resolve()}/ (set RAPPORT_SMTP_URL to send)"
+
+
 def links_for(settings: Settings, client_id: str) -> Links:
     """The links of a notice about ``client_id``: its page and explain URL on this service, and
     its Grafana board when ``grafana_url`` (the client dashboard's URL) is set, with

@@ -1,12 +1,14 @@
-"""``/api/v1/alerts`` (pending and firing alerts, the history of notices) and
-``/api/v1/silences`` (create, list, expire). An owner-restricted token sees, silences and
+"""``/api/v1/alerts`` (pending and firing alerts, the history of notices),
+``/api/v1/silences`` (create, list, expire) and ``/api/v1/outbox`` (the notification outbox,
+admin scope). An owner-restricted token sees, silences and
 unsilences only its own clients' alerts: any other client is a 404, and it may not make a
 silence without a client. A silence's author is the token's name."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +20,7 @@ from rapport.api.service import Service
 from rapport.engine.alerts import AlertState, AlertTransition, Silence
 from rapport.engine.model import parse_duration
 from rapport.signals import alerts as stored
+from rapport.signals import outbox
 from rapport.signals.alerts import NewSilence, UnknownSilenceError
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -138,3 +141,44 @@ def expire_silence(request: Request, principal: Admin, silence_id: str) -> dict[
         return _silence(stored.expire_silence(service.store, silence_id, service.clock()))
     except UnknownSilenceError:
         raise NotFoundError("silence", silence_id) from None
+
+
+def _epoch(seconds: float | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def _outbox_entry(entry: outbox.OutboxEntry, client: str | None) -> dict[str, Any]:
+    return {
+        "key": entry.key, "client": client, "channel": entry.channel,
+        "recipient": entry.recipient, "state": entry.state, "attempts": entry.attempts,
+        "last_error": entry.last_error, "next_attempt": _epoch(entry.next_attempt),
+        "created_at": _epoch(entry.created_at), "sent_at": _epoch(entry.sent_at),
+        "digest": entry.digest,
+    }  # fmt: skip
+
+
+def _client_of(entry: outbox.OutboxEntry) -> str | None:
+    """The client a stored notice is about (its payload is the notifier side's JSON)."""
+    try:
+        found = json.loads(entry.payload)["notice"]["client_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
+@router.get("/outbox", responses=errors(*AUTH_ERRORS, 422))
+def list_outbox(
+    request: Request,
+    principal: Admin,
+    state: Literal["pending", "sent", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Outbox entries (of ``state``), newest first, with the counts per state; an
+    owner-restricted token sees only its own clients' entries (and no counts of others)."""
+    service = service_of(request)
+    found = [(e, _client_of(e)) for e in outbox.entries(service.store, state, limit=limit)]
+    shown = [(e, c) for e, c in found if _owned(service, principal, c)]
+    body: dict[str, Any] = {"entries": [_outbox_entry(e, c) for e, c in shown]}
+    if principal.owner is None:
+        body["counts"] = outbox.counts(service.store)
+    return body

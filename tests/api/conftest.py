@@ -11,6 +11,15 @@ import pytest
 from live_api import DATA, LiveServer, ServerFactory, launch, seed_world
 
 
+@pytest.fixture(autouse=True)
+def private_outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every service (in-process or ``rapport serve``) writes its ``.eml`` files here, never
+    to the working directory's ``data/outbox``."""
+    directory = tmp_path / "outbox"
+    monkeypatch.setenv("RAPPORT_OUTBOX_DIR", str(directory))
+    return directory
+
+
 def copy_rules(target: Path) -> Path:
     shutil.copytree(DATA / "rules", target)
     return target

@@ -1,0 +1,127 @@
+"""``alerts.yaml`` as Prometheus alerting rules, for teams that route through Alertmanager.
+
+Each Rapport rule whose ``when`` PromQL can express over Rapport's ``/metrics`` becomes one rule:
+
+======================  ==========================================================================
+condition               expression
+======================  ==========================================================================
+``score``               ``rapport_client_health_score < 50``
+``drop``                ``(rapport_client_health_score offset 7d) - rapport_client_health_score
+                        >= 15`` (the scraped history, not Rapport's stored one)
+``grade``               ``rapport_client_health_grade{grade=~"watch|at_risk"} == 1`` (the grades
+                        at or worse, in the scorecard's order)
+``component``           ``rapport_client_health_component_score{component="…"} < 40``
+``coverage: lost``      ``rapport_client_health_coverage < min_coverage``
+======================  ==========================================================================
+
+with ``for``, ``keep_firing_for`` (Prometheus 2.42 or later), ``severity`` and the rule's labels,
+and annotations. What PromQL cannot say is written as a comment instead: a ``stale`` condition
+(Rapport measures a collector's last success, which it does not export per client) is skipped
+whole; a ``clear`` condition (hysteresis, prometheus/prometheus#10536) is dropped, so that rule
+resolves as soon as ``when`` stops holding. Repeats, resolved notices and routing are
+Alertmanager's business there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from rapport.engine.alert_rules import AlertRule, AlertRules, Comparison, Condition
+from rapport.engine.model import Scorecard
+
+OPERATORS = {"below": "<", "at_most": "<=", "above": ">", "at_least": ">="}
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+#: The labels every per-client series carries (``api.metrics``).
+CLIENT_LABELS = "client, segment, owner"
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as a Prometheus duration (``1d``, ``90m``, ``2d12h``); at least 1s."""
+    left = max(round(seconds), 1)
+    parts = []
+    for unit, size in _UNITS:
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts)
+
+
+def _compare(metric: str, comparison: Comparison) -> str:
+    return f"{metric} {OPERATORS[comparison.op]} {comparison.threshold:g}"
+
+
+def expression(condition: Condition, scorecard: Scorecard) -> str | None:
+    """The PromQL of ``condition`` (None: not expressible over Rapport's metrics)."""
+    score = "rapport_client_health_score"
+    if condition.score is not None:
+        return _compare(score, condition.score)
+    if condition.drop is not None:
+        fall = f"(({score} offset {duration(condition.drop.within)}) - {score})"
+        return _compare(fall, condition.drop)
+    if condition.grade is not None:
+        names = [g.name for g in scorecard.grades]
+        at = names.index(condition.grade.grade)
+        chosen = names[at:] if condition.grade.at_or_worse is not None else names[:at]
+        pattern = "|".join(re.escape(n) for n in chosen)
+        return f'rapport_client_health_grade{{grade=~"{pattern}"}} == 1'
+    if condition.component is not None:
+        metric = f'rapport_client_health_component_score{{component="{condition.component.id}"}}'
+        return _compare(metric, condition.component)
+    if condition.coverage is not None:
+        return f"rapport_client_health_coverage < {scorecard.min_coverage:g}"
+    return None
+
+
+def _alert_name(rule_id: str) -> str:
+    return "Rapport" + "".join(part.capitalize() for part in re.split(r"[_\-.]", rule_id) if part)
+
+
+def _rule_lines(rule_id: str, rule: AlertRule, expr: str) -> list[str]:
+    """One rule as YAML lines (strings JSON-quoted: valid YAML, no escaping surprises)."""
+    q = json.dumps
+    summary = f"{{{{ $labels.client }}}}: {rule_id} ({rule.when.measure} is {{{{ $value }}}})"
+    lines = [f"      - alert: {_alert_name(rule_id)}", f"        expr: {q(expr)}"]
+    if rule.for_:
+        lines.append(f"        for: {duration(rule.for_)}")
+    if rule.keep_firing_for:
+        lines.append(f"        keep_firing_for: {duration(rule.keep_firing_for)}")
+    labels = {"severity": rule.severity, "rapport_rule": rule_id, **rule.labels}
+    lines.append("        labels:")
+    lines.extend(f"          {k}: {q(v)}" for k, v in labels.items())
+    lines.append("        annotations:")
+    lines.append(f"          summary: {q(summary)}")
+    if rule.description:
+        lines.append(f"          description: {q(rule.description)}")
+    return lines
+
+
+def prometheus_rules(rules: AlertRules, scorecard: Scorecard, *, version: str = "") -> str:
+    """The Prometheus rules file of ``rules`` (see the module docstring), as YAML text."""
+    out = [
+        "# Prometheus alerting rules generated by `rapport export prometheus-rules` from",
+        f"# alerts.yaml{f' (rules {version})' if version else ''}. Regenerate; do not edit.",
+        "groups:",
+        "  - name: rapport-alerts",
+        "    rules:",
+    ]
+    header = len(out) - 1
+    written = 0
+    for rule_id, rule in rules.rules.items():
+        expr = expression(rule.when, scorecard)
+        if expr is None:
+            out.append(
+                f"      # {rule_id}: skipped - a {rule.when.measure} condition is not"
+                " expressible over Rapport's metrics (Rapport alerts on it itself)."
+            )
+            continue
+        if rule.clear is not None:
+            out.append(
+                f"      # {rule_id}: its clear condition (hysteresis) is not expressible in"
+                " PromQL (prometheus/prometheus#10536); here it resolves when `when` stops."
+            )
+        out.extend(_rule_lines(rule_id, rule, expr))
+        written += 1
+    if written == 0:
+        out[header] = "    rules: []"
+    return "\n".join(out) + "\n"
