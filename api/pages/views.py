@@ -14,8 +14,10 @@ from rapport.api.routes import clients as api
 from rapport.api.routes import service_of
 from rapport.api.schemas import ClientDetail, ClientSummary, HistoryPoint
 from rapport.api.service import Service
+from rapport.engine.alerts import AlertTransition, Silence
 from rapport.engine.explain import Explanation
 from rapport.engine.result import INSUFFICIENT_DATA
+from rapport.signals.alerts import alert_history, list_silences
 
 #: The client page's chart reaches this far back from the latest evaluation.
 CHART_DAYS = 90
@@ -96,10 +98,43 @@ def explanation_json(request: Request, principal: Principal, client_id: str) -> 
     return bytes(response.body)
 
 
-def recent_alerts(service: Service, client_id: str) -> list[AlertLine]:
-    """The client's recent alert transitions and silences, newest first.
+#: How many alert lines the client page lists.
+RECENT_ALERTS = 10
 
-    This tree has no alert store yet (alerts and silences land with their own routes), so there
-    is nothing to list and the page leaves the section out; when the store exists, this is the
-    one function to fill."""
-    return []
+
+def recent_alerts(service: Service, client_id: str) -> list[AlertLine]:
+    """The client's recent alert transitions and its silences active now, newest first (at most
+    ``RECENT_ALERTS``); the page leaves the section out when there are none."""
+    store = service.store
+    lines = [
+        AlertLine(t.at, t.kind, t.rule, _transition_detail(t))
+        for t in alert_history(store, client=client_id, limit=RECENT_ALERTS)
+    ]
+    lines += [
+        AlertLine(
+            s.created,
+            "silenced",
+            s.rule or "*",
+            f"{s.reason} ({s.author}, until {s.expires:%Y-%m-%d %H:%M} UTC)",
+        )
+        for s in list_silences(store, active_at=service.clock())
+        if s.client == client_id
+    ]
+    return sorted(lines, key=lambda line: line.at, reverse=True)[:RECENT_ALERTS]
+
+
+def _silence_detail(silence: Silence) -> str:
+    return f"{silence.reason} ({silence.author}, until {silence.expires:%Y-%m-%d %H:%M} UTC)"
+
+
+def _transition_detail(transition: AlertTransition) -> str:
+    """``warning, 61 (threshold 65)``, and whether its notice was held back."""
+    parts = [transition.severity]
+    if transition.value is not None:
+        measured = f"{transition.value:g}"
+        if transition.threshold is not None:
+            measured += f" (threshold {transition.threshold:g})"
+        parts.append(measured)
+    if transition.silenced:
+        parts.append("not sent: silenced")
+    return ", ".join(parts)

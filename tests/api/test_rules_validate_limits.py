@@ -73,3 +73,19 @@ def test_a_reload_reads_the_configured_rules_limit(
     answer = server.call("POST", "/-/reload").json()
     assert answer["ok"] is False
     assert any("larger than the limit of 4096 bytes" in f["message"] for f in answer["findings"])
+
+
+def test_a_reload_with_an_integer_too_long_to_convert_is_rejected_not_a_500(
+    serve_api: ServerFactory, rules_dir: Path
+) -> None:
+    server: LiveServer = serve_api()
+    before = server.call("GET", "/api/v1/rules").json()["version"]
+    scorecard = rules_dir / "scorecard.yaml"
+    digits = sys.get_int_max_str_digits() + 700
+    scorecard.write_text(scorecard.read_text().replace("version: 1", f"version: {'9' * digits}", 1))
+    response = server.call("POST", "/-/reload")
+    assert response.status_code == 422  # a rejected reload, with its findings: never a 500
+    assert "is too long (at most 4300 digits)" in response.text
+    metrics = server.call("GET", "/metrics").text
+    assert "rapport_rules_last_reload_successful 0.0" in metrics
+    assert server.call("GET", "/api/v1/rules").json()["version"] == before

@@ -4,13 +4,15 @@ security headers, and only same-origin assets."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from live_api import LiveServer, ServerFactory, seed_world
 
 from rapport.api.pages.i18n import LANG_COOKIE, Texts, choose_language
 from rapport.api.pages.views import recent_alerts
+from rapport.engine.alerts import AlertTransition
+from rapport.signals.alerts import NewSilence, add_silence, save_alerts
 from rapport.signals.model import Client
 
 
@@ -143,13 +145,36 @@ def test_changes_show_with_their_sign_as_rounded(
     assert Texts("en").trend(change) == trend
 
 
-def test_the_alerts_section_is_left_out_while_there_is_no_alert_store(
+def test_the_alerts_section_is_left_out_when_the_client_has_no_alert_or_silence(
     open_world: LiveServer,
 ) -> None:
-    # No alert or silence store in this tree yet: the function answers nothing, and the page
-    # shows no empty section for it.
-    assert recent_alerts(open_world.service, "acme") == []
-    assert 'id="alerts"' not in open_world.http.get("/clients/acme").text
+    assert recent_alerts(open_world.service, "globex") == []
+    assert 'id="alerts"' not in open_world.http.get("/clients/globex").text
+
+
+def test_the_client_page_lists_its_alerts_and_active_silences(open_world: LiveServer) -> None:
+    service = open_world.service
+    now = service.clock()
+    fired = AlertTransition(
+        rule="score_low", client="acme", episode="e1", kind="firing", at=now,
+        severity="critical", labels={}, value=41.0, threshold=50.0, silenced=False,
+        dedupe_key="score_low|acme|e1|firing|0",
+    )  # fmt: skip
+    save_alerts(service.store, [], [fired])
+    add_silence(
+        service.store,
+        NewSilence(client="acme", rule=None, labels={}, reason="migration week", author="mei"),
+        now - timedelta(hours=1),
+        now + timedelta(days=7),
+    )
+    lines = recent_alerts(service, "acme")
+    assert [(line.kind, line.rule) for line in lines] == [
+        ("firing", "score_low"),
+        ("silenced", "*"),
+    ]
+    assert lines[0].detail == "critical, 41 (threshold 50)"
+    page = open_world.http.get("/clients/acme", params={"lang": "en"}).text
+    assert 'id="alerts"' in page and "score_low" in page and "migration week (mei" in page
 
 
 def test_the_grafana_link_appears_only_when_configured(serve_api: ServerFactory) -> None:
