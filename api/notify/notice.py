@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rapport.engine.explain import Explanation
+from rapport.engine.explain import Change, Explanation
 
 Kind = Literal["firing", "repeat", "resolved"]
 
@@ -95,7 +95,7 @@ def notice_from(
     ``timezone`` or the client's (``UTC`` if neither says). ``explanation`` (None: not scored)
     gives the score, the grade, the change and the components that drove it.
     """
-    change = explanation.change if explanation is not None else None
+    change = telling_change(explanation)
     return AlertNotice(
         rule=transition.rule,
         client_id=transition.client,
@@ -113,20 +113,33 @@ def notice_from(
         grade=explanation.grade if explanation is not None else None,
         grade_before=change.previous_grade if change is not None else None,
         rules_version=explanation.rules_version if explanation is not None else "",
-        drivers=_drivers(explanation),
+        drivers=_drivers(explanation, change),
         links=links,
         recipients=_owner_recipients(client),
     )
 
 
-def _drivers(explanation: Explanation | None) -> tuple[Driver, ...]:
-    """The components that moved the score most, with what the explanation says of each. The one
-    place that reads an explanation's components: evidence signals are added here."""
-    if explanation is None or explanation.change is None:
+def telling_change(explanation: Explanation | None) -> Change | None:
+    """The change an email tells: of the comparisons with 7 and 30 days before, the one that
+    moved the score most (a client sliding slowly shows its slide, not a flat week), else the
+    explanation's own ``change``; None without history."""
+    if explanation is None:
+        return None
+    found = [c.change for c in explanation.comparisons if c.change is not None]
+    if not found:
+        return explanation.change
+    return max(found, key=lambda change: abs(change.score_delta or 0.0))
+
+
+def _drivers(explanation: Explanation | None, change: Change | None) -> tuple[Driver, ...]:
+    """The components that moved the score most in ``change``, with what the explanation says of
+    each. The one place that reads an explanation's components: evidence signals are added
+    here."""
+    if explanation is None or change is None:
         return ()
     components = {c.id: c for c in explanation.components}
     drivers = []
-    for move in explanation.change.movers:
+    for move in change.movers:
         component = components.get(move.id)
         evidence: Sequence[str] = getattr(component, "evidence", None) or ()
         drivers.append(
