@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -237,6 +238,9 @@ class ServeProcess:
 
     def __init__(self, database_url: str, rules_dir: Path, *args: str, tokens: bool = True) -> None:
         env = {**os.environ, "RAPPORT_EVALUATE_DEBOUNCE": "1s"}
+        # A module-scoped server misses the per-test outbox fixture: never the repository's
+        # data/outbox, whatever starts it.
+        env.setdefault("RAPPORT_OUTBOX_DIR", tempfile.mkdtemp(prefix="rapport-outbox-"))
         if tokens:
             env["RAPPORT_TOKENS"] = json.dumps([t.model_dump() for t in token_specs()])
         command = [str(RAPPORT), "--database-url", database_url, "--rules-dir", str(rules_dir),
