@@ -159,7 +159,7 @@ class AlertEvaluator:
         for t in transitions:
             log.info(
                 "alert %s %s for %s (episode %s, value %s, threshold %s%s)",
-                t.rule, t.kind, t.client, t.episode, t.value, t.threshold,
+                t.rule, t.kind, t.client, t.episode, _short(t.value), _short(t.threshold),
                 ", silenced" if t.silenced else "",
             )  # fmt: skip
         if self._on_states is not None:
@@ -175,3 +175,8 @@ def counts(rules: AlertRules, states: AlertStates) -> Mapping[tuple[str, str, st
             n = 0 if found is None else int(np.count_nonzero(found.phase == code))
             out[(rule_id, rule.severity, phase)] = n
     return out
+
+
+def _short(number: float | None) -> str:
+    """A measured number for a log line: 4 significant digits (45.28, not 45.276955513000004)."""
+    return "unknown" if number is None else f"{number:.4g}"

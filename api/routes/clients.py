@@ -185,7 +185,7 @@ def _check_filters(
         if segment not in known:
             raise UnprocessableError(_unknown("segment", segment, sorted(known)))
     if grade is not None and bundle is not None:
-        grades = [g.name for g in bundle.scorecard.grades]
+        grades = [*(g.name for g in bundle.scorecard.grades), INSUFFICIENT_DATA]
         if grade not in grades:
             raise UnprocessableError(_unknown("grade", grade, grades))
 

@@ -10,7 +10,8 @@ from live_api import LiveServer
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        pytest.param("grade=at-risk", "unknown grade 'at-risk'; valid: healthy, watch, at_risk",
+        pytest.param("grade=at-risk",
+                     "unknown grade 'at-risk'; valid: healthy, watch, at_risk, insufficient_data",
                      id="a grade spelled with a hyphen is refused with the scorecard's grades"),
         pytest.param("segment=enterprize", "unknown segment 'enterprize'; valid: enterprise, smb",
                      id="a misspelled segment is refused with the known segments"),
@@ -28,6 +29,7 @@ def test_an_unknown_filter_value_is_a_422_naming_the_valid_ones(
     "query",
     [
         pytest.param("grade=healthy", id="a grade of the scorecard is a valid filter"),
+        pytest.param("grade=insufficient_data", id="insufficient data is a valid filter"),
         pytest.param("segment=smb", id="a segment a registered client has is a valid filter"),
     ],
 )
