@@ -10,12 +10,14 @@ Event ids are scoped per client, so a write never crosses clients: a signal give
 (``inserted``), and the other row is neither read into the answer nor touched. The status is the
 one it would get if the id were used nowhere else, so a caller allowed to write some clients
 learns nothing about the others' ids (with a global key, it could move their signals, and
-"updated" would tell it which ids exist). Each batch is classified by selecting the stored payloads of its keys first, then new rows are inserted and changed rows
-updated with one ``executemany`` each, so the table after a series of upserts depends only on the
-last payload given for each key.
+"updated" would tell it which ids exist).
+
+Each batch is classified by selecting the stored payloads of its keys first, then new rows are
+inserted and changed rows updated with one ``executemany`` each, so the table after a series of
+upserts depends only on the last payload given for each key.
 
 A signal's ``recorded_at`` (when it first became known) is the exception: it is written once, when
-the ``event_id`` is first inserted — the payload's own ``recorded_at``, or else the writer's clock —
+the key is first inserted — the payload's own ``recorded_at``, or else the writer's clock —
 and the stored one wins from then on. A later revision (delivered, resolved) carrying another, even
 an earlier, value does not move it, and is not a change by itself: moving it would rewrite what an
 evaluation as of a past instant saw, so a replay would no longer reproduce the stored score.
@@ -252,7 +254,7 @@ def _key_getter(key: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any
     if len(key) == 1:
         column = key[0]
         return lambda row: (row[column],)
-    return itemgetter(*key)  # type: ignore[return-value]
+    return itemgetter(*key)
 
 
 def _stored_payloads(

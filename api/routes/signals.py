@@ -46,6 +46,7 @@ from rapport.signals.model import StoredSignal, ZoneLookup, client_zones
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 
+
 @router.post(
     "/signals",
     response_model=IngestResult,

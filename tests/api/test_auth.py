@@ -179,9 +179,7 @@ def test_a_write_never_moves_a_signal_to_another_client(world: LiveServer, token
     acme = world.store.client_signals("acme", ["response_time"], LATER)
     assert [(s.event_id, s.value) for s in acme if s.event_id == "acme-r1"] == [("acme-r1", 1.0)]
     globex = world.store.client_signals("globex", ["response_time"], LATER)
-    assert [(s.event_id, s.value) for s in globex if s.event_id == "acme-r1"] == [
-        ("acme-r1", 99.0)
-    ]
+    assert [(s.event_id, s.value) for s in globex if s.event_id == "acme-r1"] == [("acme-r1", 99.0)]
 
 
 def test_prune_by_a_pm_only_removes_that_pms_clients(world: LiveServer) -> None:

@@ -140,7 +140,7 @@ def test_import_with_bad_rows_writes_nothing(run, tmp_path: Path) -> None:  # ty
     assert "1" in result.stdout
 
 
-def test_import_of_a_row_reusing_another_clients_event_id_stores_its_own(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_of_another_clients_event_id_stores_its_own(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     header = "event_id,client,kind,ts,value\n"
     first = tmp_path / "acme.csv"
     first.write_text(header + "e1,acme,response_time,2026-06-01T10:00:00Z,3\n")

@@ -1,5 +1,6 @@
 """``POST /api/v1/signals`` over real HTTP, on SQLite and PostgreSQL: strict validation, per-item
-results, idempotency by (client, event_id) and by Idempotency-Key, commit before the 2xx, re-scoring."""
+results, idempotency by (client, event_id) and by Idempotency-Key, commit before the 2xx,
+re-scoring."""
 
 from __future__ import annotations
 

@@ -81,6 +81,8 @@ def test_migrated_tables_match_the_schema_module(store: Store) -> None:
         assert columns == {c.name: c.nullable for c in table.columns}, name
         indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
         assert indexes == {i.name: [c.name for c in i.columns] for i in table.indexes}, name
+        key = inspector.get_pk_constraint(name)["constrained_columns"]
+        assert key == [c.name for c in table.primary_key.columns], name
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -289,7 +291,7 @@ def test_items_of_one_batch_are_classified_in_order(
 def test_one_event_id_for_two_clients_in_one_batch_is_two_signals(
     store: Store, table_rows: TableRows
 ) -> None:
-    batch = [signal("a", value=1.0), signal("a", client="globex", value=2.0), signal("a", value=3.0)]
+    batch = [signal("a"), signal("a", client="globex", value=2.0), signal("a", value=3.0)]
     assert store.upsert_signals(batch).statuses == ("inserted", "inserted", "updated")
     assert table_rows("signals", "client", "event_id", "value") == [
         ("acme", "a", 3.0),
