@@ -28,7 +28,8 @@ Format, version 1::
 Time fields (``ts``, ``due``, ``delivered_at``, ``opened_at``, ``resolved_at``) take ISO 8601, a
 bare date for ``due`` (end of that day), or an offset from ``as_of``: ``-2d``, ``-36h``, ``-90m``,
 ``-1w``, ``+1d``. ``event_id`` is optional (``test:<n>`` by position); as in the store, a repeated
-``event_id`` is one signal, the later one winning. Only what an expectation states is compared.
+``event_id`` of one client is one signal, the later one winning. Only what an expectation states
+is compared.
 
 A malformed file raises ``RulesError`` with every finding of every file as ``path:line:col``;
 a failed expectation is reported, with the file and line of its ``expect`` entry::
@@ -306,7 +307,7 @@ def _signals(
     """The file's signals as stored rows (times resolved against ``as_of``), or findings."""
     clients = {c.id for c in spec.clients}
     zones = {c.id: ZoneInfo(c.timezone or "UTC") for c in spec.clients}
-    by_id: dict[str, StoredSignal] = {}
+    by_id: dict[tuple[str, str], StoredSignal] = {}  # by (client, event_id), as in the store
     findings: list[Finding] = []
     for i, raw in enumerate(spec.signals):
         issues = list(
@@ -327,7 +328,7 @@ def _signal_issues(
     clients: set[str],
     zones: ZoneLookup,
     scorecard: Scorecard,
-    by_id: dict[str, StoredSignal],
+    by_id: dict[tuple[str, str], StoredSignal],
 ) -> Iterator[_Issue]:
     """Validate signal ``i``; a valid one is added to ``by_id``, an invalid one yields issues."""
     data = {"event_id": f"test:{i + 1}", **raw}
@@ -355,8 +356,9 @@ def _signal_issues(
         hint = "built-in kinds or those declared under the scorecard's signals:"
         yield ("signals", i, "kind"), f"unknown signal kind {stored.kind!r}", hint
     else:
-        by_id.pop(stored.event_id, None)  # the later signal wins, in the later position
-        by_id[stored.event_id] = stored
+        key = (stored.client, stored.event_id)
+        by_id.pop(key, None)  # the later signal wins, in the later position
+        by_id[key] = stored
 
 
 def _offset(value: Any) -> timedelta | None:

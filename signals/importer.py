@@ -6,14 +6,9 @@ object per line (blank lines are ignored). A file with a ``kind`` field holds si
 before anything is written, and if any is bad, ``ImportRejectedError`` lists them all
 (``path:line: field: reason (use …)``, physical 1-based lines) and nothing is written. The rows
 are then written in short idempotent batches (``Store.upsert_signal_batches``). Re-importing a
-file changes nothing; a row whose ``event_id`` (or client ``id``) is stored with other values
-updates it.
-
-A row whose ``event_id`` belongs to another client's signal is refused by the store (a write never
-moves a signal between clients). That is only known while writing, after earlier batches are
-committed, so the other rows stay written and the report counts the refused ones
-(``ImportReport.refused``; ``rapport import`` then exits 1). Give those rows other event ids and
-import the file again: the rows already written are unchanged, so that completes it.
+file changes nothing; a row whose ``event_id`` under its ``client`` (or client ``id``) is
+stored with other values updates it. Event ids are scoped per client: a row never touches another
+client's signal, even one with the same ``event_id`` (that row is a signal of its own client).
 
 Signals: a CSV cell left empty is absent. JSON Lines objects use the same field names, with
 attributes in one nested ``attrs`` object or flat, and ``null`` for absent
@@ -22,7 +17,7 @@ attributes in one nested ``attrs`` object or flat, and ``null`` for absent
 =================  ==============================================================================
 column             meaning
 =================  ==============================================================================
-event_id           unique id of the event; importing it again updates the stored one (required)
+event_id           id of the event, unique per client; importing it again updates it (required)
 client             client id (required); signals of unregistered clients are kept, not scored
 kind               response_time, milestone, survey, incident, or a custom kind (required)
 source             where the row came from (default ``manual``)
@@ -117,13 +112,11 @@ class RowError:
 
 @dataclass(frozen=True)
 class ImportCounts:
-    """Rows of one table that an import inserted, updated, or found already stored, and those
-    the store refused (``refused``: their ``event_id`` belongs to another client's signal)."""
+    """Rows of one table that an import inserted, updated, or found already stored."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    refused: int = 0
 
     @property
     def total(self) -> int:
@@ -134,7 +127,6 @@ class ImportCounts:
             self.inserted + result.inserted,
             self.updated + result.updated,
             self.unchanged + result.unchanged,
-            self.refused + result.refused,
         )
 
 
@@ -167,24 +159,8 @@ class ImportReport:
                 )
         if self.unregistered:
             lines.append(self.unregistered_line())
-        if self.signals.refused:
-            lines.append(self.refused_line())
         lines.extend(str(error) for error in self.errors)
         return "\n".join(lines)
-
-    @property
-    def refused(self) -> int:
-        """Rows the store refused to write: a finding (``rapport import`` exits 1)."""
-        return self.signals.refused
-
-    def refused_line(self) -> str:
-        """E.g. ``2 rows refused: their event_id belongs to another client's signal``; which
-        client is not said: the importer may not be allowed to know it."""
-        n = self.signals.refused
-        return (
-            f"{n} row{'s' * (n != 1)} refused: "
-            f"{'their' if n != 1 else 'its'} event_id belongs to another client's signal"
-        )
 
     def unregistered_line(self) -> str:
         """E.g. ``3 signals for 1 client not in the registry: contoso-retal``."""

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     TypeDecorator,
@@ -73,7 +74,7 @@ clients = Table(
 signals = Table(
     "signals",
     metadata,
-    Column("event_id", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
     Column("client", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("ts", Double, nullable=False),
@@ -84,6 +85,9 @@ signals = Table(
     Column("ingested_at", Double, nullable=False),
     # when the event first became known: written on insert, never moved (signals.writer)
     Column("recorded_at", Double, nullable=False),
+    # Event ids are scoped per client (migration 0009): a write can never touch, or reveal,
+    # another client's signal by reusing its id.
+    PrimaryKeyConstraint("client", "event_id", name="pk_signals"),
     Index("ix_signals_kind_client_ts", "kind", "client", "ts"),
 )
 

@@ -230,7 +230,8 @@ class Store:
     # --- signals --------------------------------------------------------------------------------
 
     def upsert_signals(self, signals: Sequence[StoredSignal]) -> UpsertResult:
-        """Insert new signals and update changed ones by ``event_id``, in one transaction."""
+        """Insert new signals and update changed ones by ``(client, event_id)``, in one
+        transaction."""
         with self.writing() as writer:
             return writer.upsert_signals(signals)
 

@@ -1,19 +1,23 @@
 """Writes to the store: idempotent upserts of clients and signals inside one transaction.
 
-An item's identity is its key (``event_id``, client ``id``). Storing the same key with the same
-payload again changes nothing and reports ``unchanged``; a different payload replaces the row and
-reports ``updated`` (a milestone gets delivered, an incident resolved).
+An item's identity is its key: ``(client, event_id)`` for a signal, ``id`` for a client. Storing
+the same key with the same payload again changes nothing and reports ``unchanged``; a different
+payload replaces the row and reports ``updated`` (a milestone gets delivered, an incident
+resolved).
 
-A write never crosses clients: a signal whose ``event_id`` is stored under another client is
-``refused`` and the stored row is left as it is, for every caller (API, import, collectors). Without
-this, whoever may write one client could move any other client's signal to it by reusing its id.
-Each batch is classified by
-selecting the stored payloads of its keys first, then new rows are inserted and changed rows
-updated with one ``executemany`` each, so the table after a series of upserts depends only on the
-last payload given for each key.
+Event ids are scoped per client, so a write never crosses clients: a signal given with an
+``event_id`` that another client's signal also has is a new signal of its own client
+(``inserted``), and the other row is neither read into the answer nor touched. The status is the
+one it would get if the id were used nowhere else, so a caller allowed to write some clients
+learns nothing about the others' ids (with a global key, it could move their signals, and
+"updated" would tell it which ids exist).
+
+Each batch is classified by selecting the stored payloads of its keys first, then new rows are
+inserted and changed rows updated with one ``executemany`` each, so the table after a series of
+upserts depends only on the last payload given for each key.
 
 A signal's ``recorded_at`` (when it first became known) is the exception: it is written once, when
-the ``event_id`` is first inserted — the payload's own ``recorded_at``, or else the writer's clock —
+the key is first inserted — the payload's own ``recorded_at``, or else the writer's clock —
 and the stored one wins from then on. A later revision (delivered, resolved) carrying another, even
 an earlier, value does not move it, and is not a change by itself: moving it would rewrite what an
 evaluation as of a past instant saw, so a replay would no longer reproduce the stored score.
@@ -36,7 +40,7 @@ from rapport.signals import schema
 from rapport.signals.dbapi import execute_many
 from rapport.signals.model import Client, StoredSignal
 
-UpsertStatus = Literal["inserted", "updated", "unchanged", "refused"]
+UpsertStatus = Literal["inserted", "updated", "unchanged"]
 
 #: Keys per ``IN (...)`` when looking up stored rows: well under SQLite's 32766 variables.
 _LOOKUP_CHUNK = 5000
@@ -44,14 +48,12 @@ _LOOKUP_CHUNK = 5000
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """What an upsert did: counts, and ``statuses[i]`` for the ``i``-th item given. ``refused``
-    counts signals not written because their ``event_id`` belongs to another client."""
+    """What an upsert did: counts, and ``statuses[i]`` for the ``i``-th item given."""
 
     inserted: int
     updated: int
     unchanged: int
     statuses: tuple[UpsertStatus, ...]
-    refused: int = 0
 
     @classmethod
     def of(cls, statuses: Sequence[UpsertStatus]) -> UpsertResult:
@@ -60,7 +62,6 @@ class UpsertResult:
             updated=statuses.count("updated"),
             unchanged=statuses.count("unchanged"),
             statuses=tuple(statuses),
-            refused=statuses.count("refused"),
         )
 
 
@@ -90,8 +91,10 @@ def _signal_attrs_json(attrs: Mapping[str, str]) -> str:
     return text
 
 
+#: The columns that identify a signal: event ids are scoped per client (the table's primary key).
+SIGNAL_KEY = ("client", "event_id")
 #: Signal columns whose stored values decide ``unchanged`` vs ``updated`` (not ``ingested_at``).
-SIGNAL_PAYLOAD = ("client", "kind", "ts", "end_ts", "value", "attrs", "source")
+SIGNAL_PAYLOAD = ("kind", "ts", "end_ts", "value", "attrs", "source")
 #: Signal columns written only when a key is first inserted (the first value stays).
 SIGNAL_FIRST = ("recorded_at",)
 CLIENT_PAYLOAD = (
@@ -148,10 +151,8 @@ class StoreWriter:
         self.discarded = False
 
     def upsert_signals(self, signals: Sequence[StoredSignal]) -> UpsertResult:
-        """Insert new signals, update changed ones, by ``event_id``; statuses in input order.
-
-        A signal whose ``event_id`` is stored (or given earlier in ``signals``) under another client
-        is ``refused``: nothing of it is written and the other client's row stays as it was."""
+        """Insert new signals, update changed ones, by ``(client, event_id)``; statuses in input
+        order. Another client's signal with the same ``event_id`` is never read or written."""
         return self.upsert_signal_params([signal_params(s) for s in signals])
 
     def upsert_signal_params(self, params: Sequence[dict[str, Any]]) -> UpsertResult:
@@ -161,7 +162,7 @@ class StoreWriter:
         # Signals are text and float columns only, so they may skip SQLAlchemy's per-row work.
         return _upsert(
             self._connection, schema.signals, params,
-            key="event_id", payload=SIGNAL_PAYLOAD, stamp=stamp, via_driver=True, owner="client",
+            key=SIGNAL_KEY, payload=SIGNAL_PAYLOAD, stamp=stamp, via_driver=True,
             first={"recorded_at": now},
         )  # fmt: skip
 
@@ -171,7 +172,7 @@ class StoreWriter:
         stamp = {"updated_at": self._clock()}
         return _upsert(
             self._connection, schema.clients, params,
-            key="id", payload=CLIENT_PAYLOAD, stamp=stamp, via_driver=False,
+            key=("id",), payload=CLIENT_PAYLOAD, stamp=stamp, via_driver=False,
         )  # fmt: skip
 
     def discard(self) -> None:
@@ -187,36 +188,32 @@ def _upsert(
     table: Table,
     params: Sequence[dict[str, Any]],
     *,
-    key: str,
+    key: tuple[str, ...],
     payload: tuple[str, ...],
     stamp: Mapping[str, Any],
     via_driver: bool,
-    owner: str | None = None,
     first: Mapping[str, Any] | None = None,
 ) -> UpsertResult:
     """Classify ``params`` against the stored rows (and earlier items of the same batch), then
-    insert the new keys and update the changed ones, each with its last payload. ``via_driver``
-    sends the writes through ``signals.dbapi`` (only for tables without type processing). With
-    ``owner`` (a payload column), a row whose key is held under another ``owner`` is refused.
+    insert the new keys and update the changed ones, each with its last payload. ``key`` names
+    the columns that together identify a row. ``via_driver`` sends the writes through
+    ``signals.dbapi`` (only for tables without type processing).
 
     ``first`` maps columns written only on insert to their default (used where an item gives
     None); they take no part in classifying, and the first item of a new key gives them."""
     first = first or {}
-    current = _stored_payloads(connection, table, key, [p[key] for p in params], payload)
+    key_of = _key_getter(key)
+    current = _stored_payloads(connection, table, key, [key_of(p) for p in params], payload)
     stored = set(current)
-    changed: dict[str, dict[str, Any]] = {}
+    changed: dict[tuple[Any, ...], dict[str, Any]] = {}
     statuses: list[UpsertStatus] = []
     payload_of = itemgetter(*payload)  # a tuple of the payload columns, at C speed
-    held_by = None if owner is None else payload.index(owner)
     for row in params:
-        identity = row[key]
+        identity = key_of(row)
         values = payload_of(row)
         before = current.get(identity, _ABSENT)
         if before == values:
             statuses.append("unchanged")
-            continue
-        if held_by is not None and before is not _ABSENT and before[held_by] != values[held_by]:
-            statuses.append("refused")
             continue
         statuses.append("inserted" if before is _ABSENT else "updated")
         current[identity] = values
@@ -229,10 +226,15 @@ def _upsert(
         for k, row in changed.items()
         if k not in stored
     ]
-    updates = [{**row, **stamp, "_key": k} for k, row in changed.items() if k in stored]
-    inserted = [key, *payload, *first, *stamp]
+    keyed = {f"_key_{c}": i for i, c in enumerate(key)}
+    updates = [
+        {**row, **stamp, **{name: k[i] for name, i in keyed.items()}}
+        for k, row in changed.items()
+        if k in stored
+    ]
+    inserted = [*key, *payload, *first, *stamp]
     updated = [*payload, *stamp]
-    modify = update(table).where(table.c[key] == bindparam("_key"))
+    modify = update(table).where(*(table.c[c] == bindparam(f"_key_{c}") for c in key))
     modify = modify.values({c: bindparam(c) for c in updated})
     for statement, rows, columns in (
         (insert(table), inserts, inserted),
@@ -247,20 +249,41 @@ def _upsert(
     return UpsertResult.of(statuses)
 
 
+def _key_getter(key: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function giving a row's key as a tuple, also for a key of one column."""
+    if len(key) == 1:
+        column = key[0]
+        return lambda row: (row[column],)
+    return itemgetter(*key)
+
+
 def _stored_payloads(
-    connection: Connection, table: Table, key: str, keys: Sequence[str], payload: tuple[str, ...]
-) -> dict[str, tuple[Any, ...]]:
-    """``{key: payload tuple}`` of the stored rows among ``keys``."""
+    connection: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    keys: Sequence[tuple[Any, ...]],
+    payload: tuple[str, ...],
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """``{key tuple: payload tuple}`` of the stored rows among ``keys``.
+
+    Selected with one ``IN`` list per key column, which every backend answers from the primary
+    key (SQLite scans the whole table for a row-value ``IN``); the few extra rows such a cross
+    product may match are dropped here, so nothing outside ``keys`` is returned."""
     distinct = list(dict.fromkeys(keys))
-    columns: list[Any] = [table.c[key], *(table.c[c] for c in payload)]
-    found: dict[str, tuple[Any, ...]] = {}
-    for chunk in _chunks(distinct, _LOOKUP_CHUNK):
-        for row in connection.execute(select(*columns).where(table.c[key].in_(chunk))):
-            found[row[0]] = tuple(row[1:])
+    wanted = set(distinct)
+    width = len(key)
+    columns: list[Any] = [*(table.c[c] for c in key), *(table.c[c] for c in payload)]
+    found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for chunk in _chunks(distinct, _LOOKUP_CHUNK // width):
+        where = [table.c[c].in_(sorted({k[i] for k in chunk})) for i, c in enumerate(key)]
+        for row in connection.execute(select(*columns).where(*where)):
+            identity = tuple(row[:width])
+            if identity in wanted:
+                found[identity] = tuple(row[width:])
     return found
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[tuple[Any, ...]], size: int) -> Iterator[Sequence[tuple[Any, ...]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -272,8 +295,9 @@ def signal_params_unchanged(connection: Connection, params: Sequence[dict[str, A
     nothing (an unchanged re-import then never blocks another writer). A batch found changed is
     classified again under the lock by ``upsert_signal_params``, so a race only costs a lock.
     """
+    key_of = _key_getter(SIGNAL_KEY)
     current = _stored_payloads(
-        connection, schema.signals, "event_id", [p["event_id"] for p in params], SIGNAL_PAYLOAD
+        connection, schema.signals, SIGNAL_KEY, [key_of(p) for p in params], SIGNAL_PAYLOAD
     )
     payload_of = itemgetter(*SIGNAL_PAYLOAD)
-    return all(current.get(row["event_id"], _ABSENT) == payload_of(row) for row in params)
+    return all(current.get(key_of(row), _ABSENT) == payload_of(row) for row in params)

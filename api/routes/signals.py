@@ -1,4 +1,5 @@
-"""``POST /api/v1/signals``: push ingest, idempotent by ``event_id`` and by ``Idempotency-Key``.
+"""``POST /api/v1/signals``: push ingest, idempotent by ``(client, event_id)`` and by
+``Idempotency-Key``.
 
 Only a body that is not a batch at all (not JSON, no ``signals`` list, 0 or more than
 ``MAX_SIGNALS_PER_REQUEST`` items) fails the whole request, with a 422. Every item is then judged
@@ -8,11 +9,13 @@ on its own; the items taken are committed before the 200 is sent, and each is re
 - ``unscored`` (on an accepted item, and the ids listed once at the top level): its client is not
   in the registry, so it is stored but not scored until the client is registered;
 - ``duplicates``: already stored with the same payload, or repeated earlier in the same batch;
+  ``event_id`` is scoped per client, so an id another client's signal also has is simply a new
+  signal of the item's own client: the answer is the one for an id used nowhere else, and a token
+  limited to some clients can neither change nor learn of the others' signals;
 - ``rejected``, with a reason naming the field where there is one: an invalid item (a string
   where a number belongs, an unknown field, a missing ``ts``, a NUL character in any text), a
   custom kind the scorecard does not declare, a client an owner-restricted token may not write,
-  an ``event_id`` repeated in the batch with a different payload, or one the store holds under
-  another client (``TAKEN``: a write never moves a signal between clients).
+  or an ``event_id`` repeated for the same client in the batch with a different payload.
 
 Every item's result is counted in ``rapport_signals_ingested_total{result}``.
 """
@@ -42,13 +45,6 @@ from rapport.engine.model import BUILTIN_KINDS
 from rapport.signals.model import StoredSignal, ZoneLookup, client_zones
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
-
-#: Why an item is rejected whose event_id is stored under another client. The same words for any
-#: such client, and naming none: a token limited to some clients learns nothing about the others.
-TAKEN = (
-    "event_id is already used by a signal this request may not change "
-    "(event ids are unique across all clients; choose another, e.g. prefix it with its source)"
-)
 
 
 @router.post(
@@ -139,7 +135,7 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
         declared |= set(ruleset.scorecard.signals)
     zones = client_zones(ruleset.clients or ()) if ruleset is not None else {}  # for bare dates
     visible: dict[str, bool] = {}
-    first_seen: dict[str, tuple[int, StoredSignal]] = {}
+    first_seen: dict[tuple[str, str], tuple[int, StoredSignal]] = {}  # by (client, event_id)
     to_store: list[tuple[int, StoredSignal]] = []
     out = _Outcome()
     for index, item in enumerate(batch.signals):
@@ -148,7 +144,8 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
             out.skip(out.rejected, index, _event_id_of(item), signal)
             continue
         reason = _rejection(service, principal, signal, declared, visible)
-        earlier = first_seen.get(signal.event_id)
+        identity = (signal.client, signal.event_id)
+        earlier = first_seen.get(identity)
         if reason is None and earlier is not None:
             if earlier[1] == signal:
                 repeat = f"repeats item {earlier[0]} of this batch"
@@ -158,7 +155,7 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
         if reason is not None:
             out.skip(out.rejected, index, signal.event_id, reason)
             continue
-        first_seen[signal.event_id] = (index, signal)
+        first_seen[identity] = (index, signal)
         to_store.append((index, signal))
     _store(service, to_store, out)
     registered = {c.id for c in ruleset.clients or ()} if ruleset is not None else set()
@@ -247,19 +244,13 @@ def _rejection(
 
 
 def _store(service: Service, items: list[tuple[int, StoredSignal]], out: _Outcome) -> None:
-    """Upsert in one transaction (the store's contract): new or changed items are accepted.
-
-    An item whose event_id the store holds under another client is refused by the store and
-    rejected here with ``TAKEN``, a reason that names neither that client nor the stored signal.
-    """
+    """Upsert in one transaction (the store's contract): new or changed items are accepted."""
     if not items:
         return
     result = service.store.upsert_signals([signal for _, signal in items])
     for (index, signal), status in zip(items, result.statuses, strict=True):
         if status == "unchanged":
             out.skip(out.duplicates, index, signal.event_id, "already stored with the same payload")
-        elif status == "refused":
-            out.skip(out.rejected, index, signal.event_id, TAKEN)
         else:
             out.accepted.append({"index": index, "event_id": signal.event_id, "status": status})
 

@@ -52,7 +52,7 @@ Rescore = Callable[[set[str]], None]
 Clock = Callable[[], datetime]
 #: Runs kept per collector in the run log (older ones are pruned after each run).
 RUNS_KEPT = 2000
-#: Upsert statuses that wrote a row (a signal refused as another client's event_id wrote nothing).
+#: Upsert statuses that wrote a row.
 _WRITTEN = ("inserted", "updated")
 
 

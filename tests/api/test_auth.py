@@ -12,7 +12,6 @@ from live_api import LiveServer, ServerFactory
 
 from rapport.api.app import build_service
 from rapport.api.auth import InsecureBindError, check_exposure, is_loopback
-from rapport.api.routes.signals import TAKEN
 from rapport.api.settings import Settings
 
 ACME = {
@@ -81,7 +80,7 @@ MATRIX: list[Any] = [
     ("alice-token", "POST", "/api/v1/signals", SIGNAL, 200,
      "admin implies ingest (PM A's items for others' clients are rejected one by one)"),
     ("bob-token", "POST", "/api/v1/signals", TAKEOVER, 200,
-     "PM B's item reusing PM A's event id is rejected one by one, not moved"),
+     "PM B's item reusing PM A's event id is stored as PM B's own signal"),
     ("bob-token", "PUT", "/api/v1/clients/globex", GLOBEX, 403, "PM B lacks admin: no registry"),
     ("bob-token", "GET", "/api/v1/clients/globex", None, 200, "PM B (by email) reads his client"),
     ("bob-token", "GET", "/api/v1/clients/acme", None, 404, "PM B cannot see PM A's client"),
@@ -166,19 +165,21 @@ def test_a_pm_ingest_token_cannot_write_another_pms_client(world: LiveServer) ->
 @pytest.mark.parametrize(
     "token",
     [
-        pytest.param("bob-token", id="a PM token cannot move another PM's signal to its client"),
-        pytest.param("ingest-token", id="an unrestricted token cannot move a signal either"),
+        pytest.param("bob-token", id="a PM token reusing another PM's event id stores its own"),
+        pytest.param("ingest-token", id="an unrestricted token does the same"),
     ],
 )
 def test_a_write_never_moves_a_signal_to_another_client(world: LiveServer, token: str) -> None:
     result = world.call("POST", "/api/v1/signals", token=token, json=TAKEOVER).json()
-    assert result["accepted"] == []
-    # One reason for any other client's id, naming none: the answer tells nothing about acme.
-    assert result["rejected"] == [{"index": 0, "event_id": "acme-r1", "reason": TAKEN}]
+    # The answer of an id used nowhere: it tells nothing about acme's signals.
+    fresh = {"signals": [{**TAKEOVER["signals"][0], "event_id": "never-used"}]}
+    expected = world.call("POST", "/api/v1/signals", token=token, json=fresh).json()
+    assert result == expected | {"accepted": [{**expected["accepted"][0], "event_id": "acme-r1"}]}
+    assert result["accepted"] == [{"index": 0, "event_id": "acme-r1", "status": "inserted"}]
     acme = world.store.client_signals("acme", ["response_time"], LATER)
     assert [(s.event_id, s.value) for s in acme if s.event_id == "acme-r1"] == [("acme-r1", 1.0)]
     globex = world.store.client_signals("globex", ["response_time"], LATER)
-    assert "acme-r1" not in [s.event_id for s in globex]
+    assert [(s.event_id, s.value) for s in globex if s.event_id == "acme-r1"] == [("acme-r1", 99.0)]
 
 
 def test_prune_by_a_pm_only_removes_that_pms_clients(world: LiveServer) -> None:

@@ -1,5 +1,6 @@
 """``POST /api/v1/signals`` over real HTTP, on SQLite and PostgreSQL: strict validation, per-item
-results, idempotency by event_id and by Idempotency-Key, commit before the 2xx, re-scoring."""
+results, idempotency by (client, event_id) and by Idempotency-Key, commit before the 2xx,
+re-scoring."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import sqlalchemy as sa
 from live_api import LiveServer, ServerFactory, seed_world, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from rapport.api.routes.signals import TAKEN
 from rapport.api.schemas import MAX_SIGNALS_PER_REQUEST
 from rapport.signals import schema
 from rapport.signals.idempotency import idempotency_keys, stored_response
@@ -245,21 +245,39 @@ def test_a_nul_character_in_any_text_rejects_its_item_on_every_backend(
     assert [a["event_id"] for a in result["accepted"]] == ["after-nul"]
 
 
-def test_an_event_id_of_another_client_is_rejected_and_its_signal_stays(
+def test_an_event_id_of_another_client_is_a_new_signal_of_ones_own_and_reveals_nothing(
     live: LiveServer, store_url: str
 ) -> None:
-    # acme-r1 is acme's (seeded); posting it for globex must neither move it nor update it.
-    taken = reply_json("acme-r1", client="globex", value=50.0)
-    response = live.call("POST", "/api/v1/signals", json={"signals": [taken, reply_json("mine")]})
+    # acme-r1 is acme's (seeded, PM A's). PM B posts that id and a fresh one for globex: both get
+    # the answer of an id used nowhere, and acme's signal is neither moved nor changed.
+    foreign = reply_json("acme-r1", client="globex", value=50.0)
+    fresh = reply_json("never-used", client="globex", value=50.0)
+    response = live.call(
+        "POST", "/api/v1/signals", token="bob-token", json={"signals": [foreign, fresh]}
+    )
+    assert response.status_code == 200, response.text
     result = response.json()
-    assert result["rejected"] == [{"index": 0, "event_id": "acme-r1", "reason": TAKEN}]
-    assert "acme" not in TAKEN and "globex" not in TAKEN
-    assert [a["event_id"] for a in result["accepted"]] == ["mine"]
+    assert result == {
+        "accepted": [
+            {"index": 0, "event_id": "acme-r1", "status": "inserted"},
+            {"index": 1, "event_id": "never-used", "status": "inserted"},
+        ],
+        "duplicates": [],
+        "rejected": [],
+        "unscored": [],
+    }
     with Store.open(store_url) as other:
-        [row] = [s for s in other.client_signals("acme", ["response_time"], T_END)
-                 if s.event_id == "acme-r1"]  # fmt: skip
-    assert row.value == 1.0
-    assert ingested_counts(live)["rejected"] == 1.0
+        acme = other.client_signals("acme", ["response_time"], T_END)
+        globex = other.client_signals("globex", ["response_time"], T_END)
+    assert [s.value for s in acme if s.event_id == "acme-r1"] == [1.0]
+    assert [(s.client, s.value) for s in globex if s.event_id == "acme-r1"] == [("globex", 50.0)]
+    counts = ingested_counts(live)
+    assert (counts["inserted"], counts["rejected"]) == (2.0, 0.0)
+    # Posting it again is idempotent within globex: a duplicate, as for any stored id.
+    again = live.call("POST", "/api/v1/signals", token="bob-token", json={"signals": [foreign]})
+    assert again.json()["duplicates"] == [
+        {"index": 0, "event_id": "acme-r1", "reason": "already stored with the same payload"}
+    ]
 
 
 def test_an_empty_batch_and_an_oversized_batch_are_422(live: LiveServer) -> None:

@@ -28,14 +28,15 @@ SIGNAL_COLUMNS = ("event_id", "client", "kind", "ts", "end_ts", "value", "attrs"
 # = 1710115200; delivered 2024-03-09T15:00+01:00 = 14:00Z = 1709992800; the naive survey time
 # 2024-03-02 09:30 is UTC = 1709371800; 2024-03-03T00:00Z = 1709424000; 2024-03-04T00:00Z =
 # 1709510400.
+# In the table's key order: (client, event_id).
 SAMPLE_ROWS = [
-    ("in-1", "beta", "incident", 1709424000.0, None, None,
-     '{"service":"api","severity":"sev1"}', "pagerduty"),
     ("inv-1", "acme", "overdue_invoices", 1709510400.0, None, 2.0, '{"region":"emea"}', "erp"),
     ("ms-1", "acme", "milestone", 1710115200.0, 1709992800.0, None,
      '{"name":"go-live","project":"portal"}', "manual"),
     ("rt-1", "acme", "response_time", 1709294400.0, None, 4.5,
      '{"channel":"email","thread":"T-1"}', "zendesk"),
+    ("in-1", "beta", "incident", 1709424000.0, None, None,
+     '{"service":"api","severity":"sev1"}', "pagerduty"),
     ("sv-1", "beta", "survey", 1709371800.0, None, 9.0, '{"scale":"nps","survey":"q1"}', "manual"),
 ]  # fmt: skip
 
@@ -295,7 +296,7 @@ def test_the_signal_columns_are_every_models_fields_and_the_docstring_lists_them
     assert documented == sorted([*importer.SIGNAL_COLUMNS, "attrs.<name>"])
 
 
-def test_a_row_whose_event_id_is_another_clients_is_refused_and_reported(
+def test_a_row_whose_event_id_is_another_clients_is_imported_as_its_own_signal(
     store: Store, tmp_path: Path, table_rows: TableRows
 ) -> None:
     header = "event_id,client,kind,ts,value\n"
@@ -308,8 +309,11 @@ def test_a_row_whose_event_id_is_another_clients_is_refused_and_reported(
         + "e2,beta,response_time,2026-06-02T10:00:00Z,4\n",
     )
     report = import_files(store, [second])
-    assert report.refused == 1
-    assert report.signals.inserted == 1  # the other row is written
-    assert "1 row refused: its event_id belongs to another client's signal" in report.summary()
+    assert (report.signals.inserted, report.signals.updated) == (2, 0)
+    assert "signals: 2 inserted, 0 updated, 0 unchanged" in report.summary()
     assert "acme" not in report.summary()
-    assert table_rows("signals", "event_id", "client") == [("e1", "acme"), ("e2", "beta")]
+    assert sorted(table_rows("signals", "event_id", "client", "value")) == [
+        ("e1", "acme", 3.0),
+        ("e1", "beta", 5.0),
+        ("e2", "beta", 4.0),
+    ]

@@ -81,6 +81,8 @@ def test_migrated_tables_match_the_schema_module(store: Store) -> None:
         assert columns == {c.name: c.nullable for c in table.columns}, name
         indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
         assert indexes == {i.name: [c.name for c in i.columns] for i in table.indexes}, name
+        key = inspector.get_pk_constraint(name)["constrained_columns"]
+        assert key == [c.name for c in table.primary_key.columns], name
 
 
 def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -273,12 +275,6 @@ def test_signals_are_stored_as_epoch_seconds_and_canonical_json(
             2.0,
             id="going back to an earlier payload counts as a change",
         ),
-        pytest.param(
-            [signal("a", value=1.0), signal("a", client="globex", value=2.0)],
-            ("inserted", "refused"),
-            1.0,
-            id="an event id given for another client later in the batch is refused",
-        ),
     ],
 )
 def test_items_of_one_batch_are_classified_in_order(
@@ -292,17 +288,36 @@ def test_items_of_one_batch_are_classified_in_order(
     assert table_rows("signals", "event_id", "value") == [("a", stored_value)]
 
 
+def test_one_event_id_for_two_clients_in_one_batch_is_two_signals(
+    store: Store, table_rows: TableRows
+) -> None:
+    batch = [signal("a"), signal("a", client="globex", value=2.0), signal("a", value=3.0)]
+    assert store.upsert_signals(batch).statuses == ("inserted", "inserted", "updated")
+    assert table_rows("signals", "client", "event_id", "value") == [
+        ("acme", "a", 3.0),
+        ("globex", "a", 2.0),
+    ]
+
+
 def test_a_write_never_moves_a_stored_signal_to_another_client(
     store: Store, table_rows: TableRows
 ) -> None:
-    store.upsert_signals([signal("a", value=1.0)])
-    result = store.upsert_signals([signal("a", client="globex", value=5.0), signal("b")])
-    assert result.statuses == ("refused", "inserted")
-    assert (result.inserted, result.refused) == (1, 1)
-    assert table_rows("signals", "event_id", "client", "value") == [
-        ("a", "acme", 1.0),
-        ("b", "acme", 1.0),
+    # Event ids are scoped per client: globex's "a" is a new signal, answered as a fresh id is,
+    # and acme's "a" is neither moved nor changed.
+    store.upsert_signals([signal("a", value=1.0, recorded_at=T0)])
+    later = T0 + timedelta(days=1)
+    result = store.upsert_signals(
+        [signal("a", client="globex", value=5.0, recorded_at=later), signal("b")]
+    )
+    assert result.statuses == ("inserted", "inserted")
+    assert (result.inserted, result.updated, result.unchanged) == (2, 0, 0)
+    assert table_rows("signals", "client", "event_id", "value", "recorded_at") == [
+        ("acme", "a", 1.0, T0.timestamp()),
+        ("acme", "b", 1.0, T0.timestamp()),
+        ("globex", "a", 5.0, later.timestamp()),  # its own first recorded_at, not acme's
     ]
+    again = store.upsert_signals([signal("a", client="globex", value=5.0), signal("a", value=2.0)])
+    assert again.statuses == ("unchanged", "updated")  # each key updated on its own
 
 
 def test_a_delivered_milestone_updates_its_row_and_its_ingestion_time(store_url: str) -> None:
@@ -475,8 +490,8 @@ def test_ingesting_a_batch_twice_is_ingesting_it_once(
     again = store.upsert_signals(batch)
     assert table_rows("signals", *_ALL_COLUMNS) == once
     # Statuses are all "unchanged" unless the batch itself changes an event midway (a, then a').
-    last = {s.event_id: s for s in batch}
-    if all(last[s.event_id] == s for s in batch):
+    last = {(s.client, s.event_id): s for s in batch}
+    if all(last[s.client, s.event_id] == s for s in batch):
         assert again.statuses == ("unchanged",) * len(batch)
 
 
@@ -487,11 +502,8 @@ def test_ingesting_a_batch_twice_is_ingesting_it_once(
 def test_any_order_of_upserts_ending_in_the_same_payloads_gives_the_same_table(
     store: Store, table_rows: TableRows, history: list[StoredSignal], data: st.DataObject
 ) -> None:
-    # Each event belongs to one client: a write that would move it to another is refused (see
-    # test_a_write_never_moves_a_stored_signal_to_another_client), so the order would matter.
-    owner = {s.event_id: s.client for s in history}
-    history = [replace(s, client=owner[s.event_id]) for s in history]
-    final = list({s.event_id: s for s in history}.values())  # each event's last payload
+    # A signal is keyed by (client, event_id): the same id under two clients is two signals.
+    final = list({(s.client, s.event_id): s for s in history}.values())  # each key's last payload
     tables = []
     for _ in range(2):
         _clear(store)
@@ -503,7 +515,7 @@ def test_any_order_of_upserts_ending_in_the_same_payloads_gives_the_same_table(
             store.upsert_signals(chunk)
         tables.append(table_rows("signals", *_ALL_COLUMNS))
     assert tables[0] == tables[1]
-    assert [row[0] for row in tables[0]] == sorted(s.event_id for s in final)
+    assert [row[1::-1] for row in tables[0]] == sorted((s.client, s.event_id) for s in final)
 
 
 def _split(items: list[StoredSignal], parts: int) -> list[list[StoredSignal]]:
