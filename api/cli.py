@@ -267,7 +267,8 @@ def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None
     """Why CLIENT has its score: each component and the events behind it, what was missing,
     caps, and what changed against its stored scores 7 and 30 days before."""
     from rapport.api.pipeline import earlier_scores, evaluate_client, sync_registry
-    from rapport.engine.explain import explain, render_explanation
+    from rapport.engine.explain import explain
+    from rapport.engine.explain_text import render_explanation
 
     settings = settings_of(ctx)
     moment = parse_instant(as_of)

@@ -38,8 +38,8 @@ from rapport.engine.explain import (
     Explanation,
     compare_cutoff,
     explain,
-    render_explanation,
 )
+from rapport.engine.explain_text import render_explanation
 from rapport.engine.model import parse_duration
 from rapport.engine.result import INSUFFICIENT_DATA
 from rapport.signals.model import Client

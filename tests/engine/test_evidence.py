@@ -9,7 +9,8 @@ import pytest
 from scorer_builders import AS_OF, GRADES, Ev, ev, signal_set
 
 from rapport.engine.evidence import ClientEvidence, EvidenceList, evidence_of
-from rapport.engine.explain import explain, render_explanation
+from rapport.engine.explain import explain
+from rapport.engine.explain_text import render_explanation
 from rapport.engine.frame import ClientSet
 from rapport.engine.model import Scorecard
 from rapport.engine.scoring import evaluate

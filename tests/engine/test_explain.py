@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 import pytest
 
-from rapport.engine.explain import Explanation, describe_measurement, explain, render_explanation
+from rapport.engine.explain import Explanation, describe_measurement, explain
+from rapport.engine.explain_text import render_explanation
 from rapport.engine.model import Measurement, Scorecard
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
 
