@@ -35,6 +35,7 @@ from sqlalchemy import (
 from rapport.engine.alerts import AlertState, AlertTransition, Silence
 from rapport.engine.errors import RapportError
 from rapport.signals.store import Store
+from rapport.signals.writer import epoch
 
 metadata = MetaData()
 
@@ -90,7 +91,7 @@ class UnknownSilenceError(RapportError):
 
 
 def _t(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
+    return None if moment is None else epoch(moment)
 
 
 def _m(seconds: float | None) -> datetime | None:
@@ -127,7 +128,7 @@ def save_alerts(
     """Replace the persisted states with ``states`` and record ``transitions``, atomically."""
     rows = [
         {"rule": s.rule, "client": s.client, "phase": s.phase,
-         "active_since": s.active_since.timestamp(), "fired_at": _t(s.fired_at),
+         "active_since": epoch(s.active_since), "fired_at": _t(s.fired_at),
          "last_notified": _t(s.last_notified), "repeats": s.repeats,
          "clearing_since": _t(s.clearing_since), "muted": s.muted}
         for s in states
@@ -150,7 +151,7 @@ def save_alerts(
 def _event_row(t: AlertTransition) -> dict[str, Any]:
     return {
         "dedupe_key": t.dedupe_key, "rule": t.rule, "client": t.client, "episode": t.episode,
-        "kind": t.kind, "at": t.at.timestamp(), "severity": t.severity,
+        "kind": t.kind, "at": epoch(t.at), "severity": t.severity,
         "labels": json.dumps(dict(t.labels), sort_keys=True), "value": t.value,
         "threshold": t.threshold, "silenced": t.silenced,
     }  # fmt: skip
@@ -165,7 +166,7 @@ def alert_history(
     if client is not None:
         query = query.where(t.c.client == client)
     if since is not None:
-        query = query.where(t.c.at >= since.timestamp())
+        query = query.where(t.c.at >= epoch(since))
     with store._reading() as connection:
         rows = connection.execute(query).all()
     return [
@@ -216,7 +217,7 @@ def add_silence(store: Store, new: NewSilence, created: datetime, expires: datet
             insert(silences).values(
                 id=silence.id, client=silence.client, rule=silence.rule,
                 labels=json.dumps(silence.labels, sort_keys=True), reason=silence.reason,
-                author=silence.author, created=created.timestamp(), expires=expires.timestamp(),
+                author=silence.author, created=epoch(created), expires=epoch(expires),
             )
         )  # fmt: skip
     return silence
@@ -227,7 +228,7 @@ def list_silences(store: Store, *, active_at: datetime | None = None) -> list[Si
     s = silences
     query = select(s).order_by(s.c.created, s.c.id)
     if active_at is not None:
-        moment = active_at.timestamp()
+        moment = epoch(active_at)
         query = query.where(s.c.created <= moment, s.c.expires > moment)
     with store._reading() as connection:
         rows = connection.execute(query).all()
@@ -260,6 +261,6 @@ def expire_silence(store: Store, silence_id: str, at: datetime) -> Silence:
     ends = min(found.expires, max(at, found.created))
     with store._locked("Cannot write to") as (connection, _):
         connection.execute(
-            update(silences).where(silences.c.id == silence_id).values(expires=ends.timestamp())
+            update(silences).where(silences.c.id == silence_id).values(expires=epoch(ends))
         )
     return replace(found, expires=ends)
