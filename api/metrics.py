@@ -318,37 +318,39 @@ def _stale_count_family(ev: Evaluation, prefixes: list[str]) -> str:
 
 
 def _value_family(ev: Evaluation, prefixes: list[str]) -> str:
-    lines: list[str] = []
-    raw = ev.raw.tolist()
-    for j, component in enumerate(ev.component_ids):
-        label = f',component="{_escape(component)}"}} '
-        name = "rapport_client_health_component_value{"
-        lines.extend(
-            f"{name}{p}{label}{_go(row[j])}\n"
-            for p, row in zip(prefixes, raw, strict=True)
-            if not math.isnan(row[j])
-        )
-    return _family(
+    return _per_component_family(
         "rapport_client_health_component_value",
         "Value a component measured from signals, before its curve",
-        lines,
+        ev.component_ids,
+        ev.raw.tolist(),
+        prefixes,
     )
 
 
 def _component_family(ev: Evaluation, prefixes: list[str]) -> str:
+    return _per_component_family(
+        "rapport_client_health_component_score",
+        "Points of one component of the score",
+        ev.component_ids,
+        ev.points.tolist(),
+        prefixes,
+    )
+
+
+def _per_component_family(
+    family: str, help_text: str, components: Sequence[str], rows: list[list[float]],
+    prefixes: list[str],
+) -> str:  # fmt: skip
+    """One sample per client and component (``rows[client][component]``); NaN: no sample."""
     lines: list[str] = []
-    points = ev.points.tolist()
-    for j, component in enumerate(ev.component_ids):
+    for j, component in enumerate(components):
         label = f',component="{_escape(component)}"}} '
-        name = "rapport_client_health_component_score{"
         lines.extend(
-            f"{name}{p}{label}{_go(row[j])}\n"
-            for p, row in zip(prefixes, points, strict=True)
+            f"{family}{{{p}{label}{_go(row[j])}\n"
+            for p, row in zip(prefixes, rows, strict=True)
             if not math.isnan(row[j])
         )
-    return _family(
-        "rapport_client_health_component_score", "Points of one component of the score", lines
-    )
+    return _family(family, help_text, lines)
 
 
 def _coverage_family(ev: Evaluation, prefixes: list[str]) -> str:
