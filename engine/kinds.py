@@ -49,6 +49,9 @@ BUILTIN_KINDS: Mapping[str, KindSpec] = {
         flags=("open", "resolved"),
         measures=("duration_hours", "age_days"),
     ),
+    # What became of the relationship (renewed, churned, escalated, or a team's own type): what
+    # ``rapport validate`` measures scores against. No shipped component reads it; a rule may.
+    "outcome": KindSpec(attrs=("type", "deal")),
 }
 
 

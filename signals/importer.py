@@ -19,11 +19,11 @@ column             meaning
 =================  ==============================================================================
 event_id           id of the event, unique per client; importing it again updates it (required)
 client             client id (required); signals of unregistered clients are kept, not scored
-kind               response_time, milestone, survey, incident, or a custom kind (required)
+kind               response_time, milestone, survey, incident, outcome, or a custom kind (required)
 source             where the row came from (default ``manual``)
 recorded_at        when the event first became known (default: when the store first stored it)
-ts                 time of the event (response_time, survey, custom kinds)
-value              number: hours to first reply, survey score, or a custom kind's value
+ts                 time of the event (response_time, survey, outcome, custom kinds)
+value              number: hours to first reply, survey score, an outcome's worth, a custom value
 due                milestone due date or instant; a bare date ends at midnight in the client's zone
 delivered_at       milestone delivery date or instant; empty while not delivered
 severity           incident severity: sev1, sev2, sev3 or sev4
@@ -36,6 +36,8 @@ survey             survey name
 name               milestone name
 project            milestone project
 service            incident service
+type               outcome type: renewed, churned, escalated, or a team's own (lower_snake)
+deal               outcome deal (the CRM record it came from)
 attrs.<name>       an attribute (lower_snake_case name) of a custom kind, or extra on a built-in
 =================  ==============================================================================
 

@@ -322,6 +322,19 @@ class IncidentSignal(BuiltinSignal):
         return self
 
 
+class OutcomeSignal(BuiltinSignal):
+    """What happened to the relationship at ``ts``: ``renewed``, ``churned``, ``escalated`` or a
+    team's own type; ``value`` is what it was worth (a contract's value), when known."""
+
+    stored_as = StoredAs(ts="ts", value="value")
+
+    kind: Literal["outcome"]
+    ts: Instant
+    type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+    value: float | None = None
+    deal: AttrValue | None = None
+
+
 class CustomSignal(SignalModel):
     """A numeric signal of a kind declared under the scorecard's ``signals:`` (overdue_invoices)."""
 
@@ -403,7 +416,9 @@ def kind_table(*models: type[SignalModel]) -> Mapping[str, SignalKind]:
 
 
 #: Every built-in kind, by name: the one table the API, imports and collectors derive from.
-BUILTIN_SIGNALS = kind_table(ResponseTimeSignal, MilestoneSignal, SurveySignal, IncidentSignal)
+BUILTIN_SIGNALS = kind_table(
+    ResponseTimeSignal, MilestoneSignal, SurveySignal, IncidentSignal, OutcomeSignal
+)
 #: Any other kind (declared in a scorecard's ``signals:``) has this shape.
 CUSTOM_SIGNAL = SignalKind.of("custom", CustomSignal)
 #: The union tags: each built-in kind, and ``custom``.

@@ -44,7 +44,7 @@ CASES = [
         [("signal: overdue_invoices", "signal: weather")],
         [
             "66:5: components.billing.signal: unknown signal kind 'weather' (known kinds: "
-            "response_time, milestone, survey, incident, overdue_invoices; or declare it under "
+            "response_time, milestone, survey, incident, outcome, overdue_invoices; or declare it under "
             "signals:)"
         ],
         id="an unknown signal kind far from any should list built-in and declared kinds",
@@ -404,7 +404,7 @@ CASES = [
         [
             "15:3: signals.survey: custom signal 'survey' shadows the built-in kind (pick another "
             "name, or give the built-in kind only attrs: to filter on; built-in kinds are "
-            "response_time, milestone, survey, incident)"
+            "response_time, milestone, survey, incident, outcome)"
         ],
         id="a custom signal named like a built-in kind should fail",
     ),

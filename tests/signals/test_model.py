@@ -19,6 +19,7 @@ from rapport.signals.model import (
     Instant,
     KindTableError,
     MilestoneSignal,
+    OutcomeSignal,
     ResponseTimeSignal,
     SignalModel,
     StoredAs,
@@ -148,7 +149,7 @@ class ReplyWithoutThread(SignalModel):
                      "signal kind response_time: model attributes ('channel',) != engine attrs "
                      "('channel', 'thread')",
                      id="a model whose attributes differ from the engine's should fail"),
-        pytest.param((ResponseTimeSignal, MilestoneSignal, SurveySignal),
+        pytest.param((ResponseTimeSignal, MilestoneSignal, SurveySignal, OutcomeSignal),
                      "signal kind incident: has no signal model",
                      id="a table without every built-in kind should fail"),
     ],
