@@ -44,8 +44,8 @@ CASES = [
         [("signal: overdue_invoices", "signal: weather")],
         [
             "66:5: components.billing.signal: unknown signal kind 'weather' (known kinds: "
-            "response_time, milestone, survey, incident, outcome, overdue_invoices; or declare it under "
-            "signals:)"
+            "response_time, milestone, survey, incident, outcome, overdue_invoices; or declare it "
+            "under signals:)"
         ],
         id="an unknown signal kind far from any should list built-in and declared kinds",
     ),
