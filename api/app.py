@@ -80,7 +80,10 @@ def build_service(
         store, CollectorsConfig(), clock=now, observer=CollectorRunMetrics(metrics)
     )
     events: Topic[Evaluated] = Topic("evaluated")
-    page = ClientMetricsPage(detail=settings.metrics_detail)
+    page = ClientMetricsPage(
+        detail=settings.metrics_detail,
+        open_incidents=lambda as_of: store.open_by_attr("incident", "severity", as_of),
+    )
     events.subscribe(history_writer(store))
     events.subscribe(page)
     events.subscribe(EvaluationLog())

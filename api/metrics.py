@@ -33,6 +33,9 @@ scorecard):
   incidents; absent when not measured)
 - ``rapport_client_health_component_stale{component}`` — 1 when the component's data is stale
 - ``rapport_client_signal_last_timestamp_seconds{kind}`` — newest stored signal per kind
+- ``rapport_client_open_incidents{severity}`` — incidents open now, one series per severity
+  (``sev1``–``sev4``, 0 where none is open), for clients with any incident known; a client
+  without any has no series (nothing known is not zero)
 
 Service families (always):
 
@@ -62,7 +65,7 @@ from prometheus_client.utils import floatToGoString
 
 from rapport.api.owners import NONE_LABEL, client_owner_slug
 from rapport.engine.result import INSUFFICIENT_DATA, Evaluation, Status
-from rapport.signals.model import Client
+from rapport.signals.model import SEVERITIES, Client
 
 #: prometheus_client's Go-style float formatting, untyped upstream, so typed here once.
 _go: Callable[[float], str] = floatToGoString
@@ -245,6 +248,8 @@ class ClientMetricsInput:
     last_signals: Mapping[tuple[str, str], datetime]
     changes: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     detail: bool = False
+    #: per client with incidents known: open ones by severity (``Store.open_by_attr``)
+    open_incidents: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 def _escape(value: str) -> str:
@@ -284,6 +289,7 @@ def render_client_metrics(data: ClientMetricsInput) -> Prebuilt:
         parts.append(_value_family(ev, prefixes))
         parts.append(_stale_family(ev, prefixes))
         parts.append(_last_signal_family(data, prefixes))
+        parts.append(_open_incidents_family(data, prefixes))
     return Prebuilt.of("".join(parts).encode("utf-8"))
 
 
@@ -396,6 +402,16 @@ def _stale_family(ev: Evaluation, prefixes: list[str]) -> str:
         "1 when a component's source is stale or its value was carried from older signals",
         lines,
     )
+
+
+def _open_incidents_family(data: ClientMetricsInput, prefixes: list[str]) -> str:
+    lines = [
+        f'rapport_client_open_incidents{{{p},severity="{severity}"}} {counts.get(severity, 0)}\n'
+        for p, c in zip(prefixes, data.clients, strict=True)
+        if (counts := data.open_incidents.get(c.id)) is not None
+        for severity in SEVERITIES
+    ]
+    return _family("rapport_client_open_incidents", "Incidents open now, by severity", lines)
 
 
 def _last_signal_family(data: ClientMetricsInput, prefixes: list[str]) -> str:

@@ -336,9 +336,15 @@ class ClientMetricsPage:
     ``Evaluated``) so that a scrape only concatenates bytes. ``detail`` adds the per-component
     and per-signal-kind families (``RAPPORT_METRICS_DETAIL``)."""
 
-    def __init__(self, *, detail: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        detail: bool = False,
+        open_incidents: Callable[[datetime], Mapping[str, Mapping[str, int]]] | None = None,
+    ) -> None:
         self._current: Prebuilt = NO_CLIENTS
         self._detail = detail
+        self._open_incidents = open_incidents
 
     @property
     def current(self) -> Prebuilt:
@@ -346,8 +352,15 @@ class ClientMetricsPage:
         return self._current
 
     def __call__(self, event: Evaluated) -> None:
+        opened = self._open_incidents
         inputs = ClientMetricsInput(
-            event.evaluation, event.clients, event.last_signals, event.changes, self._detail
+            event.evaluation,
+            event.clients,
+            event.last_signals,
+            event.changes,
+            self._detail,
+            # read only for the detail family, as of the evaluation's own instant
+            opened(event.evaluation.as_of) if opened is not None and self._detail else {},
         )
         self._current = render_client_metrics(inputs)
 

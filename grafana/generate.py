@@ -1,8 +1,10 @@
 """Generate Rapport's Grafana dashboards and Prometheus recording rules (``make boards``).
 
-Writes ``grafana/dashboards/{portfolio,client,operations}.json`` and
-``grafana/prometheus/recording_rules.yml``; ``tests/grafana/test_generate.py`` fails when the
-committed files differ from what this script produces, so edit here and run ``make boards``.
+Writes ``grafana/dashboards/{portfolio,client,operations}.json``,
+``grafana/prometheus/recording_rules.yml`` and ``grafana/prometheus/alert_rules.yml`` (the
+shipped alert rules as ``rapport export prometheus-rules`` writes them);
+``tests/grafana/test_generate.py`` fails when the committed files differ from what this script
+produces, so edit here and run ``make boards``.
 
 Contract of every dashboard: a stable ``uid``; a ``datasource`` variable that every panel uses;
 links to the other boards; a unit on every value panel. Panels of the default boards read only the
@@ -20,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from rapport.api.bundle import check_bundle
+from rapport.api.prometheus_rules import prometheus_rules
 
 HERE = Path(__file__).resolve().parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -392,14 +397,24 @@ def client() -> Json:
             (18, 16, 6, 6),
             [target(value % "stability")],
             description=DETAIL
-            + "Incidents opened in 30 days weighted sev1 10, sev2 5, sev3 2, sev4 1; "
-            "the open ones by severity are on the client page in Rapport.",
+            + "Incidents opened in 30 days weighted sev1 10, sev2 5, sev3 2, sev4 1.",
+        ),
+        panel(
+            11,
+            "bargauge",
+            "Open incidents by severity",
+            (0, 22, 8, 6),
+            [target(f"rapport_client_open_incidents{{{c}}}", "{{severity}}", instant=True)],
+            description=DETAIL
+            + "Incidents open now, by severity; no bars when no incident was ever recorded "
+            "for this client (unknown, not zero).",
+            unit="none",
         ),
         panel(
             10,
             "table",
             "Last signal age by kind",
-            (0, 22, 24, 6),
+            (8, 22, 16, 6),
             [target(f"time() - rapport_client_signal_last_timestamp_seconds{{{c}}}", instant=True)],
             description=DETAIL + "How long ago the newest signal of each kind arrived.",
             unit="s",
@@ -607,7 +622,18 @@ def outputs() -> dict[Path, str]:
     files[HERE / "prometheus" / "recording_rules.yml"] = head + yaml.safe_dump(
         recording_rules(), sort_keys=False
     )
+    files[HERE / "prometheus" / "alert_rules.yml"] = shipped_alert_rules()
     return files
+
+
+def shipped_alert_rules() -> str:
+    """The shipped rules/alerts.yaml as Prometheus alerting rules (``rapport export
+    prometheus-rules``), so the compose stack's Prometheus fires them without a step of its own.
+    Unversioned: the file must not change with every commit of the repository."""
+    bundle, findings = check_bundle(HERE.parent / "rules")
+    if bundle is None or bundle.alerts is None:
+        raise SystemExit(f"rules/ does not load: {findings}")
+    return prometheus_rules(bundle.alerts, bundle.scorecard)
 
 
 def main() -> int:

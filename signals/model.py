@@ -74,6 +74,7 @@ EventId = Annotated[str, Field(min_length=1, max_length=200)]
 Label = Annotated[str, Field(min_length=1, max_length=200)]
 AttrValue = Annotated[str, Field(max_length=200)]
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 
 def _as_utc(value: datetime) -> datetime:

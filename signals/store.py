@@ -314,6 +314,25 @@ class Store:
         with self._reading() as connection:
             return [_signal(row._mapping) for row in connection.execute(statement)]
 
+    def open_by_attr(self, kind: str, attr: str, as_of: datetime) -> dict[str, dict[str, int]]:
+        """Per client with any ``kind`` signal known by ``as_of``: how many are open then (no
+        ``end`` by ``as_of``), by the value of ``attr`` (absent: ``"none"``). A client with such
+        signals but none open maps to ``{}`` — known to have none — while one without any is
+        left out: nothing is known of it, which is not zero."""
+        table = schema.signals
+        cutoff = epoch(as_of)
+        statement = select(table.c.client, table.c.end_ts, table.c.attrs).where(
+            table.c.kind == kind, table.c.ts <= cutoff, table.c.recorded_at <= cutoff
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self._reading() as connection:
+            for client, end, attrs in connection.execute(statement):
+                seen = counts.setdefault(client, {})
+                if end is None or end > cutoff:
+                    value = str(history.json_object(attrs).get(attr, "none"))
+                    seen[value] = seen.get(value, 0) + 1
+        return counts
+
     def signal_count(self) -> int:
         """How many signals are stored (of registered clients or not)."""
         with self._reading() as connection:

@@ -8,12 +8,14 @@ import gzip
 import shutil
 import subprocess
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from live_api import LiveServer, ServerFactory, seed_world
 from prometheus_client.parser import text_string_to_metric_families
 
 from rapport.api.metrics import SERIES_PER_CLIENT_BUDGET
+from rapport.signals.model import StoredSignal
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -155,6 +157,27 @@ def test_last_signal_time_per_kind(detailed: LiveServer) -> None:
     assert last[(name, labels(**ACME, kind="response_time"))] == 1782734400.0  # 2026-06-29 12:00
     assert last[(name, labels(**ACME, kind="overdue_invoices"))] == 1782648000.0  # 06-28 12:00
     assert not any(dict(key[1])["client"] == "umbrella" for key in last)
+
+
+def test_open_incidents_by_severity_for_clients_with_incidents_known(
+    detailed: LiveServer, world: LiveServer
+) -> None:
+    now = detailed.clock.now
+    hours = [now - timedelta(hours=h) for h in (9, 5, 1)]
+    detailed.store.upsert_signals(
+        [
+            StoredSignal("i1", "acme", "incident", hours[1], attrs={"severity": "sev2"}),
+            StoredSignal("i2", "acme", "incident", hours[0], hours[2], attrs={"severity": "sev1"}),
+        ]
+    )  # fmt: skip  (i2 is resolved)
+    detailed.service.evaluator.evaluate_now()
+    name = "rapport_client_open_incidents"
+    opened = samples(scrape(detailed), name)
+    assert opened == {
+        (name, labels(**ACME, severity=severity)): 1.0 if severity == "sev2" else 0.0
+        for severity in ("sev1", "sev2", "sev3", "sev4")
+    }  # globex has no incident known: no series, not zeros
+    assert samples(scrape(world), name) == {}  # a detail family
 
 
 def test_no_label_carries_an_email_or_free_text(world: LiveServer) -> None:

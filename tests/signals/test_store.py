@@ -352,6 +352,29 @@ def test_counts_emptiness_and_last_signal_times(store: Store) -> None:
     }
 
 
+def test_open_incidents_by_severity_as_known_at_an_instant(store: Store) -> None:
+    def incident(event_id: str, client: str, **fields: object) -> StoredSignal:
+        return signal(event_id, client, "incident", value=None, **fields)
+
+    store.upsert_signals([
+        incident("i1", "acme", ts=T0, attrs={"severity": "sev1"}),
+        incident("i2", "acme", ts=T0, end=T0 + DAY, attrs={"severity": "sev2"}),
+        incident("i3", "acme", ts=T0, attrs={"severity": "sev1"}),
+        incident("i4", "acme", ts=T0 + HOUR, recorded_at=T0 + 3 * DAY, attrs={"severity": "sev3"}),
+        incident("i5", "globex", ts=T0, end=T0 + HOUR, attrs={"severity": "sev4"}),
+        signal("r1", "initech", ts=T0),  # no incident known: left out, not "none open"
+    ])  # fmt: skip
+    at = T0 + 2 * DAY
+    assert store.open_by_attr("incident", "severity", at) == {
+        "acme": {"sev1": 2},  # i2 resolved, i4 not known yet at `at`
+        "globex": {},
+    }
+    assert store.open_by_attr("incident", "severity", T0 + HOUR / 2) == {
+        "acme": {"sev1": 2, "sev2": 1},
+        "globex": {"sev4": 1},
+    }
+
+
 def test_a_registry_without_signals_is_not_empty(store: Store) -> None:
     store.upsert_clients([Client(id="acme", name="Acme")])
     assert not store.is_empty()
