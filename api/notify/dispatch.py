@@ -96,7 +96,16 @@ def notices_for(
         if client.id not in explained:
             explained[client.id] = explainer(client, transition.at)
         notice = notice_from(transition, client, explained[client.id], links(client.id))
-        made.append(notice.model_copy(update={"recipients": to}))
+        when = rules.rules[transition.rule].when
+        made.append(
+            notice.model_copy(
+                update={
+                    "recipients": to,
+                    "measure": when.measure,
+                    "threshold_grade": when.grade.grade if when.grade is not None else None,
+                }
+            )
+        )
     return made
 
 

@@ -72,6 +72,10 @@ class AlertNotice(_Model):
     labels: Mapping[str, str] = Field(default_factory=dict)
     value: float | None = None
     threshold: float | None = None
+    #: what the rule's condition measures (``score``, ``stale``…: the unit of value and
+    #: threshold); for ``grade``, the rule's grade is ``threshold_grade``
+    measure: str | None = None
+    threshold_grade: str | None = None
     dedupe_key: str
     score_before: float | None = None
     score: float | None = None

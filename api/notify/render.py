@@ -108,6 +108,9 @@ def email_context(notices: Sequence[AlertNotice], recipient: Recipient) -> dict[
     from babel.dates import format_datetime
     from babel.numbers import format_decimal
 
+    from rapport.api.alert_measure import measured_texts
+    from rapport.api.pages.i18n import Texts
+
     locale, zone = _babel_locale(recipient.locale), zone_of(recipient.timezone)
 
     def number(value: float | None) -> str:
@@ -119,14 +122,24 @@ def email_context(notices: Sequence[AlertNotice], recipient: Recipient) -> dict[
     def when(moment: datetime) -> str:
         return f"{format_datetime(moment.astimezone(zone), 'medium', locale=locale)} ({zone.key})"
 
+    formats = Texts("zh-CN" if language_of(recipient.locale) == "zh" else "en").measure_formats(
+        locale
+    )
     items = []
     for notice in notices:
         item = notice.model_dump(mode="python")
+        value, threshold = measured_texts(
+            notice.measure,
+            notice.value,
+            notice.threshold,
+            formats=formats,
+            grades=(notice.grade, notice.threshold_grade),
+        )
         item["fmt"] = {
             "score": number(notice.score),
             "score_before": number(notice.score_before),
-            "value": number(notice.value),
-            "threshold": number(notice.threshold),
+            "value": value,
+            "threshold": threshold,
             "at": when(notice.at),
             "drivers": [
                 {

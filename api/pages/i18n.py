@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, format_timedelta
 from babel.numbers import format_decimal, format_percent
+
+from rapport.api.alert_measure import MeasureFormats
 
 LANGUAGES = ("en", "zh-CN")
 LANG_COOKIE = "rapport_lang"
@@ -45,6 +47,14 @@ _EN = {
     "limit_bound": "sets the score",
     "limit_not_bound": "applies, not binding",
     "alerts": "Recent alerts and silences",
+    "alert_value": "value {value}",
+    "alert_threshold": "threshold {threshold}",
+    "alert_not_sent": "not sent: silenced",
+    "never": "never",
+    "kind_firing": "firing",
+    "kind_repeat": "still firing",
+    "kind_resolved": "resolved",
+    "kind_silenced": "silenced",
     "explain_json": "Explanation (JSON)",
     "grafana": "Grafana board",
     "back": "All clients",
@@ -99,6 +109,14 @@ _ZH = {
     "not_found": "未找到该客户",
     "not_found_text": "客户 {id} 不存在，或您没有查看权限。",
     "not_scored": "尚未评分",
+    "alert_value": "当前值 {value}",
+    "alert_threshold": "阈值 {threshold}",
+    "alert_not_sent": "未发送：已静默",
+    "never": "从未成功",
+    "kind_firing": "已触发",
+    "kind_repeat": "仍未解除",
+    "kind_resolved": "已解除",
+    "kind_silenced": "已静默",
     "insufficient_data": "数据不足",
     "login": "登录",
     "login_text": "请粘贴具有读取权限的 API 令牌。令牌只在服务器端校验，浏览器仅保存一个签名会话，"
@@ -180,6 +198,18 @@ class Texts:
 
     def percent(self, share: float | None) -> str:
         return "–" if share is None else format_percent(share, locale=_LOCALES[self.lang])
+
+    def measure_formats(self, locale: str | None = None) -> MeasureFormats:
+        """How an alert's value and threshold read in this language (``locale`` for the
+        numbers, e.g. a recipient's own; default this language's)."""
+        babel = locale or _LOCALES[self.lang]
+        return MeasureFormats(
+            number=lambda v: format_decimal(round(v, 1), locale=babel),
+            percent=lambda share: format_percent(share, locale=babel),
+            duration=lambda span: format_timedelta(span, locale=babel),
+            grade=self.grade,
+            never=self("never"),
+        )
 
     def date(self, moment: datetime) -> str:
         return format_date(moment, "medium", locale=_LOCALES[self.lang])

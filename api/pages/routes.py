@@ -149,7 +149,7 @@ def client_page(request: Request, client_id: str) -> Response:
         return _sign_in_first(request)
     principal, session = viewer
     try:
-        view = views.client_view(request, principal, client_id)
+        view = views.client_view(request, principal, client_id, _texts(request))
     except NotFoundError:
         return _page(request, "not_found.html.j2", status=404, client_id=client_id, session=session)
     service = service_of(request)

@@ -4,16 +4,20 @@ the viewer's principal, so that a page can never show another number, or another
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fastapi import Request
 
+from rapport.api.alert_measure import measured_texts
 from rapport.api.auth import Principal
+from rapport.api.pages.i18n import Texts
 from rapport.api.routes import clients as api
 from rapport.api.routes import service_of
 from rapport.api.schemas import ClientDetail, ClientSummary, HistoryPoint
 from rapport.api.service import Service
+from rapport.engine.alert_rules import AlertRule
 from rapport.engine.alerts import AlertTransition, Silence
 from rapport.engine.explain import Explanation
 from rapport.engine.result import INSUFFICIENT_DATA
@@ -77,17 +81,17 @@ def portfolio(request: Request, principal: Principal) -> list[GradeGroup]:
     return [group for group in groups if group.clients]
 
 
-def client_view(request: Request, principal: Principal, client_id: str) -> ClientView:
-    """One client's page data; ``NotFoundError`` when it does not exist or is not visible."""
+def client_view(request: Request, principal: Principal, client_id: str, texts: Texts) -> ClientView:
+    """One client's page data, its alert lines in ``texts``' language; ``NotFoundError`` when it
+    does not exist or is not visible."""
     detail = api.get_client(request, principal, client_id)
     explanation = Explanation.model_validate_json(explanation_json(request, principal, client_id))
     end = detail.as_of or explanation.as_of
     since = end - timedelta(days=CHART_DAYS)
     history = api.client_history(request, principal, client_id, since=since, until=end)
     service = service_of(request)
-    return ClientView(
-        detail, history.points, explanation, (since, end), recent_alerts(service, client_id)
-    )
+    alerts = recent_alerts(service, client_id, texts)
+    return ClientView(detail, history.points, explanation, (since, end), alerts)
 
 
 def explanation_json(request: Request, principal: Principal, client_id: str) -> bytes:
@@ -102,39 +106,61 @@ def explanation_json(request: Request, principal: Principal, client_id: str) -> 
 RECENT_ALERTS = 10
 
 
-def recent_alerts(service: Service, client_id: str) -> list[AlertLine]:
+def recent_alerts(service: Service, client_id: str, texts: Texts) -> list[AlertLine]:
     """The client's recent alert transitions and its silences active now, newest first (at most
     ``RECENT_ALERTS``); the page leaves the section out when there are none."""
     store = service.store
+    bundle = service.rules.bundle
+    rules = bundle.alerts.rules if bundle is not None and bundle.alerts is not None else {}
+    names = tuple(g.name for g in bundle.scorecard.grades) if bundle is not None else ()
     lines = [
-        AlertLine(t.at, t.kind, t.rule, _transition_detail(t))
+        AlertLine(t.at, texts(f"kind_{t.kind}"), t.rule, _transition_detail(t, rules, names, texts))
         for t in alert_history(store, client=client_id, limit=RECENT_ALERTS)
     ]
     lines += [
-        AlertLine(
-            s.created,
-            "silenced",
-            s.rule or "*",
-            f"{s.reason} ({s.author}, until {s.expires:%Y-%m-%d %H:%M} UTC)",
-        )
+        AlertLine(s.created, texts("kind_silenced"), s.rule or "*", _silence_detail(s))
         for s in list_silences(store, active_at=service.clock())
         if s.client == client_id
     ]
     return sorted(lines, key=lambda line: line.at, reverse=True)[:RECENT_ALERTS]
 
 
+def _rank_name(rank: float | None, names: tuple[str, ...]) -> str | None:
+    if rank is None or not 0 <= rank < len(names) or rank != int(rank):
+        return None
+    return names[int(rank)]
+
+
 def _silence_detail(silence: Silence) -> str:
     return f"{silence.reason} ({silence.author}, until {silence.expires:%Y-%m-%d %H:%M} UTC)"
 
 
-def _transition_detail(transition: AlertTransition) -> str:
-    """``warning, 61 (threshold 65)``, and whether its notice was held back."""
+def _transition_detail(
+    transition: AlertTransition,
+    rules: Mapping[str, AlertRule],
+    grade_names: tuple[str, ...],
+    texts: Texts,
+) -> str:
+    """``warning, value 61, threshold 65`` in ``texts``' language, the numbers in what the
+    rule's condition measures (plain numbers when the rule is gone; grade ranks named by the
+    serving scorecard's ``grade_names``), and whether its notice was held back."""
+    rule = rules.get(transition.rule)
+    measure = rule.when.measure if rule is not None else None
+    value, threshold = measured_texts(
+        measure,
+        transition.value,
+        transition.threshold,
+        formats=texts.measure_formats(),
+        grades=(
+            _rank_name(transition.value, grade_names),
+            _rank_name(transition.threshold, grade_names),
+        ),
+    )
     parts = [transition.severity]
-    if transition.value is not None:
-        measured = f"{transition.value:g}"
-        if transition.threshold is not None:
-            measured += f" (threshold {transition.threshold:g})"
-        parts.append(measured)
+    if value is not None:
+        parts.append(texts("alert_value", value=value))
+    if threshold is not None:
+        parts.append(texts("alert_threshold", threshold=threshold))
     if transition.silenced:
-        parts.append("not sent: silenced")
+        parts.append(texts("alert_not_sent"))
     return ", ".join(parts)

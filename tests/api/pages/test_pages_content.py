@@ -148,7 +148,7 @@ def test_changes_show_with_their_sign_as_rounded(
 def test_the_alerts_section_is_left_out_when_the_client_has_no_alert_or_silence(
     open_world: LiveServer,
 ) -> None:
-    assert recent_alerts(open_world.service, "globex") == []
+    assert recent_alerts(open_world.service, "globex", Texts("en")) == []
     assert 'id="alerts"' not in open_world.http.get("/clients/globex").text
 
 
@@ -167,12 +167,18 @@ def test_the_client_page_lists_its_alerts_and_active_silences(open_world: LiveSe
         now - timedelta(hours=1),
         now + timedelta(days=7),
     )
-    lines = recent_alerts(service, "acme")
+    lines = recent_alerts(service, "acme", Texts("en"))
     assert [(line.kind, line.rule) for line in lines] == [
         ("firing", "score_low"),
         ("silenced", "*"),
     ]
-    assert lines[0].detail == "critical, 41 (threshold 50)"
+    # score_low is no rule of the serving rules: its numbers are shown as they are
+    assert lines[0].detail == "critical, value 41, threshold 50"
+    chinese = recent_alerts(service, "acme", Texts("zh-CN"))
+    assert (chinese[0].kind, chinese[0].detail) == (
+        "已触发",
+        "critical, 当前值 41, 阈值 50",
+    )
     page = open_world.http.get("/clients/acme", params={"lang": "en"}).text
     assert 'id="alerts"' in page and "score_low" in page and "migration week (mei" in page
 
