@@ -19,5 +19,6 @@ from rapport.signals.collectors import (  # noqa: F401  (imported to register)
     prometheus,
     sql,
     survey_csv,
+    worktile,
     zendesk,
 )
