@@ -12,6 +12,7 @@ from rapport.signals.collectors import (  # noqa: F401  (imported to register)
     file,
     github,
     http_json,
+    hubspot,
     imap,
     jira,
     pagerduty,
