@@ -28,9 +28,11 @@ from rapport.signals.collectors.base import (
 )
 from rapport.signals.collectors.github import GithubCollector, GithubConfig
 from rapport.signals.collectors.http_json import HttpJsonCollector, HttpJsonConfig
+from rapport.signals.collectors.hubspot import HubSpotCollector, HubSpotConfig
 from rapport.signals.collectors.jira import JiraCollector, JiraConfig
 from rapport.signals.collectors.pagerduty import PagerDutyCollector, PagerDutyConfig
 from rapport.signals.collectors.pingcode import PingCodeCollector, PingCodeConfig
+from rapport.signals.collectors.worktile import WorktileCollector, WorktileConfig
 from rapport.signals.collectors.zendesk import ZendeskCollector, ZendeskConfig
 
 BASE = "https://source.example"
@@ -163,6 +165,18 @@ FOREIGN: list[tuple[str, Callable[[], Any], Any]] = [
             PingCodeConfig(base_url=BASE, token_env="T", client_id="c", project_ids=["p"])
         ),
         "page 2",
+    ),
+    (
+        "worktile",
+        lambda: WorktileCollector(
+            WorktileConfig(base_url=BASE, token_env="T", client_id="c", project_ids=["p"])
+        ),
+        {"since": 1, "page": 0},
+    ),
+    (
+        "hubspot",
+        lambda: HubSpotCollector(HubSpotConfig(base_url=BASE, token_env="T")),
+        {"phase": "owners", "after": None, "since": None, "sweep": None, "renewals": {}},
     ),
     ("http_json", _http_json, {"position": 1}),
 ]
