@@ -16,13 +16,12 @@ Contract of ``request`` (every HTTP connector goes through it):
 - 429 — and 403 when it is a rate limit (GitHub sends ``x-ratelimit-remaining: 0`` or a
   ``Retry-After``) — waits what the server asked, read from ``wait_headers`` in order (the first
   present wins): ``Retry-After`` in seconds or as an HTTP date (RFC 9110 §10.2.3), then the
-  provider's own headers (each ``WaitHeader`` says whether its value is seconds from now or an epoch
-  time: PagerDuty's ``ratelimit-reset`` is seconds, PingCode's ``x-pc-retry-after`` is seconds,
-  HubSpot's ``x-hubspot-ratelimit-interval-milliseconds`` is the rolling window in milliseconds, a
-  wait once ``x-hubspot-ratelimit-remaining`` is 0), then GitHub's ``x-ratelimit-reset`` epoch
-  seconds (only with ``x-ratelimit-remaining: 0``); times are measured against the response's own
-  ``Date`` so a skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at
-  once rather than parking a scheduler thread for an hour; the next scheduled run resumes from its
+  provider's own headers (each ``WaitHeader`` says whether its value is seconds from now or an
+  epoch time: PagerDuty's ``ratelimit-reset`` is seconds, PingCode's ``x-pc-retry-after`` is
+  seconds), then GitHub's ``x-ratelimit-reset`` epoch seconds (only with
+  ``x-ratelimit-remaining: 0``); times are measured against the response's own ``Date`` so a
+  skewed local clock does not matter. A wait longer than ``max_wait`` fails the run at once
+  rather than parking a scheduler thread for an hour; the next scheduled run resumes from its
   cursor;
 - a body longer than ``max_bytes`` (after decompression) is abandoned mid-stream;
 - JSON is parsed strictly: UTF-8 only, no NaN/Infinity, no duplicate keys, no empty body;
@@ -101,11 +100,12 @@ def make_http_client(
 @dataclass(frozen=True)
 class WaitHeader:
     """A response header that says how long to wait before the next request: ``name``, and
-    whether its value is ``seconds`` (or ``milliseconds``) from now (an HTTP date is also read,
-    as ``Retry-After`` allows) or an ``epoch`` unix time. With ``gate``, the header counts only when
-    the header named ``gate`` is ``0`` (GitHub sends ``x-ratelimit-reset`` on every answer; it is a
-    wait only once ``x-ratelimit-remaining`` is 0). ``rate_limit_only`` headers are read on
-    rate-limit answers only, not on 5xx (PagerDuty sends ``ratelimit-reset`` on every answer)."""
+    whether its value is ``seconds`` from now (an HTTP date is also read, as ``Retry-After``
+    allows) or an ``epoch`` unix time. With ``gate``, the header counts only when the header named
+    ``gate`` is ``0`` (GitHub sends ``x-ratelimit-reset`` on every answer; it is a wait only once
+    ``x-ratelimit-remaining`` is 0). ``rate_limit_only`` headers are read on rate-limit answers
+    only, not on 5xx (PagerDuty sends ``ratelimit-reset`` on every answer). A ``milliseconds``
+    value is a wait in milliseconds (HubSpot's ``x-hubspot-ratelimit-interval-milliseconds``)."""
 
     name: str
     meaning: Literal["seconds", "milliseconds", "epoch"]

@@ -208,14 +208,23 @@ class HubSpotCollector(
         results, after = self._page(source, COMPANIES_PATH, params, position.after)
         label = labeller("hubspot:company:")
         facts: list[ClientFacts] = []
+        strangers: list[str] = []  # companies no client maps: listed so a PM can map them
         for company in results:
             try:
                 fact = self._facts(company, owners, position.renewals, context)
             except ItemError as bad:
                 context.log_skip(label(company), bad.reason)
                 continue
-            if fact is not None:
+            if fact is None:
+                name = optional(company, "properties.name", str)
+                strangers.append(f"{company['id']} ({name})" if name else str(company["id"]))
+            else:
                 facts.append(fact)
+        if strangers:
+            listed = ", ".join(strangers[:10]) + (" …" if len(strangers) > 10 else "")
+            context.warn(
+                f"companies no client maps (set hubspot_company in clients.yaml): {listed}"
+            )
         if after is not None:
             return FetchResult([], position.cursor(after=after), True, tuple(facts))
         done: dict[str, Any] = {"phase": "deals", "after": None, "sweep": None, "renewals": {}}

@@ -219,6 +219,9 @@ def test_a_deal_missing_a_field_is_skipped_and_unmapped_companies_are_counted(ap
         "hubspot:company:?: missing field 'id'",
     ]
     assert run.unmapped == {"9004": 2, "<none>": 1}  # d7 and the company itself; d8
+    assert run.context.warnings == [
+        "companies no client maps (set hubspot_company in clients.yaml): 9004 (Unknown Co)"
+    ]
 
 
 def test_a_first_run_reads_what_backfill_asks(api, client):
