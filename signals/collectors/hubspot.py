@@ -243,6 +243,8 @@ class HubSpotCollector(
         )
         if kind is None and not renewing:
             return None  # neither an outcome nor a renewal: nothing this connector reads
+        if kind is None and not optional(properties, self.config.close_date, str):
+            return None  # an open renewal with no close date yet says no date
         closes = instant(require(properties, self.config.close_date, str), self.config.close_date)
         client = context.clients.resolve(_company_of(deal) or "<none>")
         if client is None:

@@ -89,6 +89,7 @@ DEALS = {
             deal("d8", RENEWAL, "closedlost", "2024-05-02T00:00:00Z", "10"),
             deal("d9", RENEWAL, "closedwon", "2022-01-01T00:00:00Z", "10", "9001"),
             deal("d10", RENEWAL, "qualifiedtobuy", "2024-06-30T16:00:00Z", None, "9003", False),
+            deal("d12", RENEWAL, "qualifiedtobuy", None, None, "9002", False),  # no date yet
         ],
         None,
     ),
