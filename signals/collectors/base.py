@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar, get_args, get_orig
 from pydantic import BaseModel, ConfigDict
 
 from rapport.engine.errors import RapportError
-from rapport.signals.model import Client, StoredSignal, ZoneLookup, client_zones
+from rapport.signals.model import Client, Owner, StoredSignal, ZoneLookup, client_zones
 
 JsonValue = Any  # a cursor is any JSON-serialisable value the collector understands
 
@@ -158,13 +158,36 @@ class FetchContext:
 
 
 @dataclass(frozen=True)
+class ClientFacts:
+    """What a source (a CRM) knows of one registered client: attributes to set (``attrs``) or
+    remove (``cleared``: the source no longer has a value, e.g. no renewal is open), and an
+    ``owner`` for a client the registry gives none. The registry stays the source of truth for
+    everything else: ``apply`` never changes a client's name, segment, time zone or an owner it
+    already has."""
+
+    client: str
+    attrs: Mapping[str, str] = field(default_factory=dict)
+    cleared: tuple[str, ...] = ()
+    owner: Owner | None = None
+
+    def apply(self, current: Client) -> Client:
+        """``current`` with these facts (the registry's own owner wins)."""
+        merged = {**current.attrs, **self.attrs}
+        attrs = {k: v for k, v in merged.items() if k not in self.cleared}
+        owner = current.owner or self.owner
+        return current.model_copy(update={"attrs": attrs, "owner": owner})
+
+
+@dataclass(frozen=True)
 class FetchResult:
     """One fetch: the signals found, the cursor to resume from, and whether more pages remain
-    (the runner keeps calling ``fetch`` with ``cursor`` until ``more`` is False)."""
+    (the runner keeps calling ``fetch`` with ``cursor`` until ``more`` is False). ``clients``
+    are facts about registered clients the runner applies to the registry with the page."""
 
     signals: list[StoredSignal]
     cursor: JsonValue
     more: bool = False
+    clients: tuple[ClientFacts, ...] = ()
 
 
 C = TypeVar("C", bound=CollectorConfig)

@@ -12,6 +12,7 @@ from rapport.signals.collectors import (  # noqa: F401  (imported to register)
     file,
     github,
     http_json,
+    hubspot,
     imap,
     jira,
     pagerduty,
@@ -19,5 +20,6 @@ from rapport.signals.collectors import (  # noqa: F401  (imported to register)
     prometheus,
     sql,
     survey_csv,
+    worktile,
     zendesk,
 )

@@ -104,10 +104,11 @@ class WaitHeader:
     allows) or an ``epoch`` unix time. With ``gate``, the header counts only when the header named
     ``gate`` is ``0`` (GitHub sends ``x-ratelimit-reset`` on every answer; it is a wait only once
     ``x-ratelimit-remaining`` is 0). ``rate_limit_only`` headers are read on rate-limit answers
-    only, not on 5xx (PagerDuty sends ``ratelimit-reset`` on every answer)."""
+    only, not on 5xx (PagerDuty sends ``ratelimit-reset`` on every answer). A ``milliseconds``
+    value is a wait in milliseconds (HubSpot's ``x-hubspot-ratelimit-interval-milliseconds``)."""
 
     name: str
-    meaning: Literal["seconds", "epoch"]
+    meaning: Literal["seconds", "milliseconds", "epoch"]
     gate: str | None = None
     rate_limit_only: bool = False
 
@@ -359,6 +360,8 @@ def _wait_value(value: str, meaning: str, now: float) -> float | None:
         return None if moment is None else max(0.0, moment - now)
     if not math.isfinite(number):
         return None  # NaN / infinity: not a wait anyone meant
+    if meaning == "milliseconds":
+        return max(0.0, number / 1000)
     return max(0.0, number - now if meaning == "epoch" else number)
 
 

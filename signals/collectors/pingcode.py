@@ -159,7 +159,7 @@ class PingCodeCollector(
             labeller("pingcode:work_item:"),
             context,
         )
-        reply_index, reply_size, total = _page_position(page.body, where, index, len(items))
+        reply_index, reply_size, total = page_position(page.body, where, index, len(items), NAME)
         if items and (reply_index + 1) * reply_size < total:
             return FetchResult(
                 signals, {"since": since, "sweep": sweep, "page": reply_index + 1}, True
@@ -176,27 +176,14 @@ class PingCodeCollector(
         """``type_ids`` as PingCode ids: ids kept, names looked up through the types of every
         configured project; an entry matching neither is a warning (see the module docstring)."""
         if self._resolved is None:
-            known: dict[str, str] = {}  # id or folded name → id
+            kinds: list[Any] = []
             for project in self.config.project_ids:
                 body = source.get(TYPES_PATH, {"project_id": project}).body
                 where = f"GET {self.config.base_url}{TYPES_PATH}"
-                for kind in page_items(body, "values", where, NAME):
-                    if isinstance(kind, dict) and isinstance(kind.get("id"), str):
-                        known.setdefault(kind["id"], kind["id"])
-                        if isinstance(kind.get("name"), str):
-                            known.setdefault(kind["name"].strip().casefold(), kind["id"])
-            resolved: list[str] = []
-            for entry in self.config.type_ids:
-                name = TYPE_ALIASES.get(entry.strip().casefold(), entry).strip().casefold()
-                found = known.get(entry) or known.get(name)
-                if found is None:
-                    context.warn(
-                        f"type_ids entry {entry!r} is neither the id nor the name of a work item "
-                        f"type of projects {', '.join(self.config.project_ids)}"
-                    )
-                elif found not in resolved:
-                    resolved.append(found)
-            self._resolved = resolved
+                kinds += page_items(body, "values", where, NAME)
+            self._resolved = resolve_types(
+                self.config.type_ids, kinds, "work item", self.config.project_ids, context
+            )
         return self._resolved
 
     def _position(self, cursor: JsonValue, context: FetchContext) -> tuple[int | None, int, int]:
@@ -228,23 +215,11 @@ class PingCodeCollector(
         now = context.now.timestamp()
         if self._cached is not None and self._cached[1] - _MARGIN > now:
             return self._cached[0]
-        params = {
-            "grant_type": "client_credentials",
-            "client_id": self.config.client_id,
-            "client_secret": self.token(context),
-        }
         source = self.source(context, NO_CREDENTIALS)
-        body = source.get(TOKEN_PATH, params).body
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise CollectorError(
-                NAME, f"GET {source.url(TOKEN_PATH)}: no access_token in the answer"
-            )
-        lifetime = body.get("expires_in")
-        lifetime = lifetime if isinstance(lifetime, int | float) else 0
-        expires = float(lifetime) if lifetime > _ABSOLUTE else now + float(lifetime)
-        self._cached = (token, expires)
-        return token
+        self._cached = client_credentials_token(
+            source, TOKEN_PATH, self.config.client_id, self.token(context), now
+        )
+        return self._cached[0]
 
     def _signal(self, item: Any, context: FetchContext) -> StoredSignal | None:
         item_id = require(item, "id", str)
@@ -280,13 +255,59 @@ class PingCodeCollector(
         )
 
 
-def _page_position(body: Any, where: str, asked: int, read: int) -> tuple[int, int, int]:
+def resolve_types(
+    entries: list[str], kinds: list[Any], noun: str, projects: list[str], context: FetchContext
+) -> list[str]:
+    """``entries`` as type ids: an id of one of ``kinds`` (``{id, name}``) is kept, any other
+    entry is looked up by name (``milestone`` also means 里程碑); one matching neither is dropped
+    with a warning naming the ``projects`` searched."""
+    known: dict[str, str] = {}  # id or folded name → id
+    for kind in kinds:
+        if isinstance(kind, dict) and isinstance(kind.get("id"), str):
+            known.setdefault(kind["id"], kind["id"])
+            if isinstance(kind.get("name"), str):
+                known.setdefault(kind["name"].strip().casefold(), kind["id"])
+    resolved: list[str] = []
+    for entry in entries:
+        name = TYPE_ALIASES.get(entry.strip().casefold(), entry).strip().casefold()
+        found = known.get(entry) or known.get(name)
+        if found is None:
+            context.warn(
+                f"type_ids entry {entry!r} is neither the id nor the name of a {noun} "
+                f"type of projects {', '.join(projects)}"
+            )
+        elif found not in resolved:
+            resolved.append(found)
+    return resolved
+
+
+def client_credentials_token(
+    source: Source, path: str, client_id: str, secret: str, now: float
+) -> tuple[str, float]:
+    """(access token, expires at as a unix time) from ``GET path?grant_type=client_credentials``
+    — PingCode's enterprise token and Worktile's tenant token are the same call. An
+    ``expires_in`` above 10^9 is an absolute time (see the module docstring)."""
+    params = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    body = source.get(path, params).body
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise CollectorError(
+            source.collector, f"GET {source.url(path)}: no access_token in the answer"
+        )
+    lifetime = body.get("expires_in")
+    lifetime = lifetime if isinstance(lifetime, int | float) else 0
+    return token, float(lifetime) if lifetime > _ABSOLUTE else now + float(lifetime)
+
+
+def page_position(
+    body: Any, where: str, asked: int, read: int, collector: str
+) -> tuple[int, int, int]:
     """(page_index, page_size, total) as the reply states them: a server may cap the page size
     below what was asked, so paging by our own size would stop early. A missing index or size
     falls back to the asked index and the items read; ``total`` is required."""
     total = body.get("total")
     if not isinstance(total, int):
-        raise CollectorError(NAME, f"{where}: 'total' is not a number")
+        raise CollectorError(collector, f"{where}: 'total' is not a number")
     index, size = body.get("page_index"), body.get("page_size")
     index = index if isinstance(index, int) and index >= 0 else asked
     size = size if isinstance(size, int) and size > 0 else max(read, 1)

@@ -39,7 +39,7 @@ from rapport.signals.collector_state import (
     run_summaries,
     save_cursor,
 )
-from rapport.signals.collectors.base import ClientMap, CollectorError, FetchContext
+from rapport.signals.collectors.base import ClientFacts, ClientMap, CollectorError, FetchContext
 from rapport.signals.collectors.config import CollectorsConfig, CollectorSpec
 from rapport.signals.collectors.http import make_http_client
 from rapport.signals.model import Client, client_zones
@@ -218,6 +218,8 @@ def _fetch_pages(env: _Round, spec: CollectorSpec, context: FetchContext, tally:
             ]
             tally.stored += len(changed)
             tally.affected |= {s.client for s in changed}
+        if result.clients:
+            tally.affected |= apply_client_facts(store, result.clients)
         # only now, after the page's signals are stored: a crash before this re-fetches the page
         save_cursor(store, spec.id, result.cursor, env.now())
         cursor = result.cursor
@@ -227,6 +229,22 @@ def _fetch_pages(env: _Round, spec: CollectorSpec, context: FetchContext, tally:
         if not result.more:
             return
     tally.note = f"stopped after max_pages ({spec.max_pages}); the next run continues"
+
+
+def apply_client_facts(store: Store, facts: Iterable[ClientFacts]) -> set[str]:
+    """Apply a page's ``ClientFacts`` onto the registry's current records (facts about a client
+    the registry does not have are dropped) and return the ids whose record changed."""
+    current = {c.id: c for c in store.clients()}
+    merged: dict[str, Client] = {}
+    for fact in facts:  # several facts about one client apply in order
+        base = merged.get(fact.client) or current.get(fact.client)
+        if base is not None:
+            merged[fact.client] = fact.apply(base)
+    updated = list(merged.values())
+    if not updated:
+        return set()
+    upserted = store.upsert_clients(updated)
+    return {c.id for c, st in zip(updated, upserted.statuses, strict=True) if st in _WRITTEN}
 
 
 def describe_failure(spec: CollectorSpec, failure: Exception) -> str:

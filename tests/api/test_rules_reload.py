@@ -175,8 +175,8 @@ def test_a_broken_collectors_file_is_rejected_exactly_as_rules_check_reports_it(
     assert texts == checked.stdout.splitlines()
     assert texts == [
         f"{server.rules_dir / 'collectors.yaml'}:4:5: collectors.helpdesk.type: unknown "
-        "collector type 'no_such_type' (one of: file, github, http_json, imap, jira, "
-        "pagerduty, pingcode, prometheus, sql, survey_csv, zendesk)"
+        "collector type 'no_such_type' (one of: file, github, http_json, hubspot, imap, jira, "
+        "pagerduty, pingcode, prometheus, sql, survey_csv, worktile, zendesk)"
     ]
     assert acme_score(server) == pytest.approx(80.0)  # the previous rules keep scoring
 

@@ -18,6 +18,7 @@ from rapport.signals.collectors.base import (
     REGISTRY,
     BadCursorError,
     BaseCollector,
+    ClientFacts,
     CollectorConfig,
     CollectorDefinitionError,
     CollectorError,
@@ -28,12 +29,16 @@ from rapport.signals.collectors.base import (
 )
 from rapport.signals.collectors.github import GithubCollector, GithubConfig
 from rapport.signals.collectors.http_json import HttpJsonCollector, HttpJsonConfig
+from rapport.signals.collectors.hubspot import HubSpotCollector, HubSpotConfig
 from rapport.signals.collectors.jira import JiraCollector, JiraConfig
 from rapport.signals.collectors.pagerduty import PagerDutyCollector, PagerDutyConfig
 from rapport.signals.collectors.pingcode import PingCodeCollector, PingCodeConfig
+from rapport.signals.collectors.worktile import WorktileCollector, WorktileConfig
 from rapport.signals.collectors.zendesk import ZendeskCollector, ZendeskConfig
+from rapport.signals.model import Client, Owner
 
 BASE = "https://source.example"
+FACT_OWNER = Owner(name="Ada Lovelace", email="ada@ourco.example")
 
 
 @pytest.fixture
@@ -164,6 +169,18 @@ FOREIGN: list[tuple[str, Callable[[], Any], Any]] = [
         ),
         "page 2",
     ),
+    (
+        "worktile",
+        lambda: WorktileCollector(
+            WorktileConfig(base_url=BASE, token_env="T", client_id="c", project_ids=["p"])
+        ),
+        {"since": 1, "page": 0},
+    ),
+    (
+        "hubspot",
+        lambda: HubSpotCollector(HubSpotConfig(base_url=BASE, token_env="T")),
+        {"phase": "owners", "after": None, "since": None, "sweep": None, "renewals": {}},
+    ),
     ("http_json", _http_json, {"position": 1}),
 ]
 
@@ -181,3 +198,31 @@ def test_every_collector_that_checks_its_cursor_raises_the_one_bad_cursor_error(
         f"Collector {collector.name!r} failed: saved cursor {cursor!r} was not written by this "
         "collector"
     )
+
+
+@pytest.mark.parametrize(
+    ("facts", "attrs", "owner"),
+    [
+        pytest.param(
+            ClientFacts("acme", attrs={"renewal_date": "2027-01-31"}, owner=FACT_OWNER),
+            {"hubspot_company": "9001", "renewal_date": "2027-01-31"}, FACT_OWNER,
+            id="facts should set attributes and fill a missing owner",
+        ),
+        pytest.param(
+            ClientFacts("acme", cleared=("renewal_date", "absent")),
+            {"hubspot_company": "9001"}, None,
+            id="a cleared attribute should be removed, an absent one ignored",
+        ),
+    ],
+)  # fmt: skip
+def test_client_facts_change_only_what_they_say(facts, attrs, owner):
+    current = Client(id="acme", name="Acme", attrs={"hubspot_company": "9001",
+                                                   "renewal_date": "2026-01-31"})  # fmt: skip
+    applied = facts.apply(current)
+    assert (applied.attrs, applied.owner, applied.name) == (attrs, owner, "Acme")
+
+
+def test_client_facts_never_replace_the_registrys_own_owner():
+    mine = Owner(name="Registry PM", email="pm@ourco.example")
+    current = Client(id="acme", name="Acme", owner=mine)
+    assert ClientFacts("acme", owner=FACT_OWNER).apply(current).owner == mine

@@ -113,7 +113,8 @@ def test_a_valid_file_loads_into_specs() -> None:
             "version: 1\ncollectors:\n  a:\n    path: x\n",
             [
                 "3:3: collectors.a: required key 'type' missing (one of: file, github, http_json,"
-                " imap, jira, pagerduty, pingcode, prometheus, sql, survey_csv, zendesk)"
+                " hubspot, imap, jira, pagerduty, pingcode, prometheus, sql, survey_csv,"
+                " worktile, zendesk)"
             ],
             id="an entry without a type should fail listing the types",
         ),

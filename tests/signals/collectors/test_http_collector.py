@@ -16,6 +16,7 @@ from rapport.signals.collectors.github import GithubCollector, GithubConfig
 from rapport.signals.collectors.http import make_http_client
 from rapport.signals.collectors.http_collector import Credentials, basic, bearer
 from rapport.signals.collectors.http_json import HttpJsonCollector, HttpJsonConfig
+from rapport.signals.collectors.hubspot import DEALS_PATH, HubSpotCollector, HubSpotConfig
 from rapport.signals.collectors.jira import JiraCollector, JiraConfig
 from rapport.signals.collectors.pagerduty import PagerDutyCollector, PagerDutyConfig
 from rapport.signals.collectors.pingcode import (
@@ -25,6 +26,7 @@ from rapport.signals.collectors.pingcode import (
     PingCodeConfig,
 )
 from rapport.signals.collectors.prometheus import PrometheusCollector, PrometheusConfig
+from rapport.signals.collectors.worktile import WorktileCollector, WorktileConfig
 from rapport.signals.collectors.zendesk import ZendeskCollector, ZendeskConfig
 
 SECRET = "s3cret-value"
@@ -94,6 +96,22 @@ PROVIDERS: list[tuple[str, Callable[[str], Any], str, str, str]] = [
         ITEMS_PATH,
         "authorization",
         f"Bearer {ISSUED}",
+    ),
+    (
+        "worktile sends the tenant token it obtained with the client secret",
+        lambda url: WorktileCollector(
+            WorktileConfig(base_url=url, token_env="T", client_id="cid", project_ids=["p"])
+        ),
+        "/v1/mission/projects/p/task_types",
+        "authorization",
+        f"Bearer {ISSUED}",
+    ),
+    (
+        "hubspot sends the private app token as a bearer token",
+        lambda url: HubSpotCollector(HubSpotConfig(base_url=url, token_env="T")),
+        DEALS_PATH,
+        "authorization",
+        f"Bearer {SECRET}",
     ),
     (
         "prometheus sends its optional bearer token",
