@@ -127,7 +127,8 @@ class TeamsCollector(
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.status in (400, 401):
             error = str(body.get("error") or f"HTTP {answer.status}")[:60]
-            detail = str(body.get("error_description") or "").split("\n")[0].split(" Trace ID")[0]
+            # the description's first line; the rest is trace and correlation ids
+            detail = (str(body.get("error_description") or "").splitlines() or [""])[0]
             raise CollectorError(
                 NAME,
                 f"the identity platform refused the app's credentials ({error}"

@@ -31,6 +31,7 @@ def answered(waits: list[Wait]) -> list[tuple[str, float]]:
     return [(w.first, round(w.hours, 4)) for w in waits if not w.open]
 
 
+# fmt: off
 CASES = [
     ([msg("c1", 0, "client"), msg("o1", 2, "ours")], [("c1", 2.0)]),
     (
@@ -51,19 +52,20 @@ CASES = [
         [msg("p", 0, "ours"), msg("c1", 1, "client", thread="p"), msg("o1", 2, "ours"),
          msg("o2", 3.25, "ours", thread="p")],
         [("c1", 2.25)],
-    ),  # fmt: skip
+    ),
     (
         [msg("c1", 0, "client"), msg("c1r", 0.5, "client", thread="c1"),
          msg("o1", 2, "ours", thread="c1")],
         [("c1", 2.0)],
-    ),  # fmt: skip
+    ),
     ([msg("o1", 0, "ours"), msg("o2", 1, "ours"), msg("c1", 2, "client")], []),
     (
         [msg("c1", 0, "client"), msg("o1", 1, "ours"), msg("c2", 5, "client"),
          msg("o2", 5.5, "ours")],
         [("c1", 1.0), ("c2", 0.5)],
-    ),  # fmt: skip
+    ),
 ]
+# fmt: on
 IDS = [
     "A client message answered by our next message waits until that reply",
     "Consecutive client messages are measured from the first unanswered one",
