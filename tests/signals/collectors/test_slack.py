@@ -151,23 +151,45 @@ def test_a_message_missing_its_workspace_is_skipped_and_an_unmapped_channel_coun
     assert {r.arg("channel") for r in api.seen(HISTORY)} == {"C1ACME", "C2GLOBEX"}
 
 
-def test_the_next_run_reads_only_what_is_new_and_closes_the_open_wait(api, client):
-    _, cursor = drain(collector(api), None, harness(client).context)
-    later = NOW + timedelta(hours=1)
+def two_runs(api: FakeAPI, client: httpx.Client) -> tuple[list[StoredSignal], list[StoredSignal]]:
+    """A first run, then one an hour later after we answered the thread's open client reply."""
+    first, cursor = drain(collector(api), None, harness(client).context)
     answer = message(ts(-0.5), "UOURS", OURS, thread_ts=M1)
     THREAD.append(answer)
-    # the same pages, but the thread parent's latest reply has moved on
-    ACME_PAGES["bmV4dDox"]["messages"][-1]["latest_reply"] = answer["ts"]  # type: ignore[index]
+    parent = ACME_PAGES["bmV4dDox"]["messages"][-1]  # type: ignore[index]
+    parent["latest_reply"] = answer["ts"]  # the same pages; the parent's latest reply moved on
     try:
-        signals, _ = drain(collector(api), cursor, harness(client, later).context)
+        later = harness(client, NOW + timedelta(hours=1)).context
+        second, _ = drain(collector(api), cursor, later)
     finally:
         THREAD.pop()
-        ACME_PAGES["bmV4dDox"]["messages"][-1]["latest_reply"] = R2  # type: ignore[index]
-    # the thread's client reply is now answered (45.5 h), replacing its open row; nothing else
+        parent["latest_reply"] = R2
+    return first, second
+
+
+def test_the_next_run_reads_only_what_is_new_and_closes_the_open_wait(api, client):
+    _, signals = two_runs(api, client)
+    # the thread's client reply is now answered (45.5 h); nothing else is new or open
     assert signals == [expected("C1ACME", "acme", R2, 45.5, f"C1ACME:{M1}")]
     second = api.seen(HISTORY)[-1]
+    later = NOW + timedelta(hours=1)
     assert second.arg("oldest") == f"{(later - timedelta(days=14)).timestamp():.6f}"
     assert api.seen(REPLIES)[-1].arg("oldest") == R2
+
+
+def test_the_answer_replaces_the_open_row_in_the_store(api, client, sqlite_store):
+    first, second = two_runs(api, client)
+    sqlite_store.upsert_signals(first)
+    sqlite_store.upsert_signals(second)
+    stored = sqlite_store.client_signals(
+        "acme", ["response_time"], datetime(2100, 1, 1, tzinfo=UTC)
+    )
+    waits = {s.event_id: (s.value, s.attrs.get("open")) for s in stored}
+    assert waits == {
+        f"slack:C1ACME:{M1}": (2.0, None),
+        f"slack:C1ACME:{ts(30)}": (4.0, None),
+        f"slack:C1ACME:{R2}": (45.5, None),  # was 45.0, open
+    }
 
 
 def test_a_first_run_reads_the_history_the_scorecard_needs(api, client):
