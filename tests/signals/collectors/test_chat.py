@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rapport.signals.collectors.chat import (
     ChannelState,
@@ -123,3 +125,22 @@ def test_an_open_wait_becomes_a_chat_signal_marked_open():
         "slack:C1:1717405200.000100", "response_time", T0, 30.5,
     )  # fmt: skip
     assert signal.attrs == {"channel": "chat", "thread": "C1", "open": "true"}
+
+
+_SIDES = st.sampled_from(["client", "ours", "bot"])
+_THREADS = st.sampled_from([None, "m0", "m1", "m3"])
+_MESSAGES = st.lists(st.tuples(_SIDES, _THREADS), min_size=0, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_MESSAGES, st.integers(min_value=0, max_value=30), st.booleans())
+def test_folding_in_two_runs_with_the_cursor_equals_one_run(spec, split, reread) -> None:
+    messages = [msg(f"m{n}", n, side, thread) for n, (side, thread) in enumerate(spec)]
+    state = ChannelState()
+    first = state.fold(messages[:split])
+    later = ChannelState.load(state.dump())
+    # a later run re-reads a window that overlaps what was folded; only the new messages count
+    again = messages if reread else messages[split:]
+    second = later.fold(m for m in again if later.is_new(m))
+    assert first + second == ChannelState().fold(messages)
+    assert later.open_waits(NOW, 0) == pair_replies(messages, NOW, 0)[len(first + second) :]
