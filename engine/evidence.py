@@ -277,6 +277,8 @@ def _why(view: EventView, i: int, value: float, attrs: Mapping[str, str]) -> str
         return f"answered {raw:g} on the {attrs.get('scale', 'nps')} scale{survey} at {ts}"
     if kind == "response_time":
         channel = f" by {attrs['channel']}" if "channel" in attrs else ""
+        if attrs.get("open") == "true":  # a chat collector's unanswered message (chat.py)
+            return f"{raw:.1f} h waited so far, no reply yet{channel}, to a message at {ts}"
         return f"{raw:.1f} h to our first reply{channel} to a message at {ts}"
     figure = "no value" if math.isnan(value) else f"{value:g}"
     return f"{figure} at {ts}"

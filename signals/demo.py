@@ -16,6 +16,10 @@ sparse                      a handful of replies, the last 12 days ago (carried)
 dormant                     old replies only (too old to carry), no recent milestones or surveys
 ==========================  =======================================================================
 
+Every client but the sparse and dormant ones also talks in a shared chat channel (Slack, Teams):
+quick replies there, and — as the chat collectors store silence — an open wait for a question
+still unanswered at ``end``; a slipping client's latest chat question always is one.
+
 Determinism: the signals of one client depend only on its id, its ``demo_profile``, ``end``,
 ``days`` and ``seed`` (a per-client numpy generator seeded from ``seed`` and a SHA-256 of the id,
 never Python's salted ``hash()``). Every time is ``end`` minus whole minutes, so nothing is dated
@@ -271,6 +275,34 @@ def _response_times(
         em.emit("response_time", age, value=hours, attrs={"channel": channel})
 
 
+#: client messages per day in the shared Slack/Teams channel (on top of the replies above)
+_CHAT_RATE = {"enterprise": 0.3, "midmarket": 0.2, "smb": 0.1}
+
+
+def _chat_replies(
+    em: _Emitter, rng: np.random.Generator, segment: str | None, profile: str
+) -> None:
+    """Reply times in the client's shared chat channel, shaped as the ``slack`` and ``teams``
+    collectors store them (``channel: chat``, the channel as ``thread``): quicker than email. A
+    question still unanswered at ``end`` after a day or more is an open wait, its value the hours
+    waited so far (``open: "true"``); a slipping client's latest one always is."""
+    if profile in ("sparse", "dormant"):
+        return  # their story is how little we hear from them
+    attrs = {"channel": "chat", "thread": f"#{em.client}"}
+    slipping = profile == "slipping_responsiveness"
+    for age in _arrivals(rng, _CHAT_RATE.get(segment or "", 0.2), em.days):
+        median = 0.8 + (48.0 - 0.8) * max(0.0, 1.0 - age / 42.0) if slipping else 0.8
+        hours = max(0.1, round(median * float(rng.lognormal(0.0, 0.6)), 1))
+        if hours < age * 24:
+            em.emit("response_time", age, value=hours, attrs=attrs)
+        elif age >= 1:  # no reply yet at the end: open, as the collectors show silence
+            waited = round(age * _MINUTES_PER_DAY) / 60
+            em.emit("response_time", age, value=waited, attrs={**attrs, "open": "true"})
+    if slipping:
+        age = round(float(rng.uniform(1.5, 3.0)) * _MINUTES_PER_DAY) / _MINUTES_PER_DAY
+        em.emit("response_time", age, value=age * 24, attrs={**attrs, "open": "true"})
+
+
 def _milestones(em: _Emitter, rng: np.random.Generator, profile: str) -> None:
     if profile == "sparse":
         return
@@ -384,11 +416,12 @@ def demo_signals(
         em = _Emitter(client.id, end, days)
         key = _client_key(client.id)
         # One generator per (client, kind): adding a kind or a client changes no other series.
-        rngs = [np.random.default_rng([seed, key, index]) for index in range(4)]
+        rngs = [np.random.default_rng([seed, key, index]) for index in range(5)]
         profile = _profile(client)
         _response_times(em, rngs[0], client.segment, profile)
         _milestones(em, rngs[1], profile)
         _surveys(em, rngs[2], profile)
         _incidents(em, rngs[3], profile)
+        _chat_replies(em, rngs[4], client.segment, profile)
         signals.extend(em.signals)
     return signals

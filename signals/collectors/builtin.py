@@ -18,8 +18,10 @@ from rapport.signals.collectors import (  # noqa: F401  (imported to register)
     pagerduty,
     pingcode,
     prometheus,
+    slack,
     sql,
     survey_csv,
+    teams,
     worktile,
     zendesk,
 )

@@ -169,6 +169,7 @@ class _Call:
     waits: tuple[WaitHeader, ...] = STANDARD_WAIT_HEADERS
     deadline: float | None = None
     monotonic: Callable[[], float] = time.monotonic
+    data: dict[str, str] | None = None
 
     @property
     def where(self) -> str:
@@ -196,6 +197,7 @@ def request(
     waits: Iterable[WaitHeader] = STANDARD_WAIT_HEADERS,
     deadline: float | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    data: Mapping[str, str] | None = None,
 ) -> JsonResponse:
     """Send one request with the retry, rate-limit, size and JSON rules in the module docstring.
 
@@ -204,6 +206,8 @@ def request(
     ``sleep``, ``clock`` and ``rng`` are injected so tests observe the waits without waiting.
     ``waits`` are the headers a server's requested wait is read from (``wait_headers``);
     ``deadline`` is the most seconds one attempt may take in all, on the ``monotonic`` clock.
+    ``data`` is sent as a form body (an OAuth2 token request: a secret belongs in a body, never
+    in a query a proxy might log).
     """
     if client is None:
         raise CollectorError(collector, "no HTTP client was handed to the collector")
@@ -211,6 +215,7 @@ def request(
     call = _Call(
         method, url, dict(params) if params else None, dict(headers) if headers else None,
         auth, timeout, limit, collector, tuple(waits), deadline, monotonic,
+        dict(data) if data else None,
     )  # fmt: skip
     accepted, attempts = set(accept_status), retries + 1
     for attempt in range(attempts):
@@ -260,6 +265,7 @@ def _send(client: httpx.Client, call: _Call) -> _Raw:
         call.url,
         params=call.params,
         headers=call.headers,
+        data=call.data,
         auth=call.auth if call.auth is not None else httpx.USE_CLIENT_DEFAULT,
         timeout=_read_timeout(client, call),
     ) as response:

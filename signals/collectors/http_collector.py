@@ -81,17 +81,7 @@ class HttpSourceConfig(CollectorConfig):
     @field_validator("base_url")
     @classmethod
     def _plain_http_origin(cls, value: str) -> str:
-        import httpx
-
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as error:
-            raise ValueError(f"not a URL ({error})") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("expected an http(s) URL such as https://example.zendesk.com")
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("must not carry a query, fragment or credentials (use token_env)")
-        return str(url).rstrip("/")
+        return http_origin(value)
 
     @model_validator(mode="after")
     def _one_secret_source(self) -> HttpSourceConfig:
@@ -103,6 +93,23 @@ class HttpSourceConfig(CollectorConfig):
                 "or token_file (a file path)"
             )
         return self
+
+
+def http_origin(value: str) -> str:
+    """``value`` as a plain http(s) origin URL without a trailing slash; a ``ValueError`` (for a
+    pydantic validator to report) when it has no host or carries a query, fragment or
+    credentials."""
+    import httpx
+
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as error:
+        raise ValueError(f"not a URL ({error})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("expected an http(s) URL such as https://example.zendesk.com")
+    if url.query or url.fragment or url.userinfo:
+        raise ValueError("must not carry a query, fragment or credentials (use token_env)")
+    return str(url).rstrip("/")
 
 
 def read_token(config: HttpSourceConfig, context: FetchContext, collector: str) -> str | None:

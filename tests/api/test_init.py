@@ -39,7 +39,10 @@ def test_init_writes_the_shipped_rules_unchanged_and_collectors_reading_exports_
 ) -> None:
     code, out, err = rapport("init", "starter")
     assert (code, err) == (0, ""), err
-    assert "wrote 13 files to starter" in out
+    # the four rules files, every shipped rule test and every sample export
+    rule_tests = len(list((REPO / "rules/tests").glob("*.yaml")))
+    exports = len(list((REPO / "examples/exports").glob("*.csv")))
+    assert f"wrote {4 + rule_tests + exports} files to starter" in out
     starter = elsewhere / "starter"
     for name in (
         "scorecard.yaml",

@@ -191,3 +191,18 @@ def test_the_text_explanation_prints_the_evidence_under_each_component_and_limit
     ) in text
     assert "      - r-4: 50.0 h to our first reply by email" in text
     assert "      ... and 2 more" in text
+
+
+def test_an_open_chat_wait_reads_as_time_waited_not_as_a_reply() -> None:
+    waits = [
+        ev(1, 2, 40.0, channel="chat", open="true"),  # a chat collector's unanswered message
+        ev(1, 3, 1.0, channel="chat"),
+        ev(1, 4, 2.0, channel="email"),
+    ]
+    signals = signal_set(2, response_time=waits)
+    evaluation = evaluate(SCORECARD, CLIENTS, signals, AS_OF, "v1")
+    replies = evidence_of(SCORECARD, evaluation, signals, 1).components["responsiveness"]
+    assert [e.why for e in replies.events][:2] == [
+        "40.0 h waited so far, no reply yet by chat, to a message at 2026-05-30 00:00 UTC",
+        "2.0 h to our first reply by email to a message at 2026-05-28 00:00 UTC",
+    ]

@@ -43,6 +43,7 @@ class Seen:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    body: bytes = b""
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -148,7 +149,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         parts = urlsplit(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        seen = Seen(method, parts.path, parse_qs(parts.query, keep_blank_values=True), headers)
+        length = int(headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        query = parse_qs(parts.query, keep_blank_values=True)
+        seen = Seen(method, parts.path, query, headers, body)
         reply = self.api._reply_for(seen)
         if reply.hang:
             self.api._wait_for_release()
