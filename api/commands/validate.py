@@ -69,6 +69,7 @@ def _require_extra() -> None:
 
 def validate_command(
     ctx: typer.Context,
+    *,
     horizons: Annotated[
         str, typer.Option(help="How long before the outcome to read the score (comma-separated).")
     ] = "30d,60d,90d",
@@ -77,7 +78,9 @@ def validate_command(
     ] = "churned",
     rules: Annotated[
         str | None,
-        typer.Option(help="Replay with these rules: a directory or a git revision (default: serving)."),
+        typer.Option(
+            help="Replay with these rules: a directory or a git revision (default: --rules-dir)."
+        ),
     ] = None,
     since: Annotated[str | None, typer.Option(help="First outcome considered (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Last outcome considered (ISO 8601).")] = None,
@@ -109,7 +112,15 @@ def validate_command(
     first = None if since is None else parse_instant(since)
     last = None if until is None else parse_instant(until)
     with open_store(settings) as store:
-        text = _run(store, loaded, outcome, spans, (first, last), output_format, suggest=suggest)
+        text = _run(
+            store,
+            loaded,
+            outcome,
+            spans,
+            (first, last),
+            output_format=output_format,
+            suggest=suggest,
+        )
     target = html or settings.validation_report
     _write(target, text.html)
     typer.echo(f"wrote {target}", err=True)
@@ -131,10 +142,11 @@ def _run(
     outcome: str,
     spans: list[float],
     period: tuple[datetime | None, datetime | None],
-    output_format: str,
     *,
+    output_format: str,
     suggest: bool,
 ) -> _Texts:
+    from rapport.api.pipeline import sync_registry
     from rapport.api.validation import charts, render
     from rapport.api.validation.rules_source import Rules
     from rapport.api.validation.run import Book, validate_book
@@ -142,6 +154,7 @@ def _run(
     from rapport.signals.store import Store
 
     assert isinstance(store, Store) and isinstance(loaded, Rules)
+    sync_registry(store, loaded.bundle.clients)  # as `rapport score` does: clients.yaml rules
     clients = store.client_set()
     signals = store.signal_set(clients)  # every signal: the replay applies visibility per instant
     found = outcome_types(signals)

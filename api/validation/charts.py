@@ -7,6 +7,7 @@ opens from disk, from an email, or from ``rapport serve`` (``/validation``).
 from __future__ import annotations
 
 import io
+import re
 from html import escape
 
 import matplotlib as mpl
@@ -30,17 +31,18 @@ td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:left}th{background:#
 """
 
 
-#: Text drawn as paths (no font to fetch) and fixed ids, so one report gives the same bytes.
-_SVG_PARAMS = {"svg.fonttype": "path", "svg.hashsalt": "rapport", "font.size": 9}
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 
 
 def _svg(figure: Figure) -> str:
     """A figure as an inline ``<svg>`` element (its XML prologue dropped)."""
     buffer = io.StringIO()
-    with mpl.rc_context(_SVG_PARAMS):
+    # Text drawn as paths (no font to fetch) and fixed ids, so one report gives the same bytes.
+    with mpl.rc_context({"svg.fonttype": "path", "svg.hashsalt": "rapport", "font.size": 9}):
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    # The prologue and the RDF metadata block are no use inline (and name other sites).
+    return _METADATA.sub("", text[text.index("<svg") :])
 
 
 def _charts(h: HorizonReport, positive: str) -> list[str]:

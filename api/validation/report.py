@@ -30,6 +30,8 @@ from rapport.engine.result import INSUFFICIENT_DATA
 BANDS = 10
 #: Fewer positive (or negative) cases than this and the report says it cannot judge.
 MIN_CASES = 5
+#: Below this ratio of worst-grade to best-grade rate the grades are said not to separate.
+NO_LIFT = 1.25
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,11 @@ def _lift_sentence(h: HorizonReport, outcome: str, question: str) -> str:
     if not best.rate:
         return f"{who} in {_pct(worst.rate)} of cases; none graded {best.label} did {counts}."
     lift = (worst.rate or 0.0) / best.rate
+    if lift < NO_LIFT:
+        return (
+            f"{who} about as often as {best.label} ones ({lift:.1f}×, {counts[1:-1]}): "
+            "the grades do not tell them apart."
+        )
     return f"{who} {lift:.1f}× as often as {best.label} ones {counts}."
 
 

@@ -48,7 +48,7 @@ def period_of(signals: SignalSet) -> tuple[float, float]:
 
 def sample_of(book: Book, outcome: str, horizon: float, since: float, until: float) -> Sample:
     """The cases of ``outcome`` at ``horizon`` over ``[since, until]``, less those whose instant
-    comes before the book's first signal: nothing could have been known then."""
+    comes before the book's first signal (outcomes aside): nothing could have been known then."""
     if is_decision(outcome):
         sample = decision_sample(book.signals, horizon, since, until)
     else:
@@ -61,7 +61,10 @@ def sample_of(book: Book, outcome: str, horizon: float, since: float, until: flo
             until=until,
             n_clients=len(book.clients),
         )
-    first, _ = period_of(book.signals)
+    scored = [f for kind, f in book.signals.kinds.items() if kind != OUTCOME_KIND and len(f)]
+    if not scored:  # nothing to score at all: every case stays, as "no score"
+        return sample
+    first = min(float(np.nanmin(f.ts)) for f in scored)
     return sample.take(sample.at >= first)
 
 

@@ -120,4 +120,5 @@ def recombined(points: FloatArray, weight: FloatArray, drop: int | None = None) 
         w[:, drop] = 0.0
     total = w.sum(axis=1)
     mean = (np.nan_to_num(points) * w).sum(axis=1)
-    return np.divide(mean, total, out=np.full(len(total), np.nan), where=total > 0)
+    share: FloatArray = np.divide(mean, total, out=np.full(len(total), np.nan), where=total > 0)
+    return share

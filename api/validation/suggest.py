@@ -86,11 +86,15 @@ def fit_weights(points: FloatArray, positive: BoolArray, ids: tuple[str, ...]) -
 
 
 def _rescaled(raw: dict[str, float], total: float) -> dict[str, float]:
+    """``raw`` scaled to sum to ``total``: whole numbers, or tenths for a small total."""
     mass = sum(raw.values())
-    return {k: round(v / mass * total) for k, v in raw.items()} if mass > 0 else raw
+    digits = 0 if total >= 50 else 1
+    return {k: round(v / mass * total, digits) for k, v in raw.items()} if mass > 0 else raw
 
 
-def proposed_score(points: FloatArray, weight: FloatArray, proposal: dict[str, float]) -> FloatArray:
+def proposed_score(
+    points: FloatArray, weight: FloatArray, proposal: dict[str, float]
+) -> FloatArray:
     """The score with ``proposal``'s weights over the components that had points."""
     w = np.where(weight > 0, np.array(list(proposal.values()))[None, :], 0.0)
     return recombined(points, w)
@@ -136,9 +140,7 @@ def weights_diff(text: str, path: str, weights: dict[str, float]) -> str:
         if cid in weights:
             row = changed[line]
             changed[line] = f"{row[:start]}{weights[cid]:g}{row[end:]}"
-    return "".join(
-        difflib.unified_diff(lines, changed, fromfile=f"a/{path}", tofile=f"b/{path}")
-    )
+    return "".join(difflib.unified_diff(lines, changed, fromfile=f"a/{path}", tofile=f"b/{path}"))
 
 
 def _weight_spans(text: str) -> dict[str, tuple[int, int, int]]:
