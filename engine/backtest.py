@@ -1,24 +1,28 @@
 """Scores as they were known at many past instants: what ``rapport validate`` compares with
 outcomes.
 
-A query is one (client row, instant) pair. ``replay`` groups the queries by instant and runs the
-scorer (``engine.scoring.evaluate``) once per distinct instant, over only the clients asked about
-at it and only their signals (gathered through a per-client index built once), so ten thousand
-queries spread over two years cost ten thousand small evaluations, not ten thousand evaluations of
-the whole book. Each evaluation applies the scorer's own visibility rule (``KindFrame``): a signal
-dated or recorded after the instant is not seen, so the score of a query is exactly the score the
-service would have computed then, with what it knew then.
+A query is one (client row, instant) pair. ``replay`` answers thousands at once with one run of
+the scorer (``engine.scoring.evaluate``) per batch, by moving each query's clock rather than the
+scorer's: every query becomes a row of its own whose signals are its client's, shifted in time by
+``A - at`` (``A`` one reference instant for the batch), and the batch is evaluated as of ``A``.
+Everything the scorer computes is relative to its instant — windows, ages, lateness, carries,
+visibility (``ts`` and ``recorded_at`` against the instant), trends (slopes do not move with a
+shift) — so row ``i`` as of ``A`` is the client as of ``at[i]``, with what was known then.
+Instants and signal times are whole seconds, so the shifts are exact in float64; only a trend's
+least-squares sums may differ in the last bits. A test holds ``replay`` equal to ``evaluate`` as
+of each instant.
 
-Instants are whole epoch seconds: a caller floors ``t - H`` (never later than it, so nothing
-after it leaks in), and the round trip through ``datetime`` is exact. No source is stale in a
-replay: collectors' past freshness is not recorded, so ``stale`` and ``covered`` are read as given.
-Pure: numpy and the standard library only.
+Only events visible at a query's instant are gathered (the scorer would not see the others), and
+batches are bounded by how many events they gather, so memory stays flat however many queries.
+No source is stale in a replay unless ``signals`` says so: collectors' past freshness is not
+recorded. Pure: numpy and the standard library only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +33,8 @@ from rapport.engine.scoring import evaluate
 
 IndexArray = npt.NDArray[np.intp]
 
-#: Above this share of the book asked about at one instant, scoring everyone is cheaper than
-#: gathering their signals.
-_WHOLE_BOOK_SHARE = 0.25
+#: Events gathered per batch at most (a batch holds at least one query).
+BATCH_EVENTS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -75,25 +78,47 @@ class ClientIndex:
             self._order[kind] = order
             self._starts[kind] = np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
 
-    def subset(self, rows: IndexArray) -> SignalSet:
-        """The signals of client ``rows`` (distinct), renumbered 0..len(rows)-1 in that order."""
-        position = np.full(self.n_clients, -1, dtype=np.int32)
-        position[rows] = np.arange(len(rows), dtype=np.int32)
+    def events_per(self, rows: IndexArray) -> npt.NDArray[np.intp]:
+        """Per entry of ``rows``, how many events (all kinds) that client has."""
+        total = np.zeros(len(rows), dtype=np.intp)
+        for starts in self._starts.values():
+            total += starts[rows + 1] - starts[rows]
+        return total
+
+    def shifted(self, rows: IndexArray, at: FloatArray, reference: float) -> SignalSet:
+        """Query ``k`` (client ``rows[k]`` as of ``at[k]``) as row ``k``: its client's events
+        visible at ``at[k]``, every time moved by ``reference - at[k]``."""
         kinds: dict[str, KindFrame] = {}
         for kind, frame in self.signals.kinds.items():
             starts = self._starts[kind]
-            taken = frame.take(self._order[kind][_ranges(starts[rows], starts[rows + 1])])
+            lengths = starts[rows + 1] - starts[rows]
+            index = self._order[kind][_ranges(starts[rows], starts[rows + 1])]
+            query = np.repeat(np.arange(len(rows), dtype=np.int32), lengths)
+            seen = frame.known_from[index] <= at[query]  # the scorer's rule; NaN is never seen
+            index, query = index[seen], query[seen]
+            shift = reference - at[query]
+            taken = frame.take(index)
             kinds[kind] = KindFrame(
-                position[taken.client],
-                taken.ts,
-                taken.end,
+                query,
+                taken.ts + shift,
+                taken.end + shift,
                 taken.value,
                 taken.attrs,
-                taken.recorded,
+                None if taken.recorded is None else taken.recorded + shift,
             )
         stale = {k: np.asarray(v)[rows] for k, v in self.signals.stale.items()}
         covered = {k: np.asarray(v)[rows] for k, v in self.signals.covered.items()}
         return SignalSet(kinds, stale, covered)
+
+
+def _batches(index: ClientIndex, rows: IndexArray) -> list[IndexArray]:
+    """Consecutive slices of the queries, each gathering at most ``BATCH_EVENTS`` events."""
+    if len(rows) == 0:
+        return []
+    cumulative = np.cumsum(index.events_per(rows))
+    cuts = np.searchsorted(cumulative, np.arange(BATCH_EVENTS, cumulative[-1], BATCH_EVENTS))
+    edges = np.unique(np.concatenate(([0], cuts, [len(rows)]))).astype(np.intp)
+    return [np.arange(a, b) for a, b in pairwise(edges.tolist()) if b > a]
 
 
 def _ranges(starts: IndexArray, stops: IndexArray) -> IndexArray:
@@ -117,8 +142,7 @@ def replay(
 ) -> Replayed:
     """The score of each ``client_rows[i]`` as known at ``at[i]`` (epoch seconds, whole).
 
-    ``scorecard`` must be validated. Equal to ``evaluate`` as of each instant, row by row (a test
-    holds the two equal); only the grouping differs.
+    ``scorecard`` must be validated. Equal to ``evaluate`` as of each instant, row by row.
     """
     rows = np.asarray(client_rows, dtype=np.intp)
     instants = np.asarray(at, dtype=np.float64)
@@ -126,32 +150,26 @@ def replay(
         raise ValueError("client_rows and at must be one-dimensional and of equal length")
     if np.any(instants != np.floor(instants)):
         raise ValueError("replay instants must be whole epoch seconds (floor t - H)")
-    n, width = len(rows), len(scorecard.components)
-    out = _Columns.empty(n, width)
+    out = _Columns.empty(len(rows), len(scorecard.components))
     index = ClientIndex(signals, len(clients))
-    distinct, group = np.unique(instants, return_inverse=True)
-    by_group = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[by_group], np.arange(len(distinct) + 1))
-    for k, instant in enumerate(distinct.tolist()):
-        queries = by_group[bounds[k] : bounds[k + 1]]
-        wanted, slot = np.unique(rows[queries], return_inverse=True)
-        moment = datetime.fromtimestamp(instant, UTC)
-        if len(wanted) > _WHOLE_BOOK_SHARE * len(clients):
-            evaluation = evaluate(scorecard, clients, signals, moment, rules_version)
-            picked = wanted[slot]
-        else:
-            subset = ClientSet(
-                tuple(clients.ids[r] for r in wanted), tuple(clients.segments[r] for r in wanted)
-            )
-            evaluation = evaluate(scorecard, subset, index.subset(wanted), moment, rules_version)
-            picked = slot
-        out.score[queries] = evaluation.score[picked]
-        out.provisional[queries] = evaluation.provisional[picked]
-        out.grade[queries] = evaluation.grade[picked]
-        out.insufficient[queries] = evaluation.insufficient[picked]
-        out.coverage[queries] = evaluation.coverage[picked]
-        out.points[queries] = evaluation.points[picked]
-        out.weight[queries] = evaluation.weight[picked]
+    for batch in _batches(index, rows):
+        at = instants[batch]
+        reference = float(at.max())
+        wanted = rows[batch]
+        queries = ClientSet(
+            tuple(clients.ids[r] for r in wanted.tolist()),
+            tuple(clients.segments[r] for r in wanted.tolist()),
+        )
+        moment = datetime.fromtimestamp(reference, UTC)
+        shifted = index.shifted(wanted, at, reference)
+        evaluation = evaluate(scorecard, queries, shifted, moment, rules_version)
+        out.score[batch] = evaluation.score
+        out.provisional[batch] = evaluation.provisional
+        out.grade[batch] = evaluation.grade
+        out.insufficient[batch] = evaluation.insufficient
+        out.coverage[batch] = evaluation.coverage
+        out.points[batch] = evaluation.points
+        out.weight[batch] = evaluation.weight
     return Replayed(
         client=rows.astype(np.int32),
         at=instants,

@@ -97,7 +97,7 @@ def test_suggest_says_plainly_when_the_demo_is_too_small(run: Run, tmp_path: Pat
             ["--rules", "no-such-rev"],
             "neither a directory nor a git revision",
             id="rules that are neither a directory nor a revision",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_bad_usage_is_one_error_line_and_exit_2(run: Run, args: list[str], message: str) -> None:
