@@ -54,3 +54,23 @@ def test_an_owner_restricted_viewer_does_not_see_the_books_report(
     assert signed.status_code == 303
     assert 'href="/validation"' not in server.http.get("/").text
     assert server.http.get("/validation").status_code == 404
+
+
+OUTCOME = {"event_id": "crm-1", "client": "acme", "kind": "outcome", "ts": "2026-05-01T00:00:00Z"}
+
+
+def test_the_push_api_takes_outcomes_and_refuses_a_malformed_type(
+    serve_api: ServerFactory,
+) -> None:
+    server = serve_api()
+    seed_world(server)
+    batch = [
+        {**OUTCOME, "type": "renewed", "value": 120000, "deal": "D-1"},
+        {**OUTCOME, "event_id": "crm-2", "type": "Churned!"},
+    ]
+    response = server.call("POST", "/api/v1/signals", json={"signals": batch})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [a["event_id"] for a in body["accepted"]] == ["crm-1"]
+    (rejected,) = body["rejected"]
+    assert rejected["event_id"] == "crm-2" and rejected["reason"].startswith("type: ")
