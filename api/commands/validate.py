@@ -23,6 +23,10 @@ from rapport.api.exit_codes import BadChoiceError, UsageError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from rapport.api.validation.rules_source import Rules
+    from rapport.api.validation.run import Book
+    from rapport.signals.store import Store
+
 FORMATS = ("table", "json", "markdown", "html")
 
 
@@ -137,8 +141,8 @@ class _Texts:
 
 
 def _run(
-    store: object,
-    loaded: object,
+    store: Store,
+    loaded: Rules,
     outcome: str,
     spans: list[float],
     period: tuple[datetime | None, datetime | None],
@@ -148,12 +152,9 @@ def _run(
 ) -> _Texts:
     from rapport.api.pipeline import sync_registry
     from rapport.api.validation import charts, render
-    from rapport.api.validation.rules_source import Rules
     from rapport.api.validation.run import Book, validate_book
     from rapport.engine.outcome_samples import outcome_types
-    from rapport.signals.store import Store
 
-    assert isinstance(store, Store) and isinstance(loaded, Rules)
     sync_registry(store, loaded.bundle.clients)  # as `rapport score` does: clients.yaml rules
     clients = store.client_set()
     signals = store.signal_set(clients)  # every signal: the replay applies visibility per instant
@@ -178,17 +179,15 @@ def _run(
 
 
 def _suggestion(
-    book: object,
-    loaded: object,
+    book: Book,
+    loaded: Rules,
     outcome: str,
     horizon: float,
     period: tuple[datetime | None, datetime | None],
 ) -> str:
-    from rapport.api.validation.rules_source import Rules
-    from rapport.api.validation.run import Book, period_of, replay_sample, sample_of
+    from rapport.api.validation.run import period_of, replay_sample, sample_of
     from rapport.api.validation.suggest import render_proposal, suggest
 
-    assert isinstance(book, Book) and isinstance(loaded, Rules)
     first, last = period_of(book.signals)
     start = first if period[0] is None else period[0].timestamp()
     end = last if period[1] is None else period[1].timestamp()

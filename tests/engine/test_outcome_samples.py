@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 from scorer_builders import AT, DAY, ago, ev, signal_set
 
+from rapport.engine.frame import SignalSet
 from rapport.engine.outcome_samples import decision_sample, event_sample, outcome_types
 
 H = 30 * DAY
 
 
-def book() -> object:
+def book() -> SignalSet:
     # Client 0 renewed 100 days ago and churned 10 days ago; client 1 renewed 50 days ago and
     # escalated 45 and 200 days ago; client 2 has only an old reply. Times: days before AT.
     return signal_set(
@@ -27,11 +28,11 @@ def book() -> object:
 
 
 def test_outcome_types_are_counted() -> None:
-    assert outcome_types(book()) == {"renewed": 2, "churned": 1, "escalated": 2}  # type: ignore[arg-type]
+    assert outcome_types(book()) == {"renewed": 2, "churned": 1, "escalated": 2}
 
 
 def test_each_renewal_decision_is_one_case_read_h_before_it() -> None:
-    sample = decision_sample(book(), H, since=ago(120), until=AT)  # type: ignore[arg-type]
+    sample = decision_sample(book(), H, since=ago(120), until=AT)
     assert sample.client.tolist() == [0, 1, 0]  # oldest decision first
     assert sample.positive.tolist() == [False, False, True]
     assert sample.at.tolist() == [np.floor(ago(days) - H) for days in (100, 50, 10)]
@@ -39,14 +40,14 @@ def test_each_renewal_decision_is_one_case_read_h_before_it() -> None:
 
 
 def test_decisions_outside_the_period_are_left_out() -> None:
-    sample = decision_sample(book(), H, since=ago(60), until=ago(20))  # type: ignore[arg-type]
+    sample = decision_sample(book(), H, since=ago(60), until=ago(20))
     assert sample.client.tolist() == [1]
 
 
 def test_event_cases_are_clients_in_the_book_on_a_weekly_grid() -> None:
     step = 7 * DAY
     sample = event_sample(
-        book(),  # type: ignore[arg-type]
+        book(),
         "escalated",
         horizon=H,
         step=step,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from rapport.api.validation.run import Book, validate_book
 from rapport.api.validation.stats import auc_of
@@ -214,3 +215,28 @@ def test_too_little_data_says_so_plainly() -> None:
     proposal = suggest(linear_scorecard(), sample, replayed_of(points))
     assert proposal.weights is None
     assert proposal.reason.startswith("Too little data to suggest anything")
+
+
+def test_the_auc_is_scikit_learns_roc_auc_of_the_warning_direction() -> None:
+    rng = np.random.default_rng(2)
+    score = np.round(rng.random(500) * 20)  # coarse: many ties
+    positive = rng.random(500) < 0.3 + 0.02 * (10 - score)
+    ours = auc_of(score, positive, interval=False).value
+    assert ours == pytest.approx(roc_auc_score(positive, -score), abs=1e-12)
+
+
+def test_since_and_until_keep_only_the_outcomes_between(book: tuple) -> None:
+    clients, signals, _ = book
+    frame = signals.frame("outcome")
+    since = datetime.fromtimestamp(T0 + 200 * DAY, UTC)
+    until = datetime.fromtimestamp(T0 + 300 * DAY, UTC)
+    report = validate_book(
+        Book(scorecard("health"), "sim", clients, signals),
+        outcome="churned",
+        horizons=[30 * DAY],
+        since=since,
+        until=until,
+    )
+    inside = (frame.ts >= since.timestamp()) & (frame.ts <= until.timestamp())
+    assert report.horizons[0].cases == int(inside.sum()) > 0
+    assert report.since == since.isoformat(timespec="seconds")
