@@ -170,3 +170,19 @@ def test_a_bad_outcome_type_is_a_rejected_row(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*_globals(tmp_path), "import", str(csv)])
     assert result.exit_code == 1
     assert "type" in result.output
+
+
+def test_help_lists_every_option() -> None:
+    result = CliRunner().invoke(app, ["validate", "--help"])
+    assert result.exit_code == 0, result.output
+    for option in ("--horizons", "--outcome", "--rules", "--since", "--until", "--format",
+                   "--output", "--html", "--suggest"):  # fmt: skip
+        assert option in result.output
+
+
+def test_html_format_is_the_report_written_to_disk(run: Run, tmp_path: Path) -> None:
+    html, out = tmp_path / "r.html", tmp_path / "out.html"
+    result = run("--format", "html", "--horizons", "30d", "--output", str(out), "--html", str(html))
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8") == html.read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
