@@ -125,7 +125,9 @@ def measure_horizon(
 
 def _components(replayed: Replayed, positive: np.ndarray) -> list[ComponentFinding]:
     scored = ~np.isnan(replayed.score)  # the cases the score itself is judged on
-    whole = auc_of(recombined(replayed.points, replayed.weight)[scored], positive[scored])
+    whole = auc_of(
+        recombined(replayed.points, replayed.weight)[scored], positive[scored], interval=False
+    )
     found = []
     for j, cid in enumerate(replayed.component_ids):
         own = auc_of(replayed.points[:, j], positive, interval=False)
@@ -207,8 +209,8 @@ def _auc_sentence(h: HorizonReport, outcome: str, question: str) -> str:
     )
     who = _verb(outcome, question)
     return (
-        f"At {h.horizon}: AUC {a.value:.2f}{interval}, {meaning}: a client who {who} had the "
-        f"lower score than one who did not {a.value:.0%} of the time."
+        f"At {h.horizon}: AUC {a.value:.2f}{interval}, {meaning}: of two clients, one who {who} "
+        f"and one who did not, the first had the lower score {a.value:.0%} of the time."
     )
 
 
