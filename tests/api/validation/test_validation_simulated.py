@@ -9,6 +9,7 @@ P(h_churned < h_renewed) = ∫∫_{x<y} 2(1-x)·2y dx dy = 4(1/3 - 1/8) = 5/6.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,14 @@ from sklearn.metrics import roc_auc_score
 
 from rapport.api.validation.run import Book, validate_book
 from rapport.api.validation.stats import auc_of
-from rapport.api.validation.suggest import fit_weights, suggest, temporal_split
+from rapport.api.validation.suggest import (
+    Proposal,
+    fit_weights,
+    render_proposal,
+    suggest,
+    temporal_split,
+    weights_diff,
+)
 from rapport.engine.backtest import Replayed
 from rapport.engine.frame import Categorical, ClientSet, KindFrame, SignalSet
 from rapport.engine.model import Scorecard
@@ -240,3 +248,15 @@ def test_since_and_until_keep_only_the_outcomes_between(book: tuple) -> None:
     inside = (frame.ts >= since.timestamp()) & (frame.ts <= until.timestamp())
     assert report.horizons[0].cases == int(inside.sum()) > 0
     assert report.since == since.isoformat(timespec="seconds")
+
+
+def test_the_proposal_is_a_diff_of_the_weight_lines_only() -> None:
+    text = (Path(__file__).resolve().parents[3] / "rules" / "scorecard.yaml").read_text()
+    proposal = Proposal({"responsiveness": 30, "satisfaction": 25}, "", T0, 100, 40, 0.61, 0.68)
+    rendered = render_proposal(proposal, text, "scorecard.yaml")
+    assert "Held-back AUC: serving score 0.61, proposed weights 0.68." in rendered
+    changed = [line for line in rendered.splitlines() if line[:1] in "+-" and line[1:2] != line[:1]]
+    assert changed == ["-    weight: 25", "+    weight: 30", "-    weight: 20", "+    weight: 25"]
+    assert "Nothing was written" in rendered
+    # Only the proposed values change: with none, there is no diff at all.
+    assert weights_diff(text, "scorecard.yaml", {}) == ""
