@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Exact versions, with hashes, of everything `.[dev,bench]` pulls in; `make lock` writes it.
+# Exact versions, with hashes, of everything `.[dev,bench,validate]` pulls in; `make lock` writes it.
 LOCK   := requirements.lock
 # uv resolves the lock; it lives in a throwaway venv so that locking never needs the project's
 # venv (which installs from the lock). Pinned: a new uv may write the file differently.
@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.outbox
 	$(BIN)/python -m benchmarks.alerts
 	$(BIN)/python -m benchmarks.scrape
+	$(BIN)/python -m benchmarks.validate
 
 ## Regenerate the Grafana boards and recording rules (commit the result; a test compares).
 boards: $(STAMP)
@@ -61,7 +62,7 @@ boards: $(STAMP)
 lock:
 	test -x $(LOCK_TOOL)/bin/uv || ($(PYTHON) -m venv $(LOCK_TOOL) && \
 	  $(LOCK_TOOL)/bin/python -m pip install --quiet uv==$(UV_VERSION))
-	$(LOCK_TOOL)/bin/uv pip compile pyproject.toml --extra dev --extra bench --universal \
+	$(LOCK_TOOL)/bin/uv pip compile pyproject.toml --extra dev --extra bench --extra validate --universal \
 	  --python-version 3.11 --generate-hashes $(if $(UPGRADE),--upgrade) --quiet \
 	  --custom-compile-command 'make lock' --output-file $(LOCK)
 

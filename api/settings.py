@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     outbox_dir: Path = Field(
         default=Path("data/outbox"), description="where .eml files go without SMTP"
     )
+    validation_report: Path = Field(
+        default=Path("data/validation.html"),
+        description="where `rapport validate` writes its HTML report (served at /validation)",
+    )
     public_url: str | None = Field(
         default=None, description="base URL of this service in email links (default: host:port)"
     )

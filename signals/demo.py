@@ -20,6 +20,13 @@ Every client but the sparse and dormant ones also talks in a shared chat channel
 quick replies there, and — as the chat collectors store silence — an open wait for a question
 still unanswered at ``end``; a slipping client's latest chat question always is one.
 
+Every client also has **outcomes** (``_outcomes``), what ``rapport validate`` measures the scores
+against: quarterly renewals, each ``renewed`` or ``churned``. A deteriorating or dormant client
+churns at a renewal in the last week (nine in ten do; the rest renew after all); a healthy or
+sparse one renews, bar a few surprises (one renewal in forty churns). Escalations come with
+the trouble: a storm's sev1, a slipping delivery, a falling NPS; a healthy client escalates
+rarely. No shipped component reads outcomes, so they change no score.
+
 Determinism: the signals of one client depend only on its id, its ``demo_profile``, ``end``,
 ``days`` and ``seed`` (a per-client numpy generator seeded from ``seed`` and a SHA-256 of the id,
 never Python's salted ``hash()``). Every time is ``end`` minus whole minutes, so nothing is dated
@@ -380,6 +387,38 @@ def _incidents(em: _Emitter, rng: np.random.Generator, profile: str) -> None:
         _incident(em, rng, float(rng.uniform(0.5, 3.0)), "sev1", open_=True)
 
 
+_CONTRACT_VALUE = {"enterprise": 30000.0, "midmarket": 12000.0, "smb": 3000.0}  # per quarter
+_QUARTER_DAYS = 91.0
+#: Days before ``end`` a troubled client's escalation is raised, by profile.
+_ESCALATION_AGES = {
+    "incident_storm": (1.0, 3.0),
+    "slipping_delivery": (10.0, 20.0),
+    "falling_satisfaction": (5.0, 15.0),
+    "slipping_responsiveness": (3.0, 10.0),
+}
+
+
+def _outcomes(em: _Emitter, rng: np.random.Generator, segment: str | None, profile: str) -> None:
+    """Quarterly renewals (the last one churned for most troubled clients) and escalations."""
+    troubled = profile in (*DETERIORATING, "dormant")
+    # A troubled client's latest renewal falls in the last week: where its scores have fallen.
+    newest = float(rng.uniform(0.5, 6.0) if troubled else rng.uniform(0.5, _QUARTER_DAYS))
+    value = _CONTRACT_VALUE.get(segment or "", 12000.0)
+    ages = [newest + k * _QUARTER_DAYS for k in range(int(em.days // _QUARTER_DAYS) + 1)]
+    for n, age in enumerate(sorted(ages, reverse=True)):
+        draw = float(rng.random())
+        last = age == newest
+        churned = draw < 0.9 if troubled and last else draw < 0.025
+        kind = "churned" if churned else "renewed"
+        em.emit("outcome", age, value=value, attrs={"type": kind, "deal": f"renewal-{n + 1}"})
+    if profile in _ESCALATION_AGES:
+        em.emit(
+            "outcome", float(rng.uniform(*_ESCALATION_AGES[profile])), attrs={"type": "escalated"}
+        )
+    for age in _arrivals(rng, 1 / 400, em.days):
+        em.emit("outcome", age, attrs={"type": "escalated"})
+
+
 def _profile(client: Client) -> str:
     profile = client.attrs.get("demo_profile")
     return profile if isinstance(profile, str) and profile in PROFILES else "healthy"
@@ -403,7 +442,8 @@ def history_instants(end: datetime, *, days: int = 180, daily: int = 30) -> list
 def demo_signals(
     clients: Sequence[Client], *, end: datetime, days: int = 180, seed: int = 7
 ) -> list[StoredSignal]:
-    """Every built-in signal kind for ``clients`` over the ``days`` days up to ``end`` (aware).
+    """Every built-in signal kind (outcomes too) for ``clients`` over the ``days`` days up to
+    ``end`` (aware).
 
     A client's profile is its ``attrs["demo_profile"]`` (``healthy`` when absent or unknown).
     The result is the same list for the same client ids, profiles, ``end``, ``days`` and ``seed``;
@@ -416,12 +456,13 @@ def demo_signals(
         em = _Emitter(client.id, end, days)
         key = _client_key(client.id)
         # One generator per (client, kind): adding a kind or a client changes no other series.
-        rngs = [np.random.default_rng([seed, key, index]) for index in range(5)]
+        rngs = [np.random.default_rng([seed, key, index]) for index in range(6)]
         profile = _profile(client)
         _response_times(em, rngs[0], client.segment, profile)
         _milestones(em, rngs[1], profile)
         _surveys(em, rngs[2], profile)
         _incidents(em, rngs[3], profile)
         _chat_replies(em, rngs[4], client.segment, profile)
+        _outcomes(em, rngs[5], client.segment, profile)
         signals.extend(em.signals)
     return signals

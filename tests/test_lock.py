@@ -1,5 +1,6 @@
-"""requirements.lock agrees with pyproject.toml: every package `.[dev,bench]` needs, transitively,
-is pinned exactly (with hashes) within every range that asks for it, and nothing else is pinned.
+"""requirements.lock agrees with pyproject.toml: every package `.[dev,bench,validate]` needs,
+transitively, is pinned exactly (with hashes) within every range that asks for it, and nothing else
+is pinned.
 
 The dependency graph is read from the metadata of the packages installed in this venv, which
 `make` installs from the lock itself; so a test failure means "run `make lock`".
@@ -17,11 +18,11 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-EXTRAS = ("dev", "bench")
+EXTRAS = ("dev", "bench", "validate")
 
 
 def project_requirements() -> list[Requirement]:
-    """pyproject.toml's dependencies plus those of the dev and bench extras."""
+    """pyproject.toml's dependencies plus those of the dev, bench and validate extras."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     texts = [
         *project["dependencies"],

@@ -1,5 +1,6 @@
 """The pages: ``/`` (portfolio), ``/clients/{id}`` (one client), ``/clients/{id}/explain`` (its
-explanation JSON), ``/login`` and ``/logout``, and their assets under ``/-/pages-assets``.
+explanation JSON), ``/validation`` (the last ``rapport validate`` report), ``/login`` and
+``/logout``, and their assets under ``/-/pages-assets``.
 
 Access is the API's: with tokens configured a browser signs in once with a token (``session``)
 and every page acts with that token's principal — an owner-restricted token lists only its
@@ -138,8 +139,40 @@ def portfolio_page(request: Request) -> Response:
         total=sum(len(g.clients) for g in groups),
         as_of=snapshot.evaluation.as_of if snapshot else None,
         rules_version=snapshot.evaluation.rules_version if snapshot else None,
+        validation=_validation_report(request, principal) is not None,
         session=session,
     )
+
+
+#: The validation report's own policy: it is a generated file with inline styles (the charts'
+#: SVG) and no script, so inline style is allowed there and nothing else is.
+VALIDATION_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _validation_report(request: Request, principal: Principal) -> Path | None:
+    """The last report `rapport validate` wrote, for a viewer who may see the whole book (its
+    figures cover every client; an owner-restricted viewer sees only their own)."""
+    path = Path(service_of(request).settings.validation_report)
+    return path if principal.owner is None and path.is_file() else None
+
+
+@router.get("/validation")
+def validation_page(request: Request) -> Response:
+    """The HTML report of the last ``rapport validate`` run, as written; 404 without one."""
+    viewer = _viewer(request)
+    if viewer is None:
+        return _sign_in_first(request)
+    path = _validation_report(request, viewer[0])
+    if path is None:
+        body, status = "<!doctype html><p>No validation report: run rapport validate.</p>", 404
+    else:
+        body, status = path.read_text(encoding="utf-8"), 200
+    response = Response(body, status_code=status, media_type="text/html; charset=utf-8")
+    response.headers.update({**SECURITY_HEADERS, "Content-Security-Policy": VALIDATION_CSP})
+    return response
 
 
 @router.get("/clients/{client_id}")

@@ -126,9 +126,7 @@ def test_moving_the_end_shifts_every_time_and_nothing_else() -> None:
 
 def test_a_few_thousand_signals_of_every_built_in_kind() -> None:
     kinds = Counter(s.kind for s in signals())
-    # Outcomes are what scores are validated against, not scored; the demo gains them with
-    # `rapport validate`.
-    assert set(kinds) == set(BUILTIN_KINDS) - {"outcome"}
+    assert set(kinds) == set(BUILTIN_KINDS)
     assert 3000 <= sum(kinds.values()) <= 10000
 
 
@@ -181,12 +179,13 @@ def test_the_storm_has_an_open_sev1_and_the_sparse_clients_have_little_data() ->
         mine = [s for s in signals() if s.client == client.id and s.kind == "incident"]
         assert any(s.attrs["severity"] == "sev1" and s.end is None for s in mine)
     (sparse,) = with_profile("sparse")
-    assert Counter(s.kind for s in signals() if s.client == sparse.id) == {
+    scored = [s for s in signals() if s.kind != "outcome"]  # outcomes are no data to score
+    assert Counter(s.kind for s in scored if s.client == sparse.id) == {
         "response_time": 4,
         "survey": 1,
     }
     (dormant,) = with_profile("dormant")
-    kept = [s for s in signals() if s.client == dormant.id]
+    kept = [s for s in scored if s.client == dormant.id]
     assert {s.kind for s in kept} == {"response_time", "milestone"}
     assert all(s.ts < END - timedelta(days=90) for s in kept if s.kind == "milestone")
 
@@ -258,3 +257,37 @@ def test_sparse_data_shows_the_missing_data_policies() -> None:
     assert skipped["responsiveness"].status == "missing"  # 20 days old: beyond the carry
     assert skipped["responsiveness"].points is None
     assert skipped["satisfaction"].points is None
+
+
+# --- outcomes -------------------------------------------------------------------------------------
+
+
+def outcomes(client: Client, kind: str) -> list[StoredSignal]:
+    return [
+        s
+        for s in signals()
+        if s.client == client.id and s.kind == "outcome" and s.attrs["type"] == kind
+    ]
+
+
+def test_troubled_clients_mostly_churn_in_the_last_week_and_healthy_ones_mostly_renew() -> None:
+    troubled = [c for p in (*DETERIORATING, "dormant") for c in with_profile(p)]
+    churned = [c for c in troubled if outcomes(c, "churned")]
+    assert len(churned) >= len(troubled) // 2
+    for client in churned:
+        assert all(s.ts > END - timedelta(days=7) for s in outcomes(client, "churned"))
+    healthy = with_profile("healthy")
+    renewals = sum(len(outcomes(c, "renewed")) for c in healthy)
+    surprises = sum(len(outcomes(c, "churned")) for c in healthy)
+    assert renewals >= 2 * len(healthy) - len(healthy) // 2  # quarterly: about two a half-year
+    assert 0 < surprises < renewals / 10
+
+
+def test_each_storm_client_escalated_and_outcomes_are_valid_import_rows() -> None:
+    for client in with_profile("incident_storm"):
+        assert outcomes(client, "escalated")
+    rows = [s for s in signals() if s.kind == "outcome"]
+    for s in rows:
+        row = {"event_id": s.event_id, "client": s.client, "kind": "outcome", "ts": s.ts}
+        parsed = parse_signal({**row, "value": s.value, **s.attrs})
+        assert parsed.kind == "outcome"
