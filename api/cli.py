@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from rapport.signals.store import Store
 
 # The feature modules under rapport.api.commands that add their commands to `rapport`.
-COMMAND_MODULES = ("collect", "serve", "config", "init", "alerts", "export")
+COMMAND_MODULES = ("collect", "serve", "config", "init", "alerts", "export", "rules_diff")
 
 app = typer.Typer(
     cls=RapportGroup,

@@ -1,0 +1,183 @@
+"""Score many instants: one scorecard, one load of signals, a sequence of instants in; the score,
+grade and coverage of every client at each instant out, as ``[instants × clients]`` matrices, and
+the alert notices the alert rules would have given over the same steps.
+
+The one home for "replay a window": ``rapport rules diff`` replays two rulesets over the same
+signals, ``POST /api/v1/rules/preview`` replays the proposed rules against the serving ones, and
+``rapport history --replay`` rebuilds stored history from it.
+
+One ``SignalSet`` loaded up to the last instant serves every step: ``engine.scoring.evaluate``
+already hides, at each ``as_of``, the signals dated or recorded after it (``KindFrame``), so a
+step sees the signals as they were known then — a milestone entered late does not move the score
+of instants before it was recorded. What the store knows per instant and the signals do not carry
+(which sources were stale or covering, how long each had gone without delivering) comes from the
+caller as ``sources(instant)``: this module does no IO.
+
+Vectorized over clients (each step is one ``evaluate`` of every client); over time only as far as
+the alert rules allow — their state machine is sequential, but its steps are array operations.
+A drop condition (``drop: {within: 7d}``) reads the replayed score ``within`` before each step,
+scored at that instant by the same rules (not the stored history: the question is what *these*
+rules would have said).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
+
+from rapport.engine.alert_rules import AlertRules
+from rapport.engine.alerts import AlertInputs, AlertTransition, alert_inputs
+from rapport.engine.alerts import replay as replay_alerts
+from rapport.engine.frame import BoolArray, ClientSet, FloatArray, SignalSet
+from rapport.engine.model import Scorecard
+from rapport.engine.result import INSUFFICIENT_DATA, Evaluation
+from rapport.engine.scoring import evaluate
+
+#: Grade codes of ``Replay.grade`` besides the scorecard's grade indexes.
+INSUFFICIENT, UNGRADED = -1, -2
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the shell knows of the sources at one instant (each array over the clients' rows):
+    ``stale`` and ``covered`` as ``SignalSet`` has them, ``source_age`` as ``AlertInputs`` has it.
+    Empty mappings: no collector says anything (a store fed by imports only)."""
+
+    stale: Mapping[str, BoolArray] = field(default_factory=dict)
+    covered: Mapping[str, BoolArray] = field(default_factory=dict)
+    source_age: Mapping[str, FloatArray] = field(default_factory=dict)
+
+
+NO_SOURCES = Sources()
+
+#: The sources as of an instant (``api.replay_sources`` asks the store).
+SourcesAt = Callable[[datetime], Sources]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A scorecard replayed over ``instants`` (oldest first): row ``t`` of each matrix is
+    ``instants[t]``, column ``i`` is ``clients.ids[i]``.
+
+    ``score`` is NaN where a client was unscored or graded insufficient_data; ``grade`` is an
+    index into ``grade_names``, or ``INSUFFICIENT`` / ``UNGRADED``; ``alerts`` are every notice the
+    alert rules gave over the steps, from no state at the first instant (empty without rules).
+    ``evaluations`` holds each step's ``Evaluation`` only when asked for (``keep=True``).
+    """
+
+    instants: tuple[datetime, ...]
+    clients: ClientSet
+    rules_version: str
+    grade_names: tuple[str, ...]
+    score: FloatArray
+    grade: npt.NDArray[np.int16]
+    coverage: FloatArray
+    alerts: tuple[AlertTransition, ...] = ()
+    evaluations: tuple[Evaluation, ...] = ()
+
+    def grade_name(self, code: int) -> str | None:
+        """The name of a ``grade`` code: a grade, ``insufficient_data``, or None (ungraded)."""
+        if code >= 0:
+            return self.grade_names[code]
+        return INSUFFICIENT_DATA if code == INSUFFICIENT else None
+
+
+def window(end: datetime, days: int, step: timedelta) -> tuple[datetime, ...]:
+    """The instants of a ``days``-long window ending at ``end``, ``step`` apart, oldest first:
+    ``end - days``, …, ``end`` (``end`` always included; the first may fall short of the start
+    when ``step`` does not divide the window)."""
+    if step <= timedelta(0):
+        raise ValueError("step must be positive")
+    if days < 0:
+        raise ValueError("days must not be negative")
+    count = int(timedelta(days=days) / step)
+    return tuple(end - k * step for k in range(count, -1, -1))
+
+
+def replay(
+    scorecard: Scorecard,
+    clients: ClientSet,
+    signals: SignalSet,
+    instants: Sequence[datetime],
+    rules_version: str,
+    *,
+    alerts: AlertRules | None = None,
+    sources: SourcesAt | None = None,
+    keep: bool = False,
+) -> Replay:
+    """Score ``clients`` at every one of ``instants`` (aware, strictly increasing) with
+    ``scorecard`` (validated) over ``signals`` (loaded up to the last instant at least), and replay
+    ``alerts`` over the same steps. Pure: ``sources`` is the caller's, asked once per instant
+    scored. ``keep`` keeps each step's ``Evaluation`` (memory: one per instant)."""
+    steps = tuple(instants)
+    if any(later <= earlier for earlier, later in pairwise(steps)):
+        raise ValueError("instants must be strictly increasing")
+    lookback = drop_windows(alerts)
+    # Each drop window needs the score that long before every step: scored once per instant.
+    needed = sorted({*steps, *(t - timedelta(seconds=w) for t in steps for w in lookback)})
+    at = sources or (lambda _instant: NO_SOURCES)
+    scored: dict[datetime, tuple[Evaluation, Sources]] = {}
+    for instant in needed:
+        known = at(instant)
+        view = replace(signals, stale=known.stale, covered=known.covered)
+        scored[instant] = (evaluate(scorecard, clients, view, instant, rules_version), known)
+    evaluations = [scored[t][0] for t in steps]
+    notices: tuple[AlertTransition, ...] = ()
+    if alerts is not None and alerts.rules:
+        inputs = [_inputs(scorecard, scored, t, lookback) for t in steps]
+        notices = tuple(replay_alerts(alerts, inputs)[1])
+    return Replay(
+        instants=steps,
+        clients=clients,
+        rules_version=rules_version,
+        grade_names=tuple(g.name for g in scorecard.grades),
+        score=_floats([e.score for e in evaluations], len(clients)),
+        grade=_grades([_grade_codes(e) for e in evaluations], len(clients)),
+        coverage=_floats([e.coverage for e in evaluations], len(clients)),
+        alerts=notices,
+        evaluations=tuple(evaluations) if keep else (),
+    )
+
+
+def drop_windows(alerts: AlertRules | None) -> tuple[float, ...]:
+    """Every window (seconds) a drop condition of ``alerts`` looks back over, ascending."""
+    if alerts is None:
+        return ()
+    found = {
+        condition.drop.within
+        for rule in alerts.rules.values()
+        for condition in (rule.when, rule.clear)
+        if condition is not None and condition.drop is not None
+    }
+    return tuple(sorted(found))
+
+
+def _inputs(
+    scorecard: Scorecard,
+    scored: Mapping[datetime, tuple[Evaluation, Sources]],
+    instant: datetime,
+    lookback: tuple[float, ...],
+) -> AlertInputs:
+    evaluation, known = scored[instant]
+    before = {w: scored[instant - timedelta(seconds=w)][0].score for w in lookback}
+    return alert_inputs(evaluation, scorecard.min_coverage, before, known.source_age)
+
+
+def _grade_codes(evaluation: Evaluation) -> npt.NDArray[np.int16]:
+    codes = evaluation.grade.astype(np.int16)
+    codes[(codes < 0) & ~evaluation.insufficient] = UNGRADED
+    codes[evaluation.insufficient] = INSUFFICIENT
+    return codes
+
+
+def _floats(rows: list[FloatArray], width: int) -> FloatArray:
+    return np.stack(rows) if rows else np.empty((0, width), dtype=np.float64)
+
+
+def _grades(rows: list[npt.NDArray[np.int16]], width: int) -> npt.NDArray[np.int16]:
+    return np.stack(rows) if rows else np.empty((0, width), dtype=np.int16)
