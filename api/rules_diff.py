@@ -50,18 +50,19 @@ class GitRevisionError(UsageError):
         super().__init__(f"cannot read {directory} at git revision {rev!r}: {reason}")
 
 
-def _git(directory: Path, *args: str) -> bytes:
-    """Stdout of ``git args`` in ``directory``; ``GitRevisionError`` with git's own words."""
+def _git(directory: Path, rev: str, *args: str) -> bytes:
+    """Stdout of ``git args`` in ``directory``; ``GitRevisionError`` (about reading ``rev``) with
+    git's own words."""
     try:
         done = subprocess.run(
             ["git", *args], cwd=directory, capture_output=True,
             timeout=_GIT_TIMEOUT_SECONDS, check=False,
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as error:
-        raise GitRevisionError(args[-1], directory, str(error)) from None
+        raise GitRevisionError(rev, directory, str(error)) from None
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()
-        raise GitRevisionError(args[-1], directory, reason[-1] if reason else "git failed")
+        raise GitRevisionError(rev, directory, reason[-1] if reason else "git failed")
     return done.stdout
 
 
@@ -75,16 +76,19 @@ def bundle_at(
     root = directory.resolve()
     if not root.is_dir():
         raise GitRevisionError(rev, directory, "no such directory")
-    prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
-    top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
-    _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-    last = _git(root, "log", "-1", "--format=%H", rev, "--", ".").decode().strip()
+    prefix = _git(root, rev, "rev-parse", "--show-prefix").decode().strip()
+    top = Path(_git(root, rev, "rev-parse", "--show-toplevel").decode().strip())
+    try:
+        _git(root, rev, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    except GitRevisionError:
+        raise GitRevisionError(rev, directory, "no commit by that name") from None
+    last = _git(root, rev, "log", "-1", "--format=%H", rev, "--", ".").decode().strip()
     with tempfile.TemporaryDirectory(prefix="rapport-rules-") as tmp:
         target = Path(tmp) / "rules"
         target.mkdir()
         if last:  # the directory exists at rev (else: checked empty, "file not found")
             # From the top: run in a subdirectory, git archive narrows to it a second time.
-            archive = _git(top, "archive", "--format=tar", f"{rev}:{prefix}")
+            archive = _git(top, rev, "archive", "--format=tar", f"{rev}:{prefix}")
             with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                 tar.extractall(target, filter="data")
         bundle, findings = check_bundle(target, max_bytes=max_bytes)

@@ -126,7 +126,7 @@ class RulesDiff:
         ]
         if not moves:
             n = int(counts["score-changes"])
-            moves = [f"no client changes grade ({_plural(n, 'score')} move now)"]
+            moves = [f"no client changes grade ({_plural(n, 'score')} {_verb(n, 'move')} now)"]
         new, fewer = int(counts["new-alerts"]), int(counts["fewer-alerts"])
         if new or fewer:
             alerts = f"{_plural(new, 'new alert')} in {self.days} days, {fewer} fewer"
@@ -238,6 +238,10 @@ def _same(a: float | None, b: float | None) -> bool:
 
 def _name(grade: str | None) -> str:
     return grade if grade is not None else "ungraded"
+
+
+def _verb(n: int, verb: str) -> str:
+    return f"{verb}s" if n == 1 else verb
 
 
 def _plural(n: int, noun: str) -> str:
