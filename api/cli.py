@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from rapport.signals.store import Store
 
 # The feature modules under rapport.api.commands that add their commands to `rapport`.
-COMMAND_MODULES = ("collect", "serve", "config", "init", "alerts", "export", "rules_diff")
+COMMAND_MODULES = (
+    "collect", "serve", "config", "init", "alerts", "export", "rules_diff", "rules_schema",
+)  # fmt: skip
 
 app = typer.Typer(
     cls=RapportGroup,

@@ -124,7 +124,7 @@ def test_the_wheel_initialises_checks_tests_collects_and_scores_the_demo_anywher
 
     result = installed.run("init", "myrules")
     assert result.returncode == 0, result.stderr
-    assert "wrote 13 files to myrules" in result.stdout
+    assert "wrote 18 files to myrules" in result.stdout
 
     result = installed.run("init", "myrules")
     assert result.returncode == 2

@@ -39,7 +39,7 @@ def test_init_writes_the_shipped_rules_unchanged_and_collectors_reading_exports_
 ) -> None:
     code, out, err = rapport("init", "starter")
     assert (code, err) == (0, ""), err
-    assert "wrote 13 files to starter" in out
+    assert "wrote 18 files to starter" in out
     starter = elsewhere / "starter"
     for name in (
         "scorecard.yaml",
