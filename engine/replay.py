@@ -66,7 +66,8 @@ class Replay:
 
     ``score`` is NaN where a client was unscored or graded insufficient_data; ``grade`` is an
     index into ``grade_names``, or ``INSUFFICIENT`` / ``UNGRADED``; ``alerts`` are every notice the
-    alert rules gave over the steps, from no state at the first instant (empty without rules).
+    alert rules gave over the steps, from no state at the first instant (empty without rules): the
+    ``firing`` and ``resolved`` notices of each episode, not repeat reminders (``episodes_only``).
     ``evaluations`` holds each step's ``Evaluation`` only when asked for (``keep=True``).
     """
 
@@ -130,7 +131,7 @@ def replay(
     notices: tuple[AlertTransition, ...] = ()
     if alerts is not None and alerts.rules:
         inputs = [_inputs(scorecard, scored, t, lookback) for t in steps]
-        notices = tuple(replay_alerts(alerts, inputs)[1])
+        notices = tuple(replay_alerts(episodes_only(alerts), inputs)[1])
     return Replay(
         instants=steps,
         clients=clients,
@@ -142,6 +143,15 @@ def replay(
         alerts=notices,
         evaluations=tuple(evaluations) if keep else (),
     )
+
+
+def episodes_only(alerts: AlertRules) -> AlertRules:
+    """``alerts`` without repeat reminders: a replay is about when episodes start and end, which
+    reminders never change (they touch only ``repeats`` and ``last_notified``), and a window where
+    thousands of alerts keep firing would otherwise build a reminder each every few days."""
+    rules = {rid: r.model_copy(update={"repeat_every": None}) for rid, r in alerts.rules.items()}
+    defaults = alerts.defaults.model_copy(update={"repeat_every": None})
+    return alerts.model_copy(update={"rules": rules, "defaults": defaults})
 
 
 def drop_windows(alerts: AlertRules | None) -> tuple[float, ...]:
