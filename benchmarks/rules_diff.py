@@ -2,9 +2,10 @@
 weighs three times more), each replayed with its alert rules over 90 days at a daily step, for
 10k clients with ~100 events each (~1M events), then diffed. Target: at most 10 s for the whole
 diff on this 2-core machine (median of 3 runs of wall time; the CPU time of one run and the load
-average are recorded beside it, as a shared machine's wall time says more about its load). The signals are in memory, as ``diff_bundles``
-holds them after its one load (the store's load is ``store_roundtrip``'s figure). Merged into
-``benchmarks/results.json`` under ``rules_diff``; other keys are kept."""
+average are recorded beside it: on a shared machine the wall time says as much about the load).
+The signals are in memory, as ``diff_bundles`` holds them after its one load (the store's load
+is ``store_roundtrip``'s figure). Merged into ``benchmarks/results.json`` under ``rules_diff``;
+other keys are kept."""
 
 from __future__ import annotations
 
