@@ -33,7 +33,7 @@ from rapport.api.exit_codes import UsageError
 from rapport.engine.errors import Finding
 from rapport.engine.frame import ClientSet, FloatArray, SignalSet
 from rapport.engine.loader import MAX_RULES_BYTES
-from rapport.engine.replay import Replay, Sources, SourcesAt, replay
+from rapport.engine.replay import Replay, Side, Sources, SourcesAt, replay, replay_together
 from rapport.engine.rules_diff import RulesDiff, diff
 from rapport.signals.collectors.runner import covered_kinds, stale_kinds
 from rapport.signals.frames import build_stale_masks
@@ -170,7 +170,13 @@ def diff_bundles(
     listed = [c.id for c in (*(base.clients or ()), *(head.clients or ()))]
     ids = sorted({c.id for c in registry} | set(listed))
     signals = store.signal_set(ClientSet.of(ids), until=instants[-1])
-    return diff(
-        replay_bundle(store, base, registry, ids, signals, instants),
-        replay_bundle(store, head, registry, ids, signals, instants),
-    )
+    if base.collectors != head.collectors:  # the sources differ per side: no sharing
+        return diff(
+            replay_bundle(store, base, registry, ids, signals, instants),
+            replay_bundle(store, head, registry, ids, signals, instants),
+        )
+    sides = [
+        Side(b.scorecard, clients_of(registry, b, ids), b.version, b.alerts) for b in (base, head)
+    ]
+    sources = sources_of(store, base, registry, sides[0].clients)
+    return diff(*replay_together(sides, signals, instants, sources=sources))

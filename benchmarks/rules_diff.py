@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.__main__ import RESULTS, median_seconds
 from benchmarks.data import AS_OF, event_count, synthetic_signals
 from rapport.api.bundle import RulesBundle, load_bundle
-from rapport.engine.replay import replay, window
+from rapport.engine.replay import Side, replay, replay_together, window
 from rapport.engine.rules_diff import RulesDiff, diff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +51,9 @@ def run() -> dict[str, Any]:
             bundle.scorecard, clients, signals, instants, bundle.version, alerts=bundle.alerts
         )
 
-    def whole() -> RulesDiff:
-        return diff(replayed(base), replayed(head))
+    def whole() -> RulesDiff:  # as diff_bundles does it: one measurer per instant, shared
+        sides = [Side(b.scorecard, clients, b.version, b.alerts) for b in (base, head)]
+        return diff(*replay_together(sides, signals, instants))
 
     seconds, result = median_seconds(whole, 3)
     started, cpu = time.perf_counter(), time.process_time()

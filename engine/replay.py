@@ -33,7 +33,9 @@ import numpy.typing as npt
 from rapport.engine.alert_rules import AlertRules
 from rapport.engine.alerts import AlertInputs, AlertTransition, alert_inputs
 from rapport.engine.alerts import replay as replay_alerts
+from rapport.engine.fields import epoch_seconds
 from rapport.engine.frame import BoolArray, ClientSet, FloatArray, SignalSet
+from rapport.engine.measure import Measurer
 from rapport.engine.model import Scorecard
 from rapport.engine.result import INSUFFICIENT_DATA, Evaluation
 from rapport.engine.scoring import evaluate
@@ -100,6 +102,17 @@ def window(end: datetime, days: int, step: timedelta) -> tuple[datetime, ...]:
     return tuple(end - k * step for k in range(count, -1, -1))
 
 
+@dataclass(frozen=True)
+class Side:
+    """One ruleset to replay: its scorecard (validated), the clients as it segments them, the
+    version its evaluations carry, and its alert rules (None: no alerts)."""
+
+    scorecard: Scorecard
+    clients: ClientSet
+    rules_version: str
+    alerts: AlertRules | None = None
+
+
 def replay(
     scorecard: Scorecard,
     clients: ClientSet,
@@ -115,31 +128,68 @@ def replay(
     ``scorecard`` (validated) over ``signals`` (loaded up to the last instant at least), and replay
     ``alerts`` over the same steps. Pure: ``sources`` is the caller's, asked once per instant
     scored. ``keep`` keeps each step's ``Evaluation`` (memory: one per instant)."""
+    side = Side(scorecard, clients, rules_version, alerts)
+    return replay_together([side], signals, instants, sources=sources, keep=keep)[0]
+
+
+def replay_together(
+    sides: Sequence[Side],
+    signals: SignalSet,
+    instants: Sequence[datetime],
+    *,
+    sources: SourcesAt | None = None,
+    keep: bool = False,
+) -> tuple[Replay, ...]:
+    """``replay`` of each side (same clients, row for row) over the same signals, instants and
+    sources, sharing one ``Measurer`` per instant: what the sides measure alike — every component
+    a rules change leaves alone — is measured once. Equal to replaying each side on its own."""
     steps = tuple(instants)
     if any(later <= earlier for earlier, later in pairwise(steps)):
         raise ValueError("instants must be strictly increasing")
-    lookback = drop_windows(alerts)
+    if len({len(side.clients) for side in sides}) != 1:
+        raise ValueError("give one side or more, every one scoring the same clients")
+    lookback = tuple(sorted({w for side in sides for w in drop_windows(side.alerts)}))
     # Each drop window needs the score that long before every step: scored once per instant.
     needed = sorted({*steps, *(t - timedelta(seconds=w) for t in steps for w in lookback)})
     at = sources or (lambda _instant: NO_SOURCES)
-    scored: dict[datetime, tuple[Evaluation, Sources]] = {}
+    scored: list[dict[datetime, Evaluation]] = [{} for _ in sides]
+    known: dict[datetime, Sources] = {}
     for instant in needed:
-        known = at(instant)
-        view = replace(signals, stale=known.stale, covered=known.covered)
-        scored[instant] = (evaluate(scorecard, clients, view, instant, rules_version), known)
-    evaluations = [scored[t][0] for t in steps]
+        known[instant] = at(instant)
+        view = replace(signals, stale=known[instant].stale, covered=known[instant].covered)
+        measurer = Measurer(view, len(sides[0].clients), epoch_seconds(instant))
+        for found, side in zip(scored, sides, strict=True):
+            found[instant] = evaluate(
+                side.scorecard, side.clients, view, instant, side.rules_version, measurer=measurer
+            )
+    return tuple(
+        _replayed(side, found, known, steps, keep)
+        for side, found in zip(sides, scored, strict=True)
+    )
+
+
+def _replayed(
+    side: Side,
+    scored: Mapping[datetime, Evaluation],
+    known: Mapping[datetime, Sources],
+    steps: tuple[datetime, ...],
+    keep: bool,
+) -> Replay:
+    evaluations = [scored[t] for t in steps]
     notices: tuple[AlertTransition, ...] = ()
-    if alerts is not None and alerts.rules:
-        inputs = [_inputs(scorecard, scored, t, lookback) for t in steps]
-        notices = tuple(replay_alerts(episodes_only(alerts), inputs)[1])
+    if side.alerts is not None and side.alerts.rules:
+        lookback = drop_windows(side.alerts)
+        inputs = [_inputs(side.scorecard, scored, known, t, lookback) for t in steps]
+        notices = tuple(replay_alerts(episodes_only(side.alerts), inputs)[1])
+    width = len(side.clients)
     return Replay(
         instants=steps,
-        clients=clients,
-        rules_version=rules_version,
-        grade_names=tuple(g.name for g in scorecard.grades),
-        score=_floats([e.score for e in evaluations], len(clients)),
-        grade=_grades([_grade_codes(e) for e in evaluations], len(clients)),
-        coverage=_floats([e.coverage for e in evaluations], len(clients)),
+        clients=side.clients,
+        rules_version=side.rules_version,
+        grade_names=tuple(g.name for g in side.scorecard.grades),
+        score=_floats([e.score for e in evaluations], width),
+        grade=_grades([_grade_codes(e) for e in evaluations], width),
+        coverage=_floats([e.coverage for e in evaluations], width),
         alerts=notices,
         evaluations=tuple(evaluations) if keep else (),
     )
@@ -169,13 +219,14 @@ def drop_windows(alerts: AlertRules | None) -> tuple[float, ...]:
 
 def _inputs(
     scorecard: Scorecard,
-    scored: Mapping[datetime, tuple[Evaluation, Sources]],
+    scored: Mapping[datetime, Evaluation],
+    known: Mapping[datetime, Sources],
     instant: datetime,
     lookback: tuple[float, ...],
 ) -> AlertInputs:
-    evaluation, known = scored[instant]
-    before = {w: scored[instant - timedelta(seconds=w)][0].score for w in lookback}
-    return alert_inputs(evaluation, scorecard.min_coverage, before, known.source_age)
+    before = {w: scored[instant - timedelta(seconds=w)].score for w in lookback}
+    source_age = known[instant].source_age
+    return alert_inputs(scored[instant], scorecard.min_coverage, before, source_age)
 
 
 def _grade_codes(evaluation: Evaluation) -> npt.NDArray[np.int16]:

@@ -15,7 +15,7 @@ from rapport.engine.alerts import alert_inputs
 from rapport.engine.alerts import replay as replay_alerts
 from rapport.engine.fail_on import BadConditionError, parse_condition
 from rapport.engine.frame import SignalSet
-from rapport.engine.replay import INSUFFICIENT, UNGRADED, replay, window
+from rapport.engine.replay import INSUFFICIENT, UNGRADED, Side, replay, replay_together, window
 from rapport.engine.rules_diff import RulesDiff, diff
 from rapport.engine.scoring import evaluate
 
@@ -174,3 +174,23 @@ def test_a_bad_condition_says_what_is_wrong(text: str, message: str) -> None:
         parse_condition(text)
     assert message in str(raised.value)
     assert str(raised.value).startswith(f"--fail-on {text!r}: ")
+
+
+def test_replaying_two_rulesets_together_equals_replaying_each_alone() -> None:
+    rules = rules_of({"low": {"when": {"score": {"below": 60}}, "severity": "warning"}})
+    signals, who = world(), clients(12)
+    capped = card(
+        {"delivery": DELIVERY, "replies": REPLIES},
+        caps=[{"id": "slow", "reason": "slow", "when": {"component": "replies", "above": 70},
+               "max": 40}],
+    )  # fmt: skip
+    sides = [Side(BASE, who, "b", rules), Side(HEAD, who, "h", None), Side(capped, who, "c", rules)]
+    together = replay_together(sides, signals, INSTANTS)
+    for side, replayed in zip(sides, together, strict=True):
+        alone = replay(
+            side.scorecard, who, signals, INSTANTS, side.rules_version, alerts=side.alerts
+        )
+        for name in ("score", "grade", "coverage"):
+            np.testing.assert_array_equal(getattr(replayed, name), getattr(alone, name))
+        assert replayed.alerts == alone.alerts
+        assert (replayed.instants, replayed.rules_version) == (alone.instants, alone.rules_version)
