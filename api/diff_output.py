@@ -169,6 +169,7 @@ def diff_json(d: RulesDiff) -> dict[str, Any]:
         "start": iso(d.start),
         "end": iso(d.end),
         "steps": d.steps,
+        "clients_compared": d.compared,
         "summary": d.summary(),
         "counts": d.counts(),
         "clients": [

@@ -46,7 +46,7 @@ class AlertChange:
     severity: str
 
 
-T = TypeVar("T", GradeTransition, AlertChange)
+T = TypeVar("T", GradeTransition, AlertChange)  # what a diff groups by client
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class RulesDiff:
     end: datetime
     steps: int
     clients: tuple[ClientDiff, ...]
+    compared: int = 0  # how many clients both rulesets scored
 
     @property
     def empty(self) -> bool:
@@ -118,7 +119,12 @@ class RulesDiff:
     def summary(self) -> str:
         """One sentence: "7 clients move healthy → watch; 3 new alerts in 90 days, 2 fewer"."""
         if self.empty:
-            return f"No difference: every client scores the same over {self.days} days."
+            if not self.compared:
+                return "No difference: there is no client to compare (the store has none)."
+            who = (
+                "the client scores" if self.compared == 1 else f"all {self.compared} clients score"
+            )
+            return f"No difference: {who} the same over {self.days} days."
         counts = self.counts()
         moves = [
             f"{n} {'client moves' if n == 1 else 'clients move'} {_name(a)} → {_name(b)}"
@@ -145,7 +151,7 @@ def diff(base: Replay, head: Replay) -> RulesDiff:
     both = ~np.isnan(gap)
     magnitude = np.where(both, np.abs(gap), -1.0)
     worst = magnitude.argmax(axis=0) if len(base.instants) else np.zeros(len(ids), np.intp)
-    appeared, vanished = _set_difference(_transitions(head), _transitions(base))
+    appeared, vanished = _transition_changes(base, head)
     new_alerts, gone_alerts = _set_difference(_alerts(head), _alerts(base))
     grouped = {
         key: _by_client(items)
@@ -176,7 +182,7 @@ def diff(base: Replay, head: Replay) -> RulesDiff:
         )
     return RulesDiff(
         base.rules_version, head.rules_version, base.instants[0], base.instants[-1],
-        len(base.instants), tuple(out),
+        len(base.instants), tuple(out), len(ids),
     )  # fmt: skip
 
 
@@ -189,18 +195,46 @@ def _changed_rows(base: Replay, head: Replay, magnitude: npt.NDArray[np.float64]
     return set(np.flatnonzero(moved | graded.any(axis=0)).tolist())
 
 
-def _transitions(replay: Replay) -> set[GradeTransition]:
-    codes = replay.grade
-    steps, rows = np.nonzero(codes[1:] != codes[:-1])
-    return {
-        GradeTransition(
-            replay.clients.ids[i],
-            replay.instants[t + 1],
-            replay.grade_name(int(codes[t, i])),
-            replay.grade_name(int(codes[t + 1, i])),
-        )
-        for t, i in zip(steps.tolist(), rows.tolist(), strict=True)
-    }
+def _transition_changes(
+    base: Replay, head: Replay
+) -> tuple[list[GradeTransition], list[GradeTransition]]:
+    """(only under head, only under base), by instant then client row. Compared as integer keys
+    (instant, row, grade before, grade after — grades by name, so a renamed grade counts), so that
+    only the transitions that differ become objects: a window where most clients change grade
+    somewhere holds tens of thousands of them."""
+    names = sorted({*_names(base), *_names(head)}, key=str)
+    base_keys, head_keys = _keys(base, names), _keys(head, names)
+    return (
+        _decoded(head, np.setdiff1d(head_keys, base_keys), names),
+        _decoded(base, np.setdiff1d(base_keys, head_keys), names),
+    )
+
+
+def _names(replay: Replay) -> list[str | None]:
+    return [replay.grade_name(code) for code in range(-2, len(replay.grade_names))]
+
+
+def _keys(replay: Replay, names: list[str | None]) -> npt.NDArray[np.int64]:
+    lut = np.array([names.index(name) for name in _names(replay)], dtype=np.int64)
+    mapped = lut[replay.grade.astype(np.int64) + 2]  # codes start at -2
+    steps, rows = np.nonzero(mapped[1:] != mapped[:-1])
+    width, kinds = len(replay.clients), len(names)
+    before, after = mapped[steps, rows], mapped[steps + 1, rows]
+    return ((steps.astype(np.int64) * width + rows) * kinds + before) * kinds + after
+
+
+def _decoded(
+    replay: Replay, keys: npt.NDArray[np.int64], names: list[str | None]
+) -> list[GradeTransition]:
+    width, kinds = len(replay.clients), len(names)
+    out = []
+    for key in keys.tolist():  # ascending: by instant, then row
+        rest, after = divmod(key, kinds)
+        rest, before = divmod(rest, kinds)
+        step, row = divmod(rest, width)
+        moment = replay.instants[step + 1]
+        out.append(GradeTransition(replay.clients.ids[row], moment, names[before], names[after]))
+    return out
 
 
 def _alerts(replay: Replay) -> set[AlertChange]:

@@ -173,7 +173,7 @@ def clients_now(found: dict) -> dict[str, tuple]:  # type: ignore[type-arg]
 def test_the_same_rules_give_an_empty_diff(repo: Path) -> None:
     result = diff(repo, "--base", "main")
     assert result.exit_code == 0, result.output
-    assert "No difference: every client scores the same over 10 days." in result.output
+    assert "No difference: all 2 clients score the same over 10 days." in result.output
     found = json_diff(repo, "--base", "main")
     assert found["clients"] == []
     assert set(found["counts"].values()) == {0}

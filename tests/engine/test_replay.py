@@ -15,8 +15,16 @@ from rapport.engine.alerts import alert_inputs
 from rapport.engine.alerts import replay as replay_alerts
 from rapport.engine.fail_on import BadConditionError, parse_condition
 from rapport.engine.frame import SignalSet
-from rapport.engine.replay import INSUFFICIENT, UNGRADED, Side, replay, replay_together, window
-from rapport.engine.rules_diff import RulesDiff, diff
+from rapport.engine.replay import (
+    INSUFFICIENT,
+    UNGRADED,
+    Replay,
+    Side,
+    replay,
+    replay_together,
+    window,
+)
+from rapport.engine.rules_diff import GradeTransition, RulesDiff, diff
 from rapport.engine.scoring import evaluate
 
 DAY = timedelta(days=1)
@@ -109,7 +117,7 @@ def test_the_same_rules_give_an_empty_diff() -> None:
         replay(BASE, who, signals, INSTANTS, "a"), replay(BASE, who, signals, INSTANTS, "b")
     )
     assert result.empty
-    assert result.summary() == "No difference: every client scores the same over 20 days."
+    assert result.summary() == "No difference: all 12 clients score the same over 20 days."
     assert set(result.counts().values()) == {0}
 
 
@@ -194,3 +202,22 @@ def test_replaying_two_rulesets_together_equals_replaying_each_alone() -> None:
             np.testing.assert_array_equal(getattr(replayed, name), getattr(alone, name))
         assert replayed.alerts == alone.alerts
         assert (replayed.instants, replayed.rules_version) == (alone.instants, alone.rules_version)
+
+
+def test_transitions_that_move_in_time_appear_and_vanish() -> None:
+    # c0 slips healthy → watch a day earlier under head; c1 slips and recovers alike under both.
+    def replayed(c0: list[int], version: str) -> Replay:
+        grade = np.array([[c0[t], [0, 1, 0][t]] for t in range(3)], dtype=np.int16)
+        score = np.where(grade == 0, 80.0, 60.0)
+        return Replay(
+            INSTANTS[:3], clients(2), version, ("healthy", "watch"), score, grade,
+            np.ones((3, 2)),
+        )  # fmt: skip
+
+    result = diff(replayed([0, 0, 1], "base"), replayed([0, 1, 1], "head"))
+    (c0,) = result.clients
+    assert c0.appeared == (GradeTransition("c0", INSTANTS[1], "healthy", "watch"),)
+    assert c0.vanished == (GradeTransition("c0", INSTANTS[2], "healthy", "watch"),)
+    assert (c0.largest, c0.largest_at) == (-20.0, INSTANTS[1])
+    assert result.counts()["new-transitions"] == result.counts()["gone-transitions"] == 1
+    assert result.summary().startswith("no client changes grade (0 scores move now)")
