@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 from alert_builders import rules_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scorer_builders import AS_OF, Ev, card, clients, ev, signal_set
 
 from rapport.engine.alerts import alert_inputs
@@ -59,11 +61,12 @@ def world(n: int = 12, seed: int = 7, late: Sequence[Ev] = ()) -> SignalSet:
     return signal_set(n, response_time=replies, milestone=[*milestones, *late])
 
 
-def test_a_replay_equals_scoring_each_instant_alone() -> None:
-    signals = world()
-    who = clients(12)
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 15))
+def test_a_replay_equals_scoring_each_instant_alone(seed: int, n: int) -> None:
+    signals, who = world(n, seed), clients(n)
     replayed = replay(BASE, who, signals, INSTANTS, "v1")
-    assert replayed.score.shape == (len(INSTANTS), 12)
+    assert replayed.score.shape == (len(INSTANTS), n)
     for t, instant in enumerate(INSTANTS):
         alone = evaluate(BASE, who, signals, instant, "v1")
         np.testing.assert_array_equal(replayed.score[t], alone.score)
@@ -184,9 +187,11 @@ def test_a_bad_condition_says_what_is_wrong(text: str, message: str) -> None:
     assert str(raised.value).startswith(f"--fail-on {text!r}: ")
 
 
-def test_replaying_two_rulesets_together_equals_replaying_each_alone() -> None:
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_replaying_two_rulesets_together_equals_replaying_each_alone(seed: int) -> None:
     rules = rules_of({"low": {"when": {"score": {"below": 60}}, "severity": "warning"}})
-    signals, who = world(), clients(12)
+    signals, who = world(12, seed), clients(12)
     capped = card(
         {"delivery": DELIVERY, "replies": REPLIES},
         caps=[{"id": "slow", "reason": "slow", "when": {"component": "replies", "above": 70},
