@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.alerts
 	$(BIN)/python -m benchmarks.scrape
 	$(BIN)/python -m benchmarks.validate
+	$(BIN)/python -m benchmarks.rules_diff
 
 ## Regenerate the Grafana boards and recording rules (commit the result; a test compares).
 boards: $(STAMP)

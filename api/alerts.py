@@ -32,6 +32,7 @@ from rapport.engine.alerts import (
     evaluate_alerts,
 )
 from rapport.engine.frame import FloatArray
+from rapport.engine.replay import drop_windows as engine_drop_windows
 from rapport.engine.result import Evaluation
 from rapport.signals.alerts import list_silences, load_states, save_alerts
 from rapport.signals.collector_state import run_summaries
@@ -44,12 +45,7 @@ log = logging.getLogger("rapport.alerts")
 
 def drop_windows(rules: AlertRules) -> set[float]:
     """Every window (seconds) a drop condition of ``rules`` looks back over."""
-    found = set()
-    for rule in rules.rules.values():
-        for condition in (rule.when, rule.clear):
-            if condition is not None and condition.drop is not None:
-                found.add(condition.drop.within)
-    return found
+    return set(engine_drop_windows(rules))
 
 
 def past_scores(

@@ -41,7 +41,10 @@ if TYPE_CHECKING:
     from rapport.signals.store import Store
 
 # The feature modules under rapport.api.commands that add their commands to `rapport`.
-COMMAND_MODULES = ("collect", "serve", "config", "init", "alerts", "export", "validate")
+COMMAND_MODULES = (
+    "collect", "serve", "config", "init", "alerts", "export", "validate", "rules_diff",
+    "rules_schema",
+)  # fmt: skip
 
 app = typer.Typer(
     cls=RapportGroup,
@@ -296,10 +299,28 @@ def explain_command(ctx: typer.Context, client: str, as_of: AsOf = None) -> None
 
 
 @app.command("history")
-def history_command(ctx: typer.Context, client: str, output: Format = "table") -> None:
-    """The stored scores of CLIENT, oldest first."""
+def history_command(  # noqa: PLR0917 (typer reads the options from the signature)
+    ctx: typer.Context,
+    client: Annotated[str | None, typer.Argument(help="The client (not with --replay).")] = None,
+    output: Format = "table",
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Rebuild every client's stored history instead.")
+    ] = False,
+    days: Annotated[int, typer.Option(help="With --replay: the window, in days.")] = 90,
+    step: Annotated[str, typer.Option(help="With --replay: time between scores.")] = "1d",
+    as_of: AsOf = None,
+) -> None:
+    """The stored scores of CLIENT, oldest first; or, with --replay, rebuild the stored history
+    of the --days before --as-of with the current rules (see `rapport rules diff`)."""
     from rapport.api.output import render_history
 
+    if replay:
+        from rapport.api.commands.rules_diff import replay_history
+
+        replay_history(ctx, client, days=days, step=step, as_of=as_of)
+        return
+    if client is None:
+        raise UsageError("give a CLIENT to show its history, or --replay to rebuild it")
     settings = settings_of(ctx)
     with open_store(settings) as store:
         if store.client(client) is None:

@@ -69,7 +69,3 @@ def rules_version(directory: str | Path) -> str:
                 return commit[:12]
             return f"{commit[:12]}+dirty.{content_hash(root).removeprefix('sha256:')[:8]}"
     return content_hash(root)
-
-
-#: Public name of the one git runner, for other edge modules (``api.validation.rules_source``).
-git = _git

@@ -323,3 +323,14 @@ class HealthOut(_Body):
 class ReadyOut(_Body):
     ready: bool
     checks: dict[str, str] = Field(description="'ok' or why not, per check")
+
+
+class PreviewOut(_Body):
+    """``POST /api/v1/rules/preview``: the proposed rules' findings, or their diff against the
+    serving rules (``api.diff_output.diff_json``: summary, counts, the clients that differ)."""
+
+    ok: bool
+    findings: list[FindingOut]
+    diff: dict[str, Any] | None = Field(
+        default=None, description="base = serving rules, head = proposed; None when not ok"
+    )

@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 # Re-exported for modules that read the kinds through the rules model; their home is engine.kinds.
 from rapport.engine.kinds import BUILTIN_KINDS as BUILTIN_KINDS  # noqa: PLC0414
@@ -45,7 +52,13 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+#: How a duration is written, for JSON Schema (``rapport rules schema``): the parser's own pattern.
+DURATION_SCHEMA = {
+    "type": "string",
+    "pattern": _DURATION.pattern,
+    "description": "a duration such as 30d, 12h or 2w (units: s, m, h, d, w)",
+}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 Scalar = str | bool | int | float
 WhereValue = Scalar | list[Scalar]

@@ -49,16 +49,23 @@ def evaluate(
     signals: SignalSet,
     as_of: datetime,
     rules_version: str,
+    *,
+    measurer: Measurer | None = None,
 ) -> Evaluation:
     """Score every client in ``clients`` as of ``as_of`` (timezone-aware, else ValueError).
 
     ``scorecard`` must be validated (``engine.validate``). Signals dated or recorded after ``as_of``
     are not seen, and deliveries or resolutions after it have not happened, so a past ``as_of``
     replays the score as it was known (``KindFrame`` states the rule). Pure: no IO, no clock, no
-    global state.
+    global state. ``measurer`` (over ``signals``, as of ``as_of``) may be shared by evaluations of
+    several scorecards at one instant: a measurement they have in common is computed once
+    (``engine.replay`` compares two rulesets so).
     """
     at = epoch_seconds(as_of)
-    measurer = Measurer(signals, len(clients), at)
+    if measurer is None:
+        measurer = Measurer(signals, len(clients), at)
+    elif measurer.signals is not signals or measurer.at != at or measurer.n_clients != len(clients):
+        raise ValueError("a shared measurer must be over the same signals, clients and instant")
     component_ids = tuple(scorecard.components)
     table = _Table.empty(len(clients), len(component_ids))
     for column, variants in enumerate(_variants(scorecard, clients).values()):

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, RowMapping, Select, func, insert, literal, select
+from sqlalchemy import Connection, Delete, RowMapping, Select, delete, func, insert, literal, select
 
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
 from rapport.signals import schema
@@ -144,3 +144,9 @@ def scores_at(cutoff: datetime) -> Select[Any]:
     )
     has_row = select(literal(1)).where(s.c.client == c.c.id, s.c.as_of <= cutoff).exists()
     return select(c.c.id, newest).where(has_row)
+
+
+def window_delete(since: datetime, until: datetime) -> Delete:
+    """Every stored score with ``since <= as_of <= until`` (``rapport history --replay``)."""
+    table = schema.scores
+    return delete(table).where(table.c.as_of >= since, table.c.as_of <= until)

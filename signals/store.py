@@ -374,6 +374,20 @@ class Store:
                 history.insert_scores(connection, rows)
         return len(rows)
 
+    def replace_history(
+        self, evaluations: Sequence[Evaluation], *, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        """Replace every stored score with ``since <= as_of <= until`` by every client's score of
+        ``evaluations``, in one transaction (a reader sees the old window or the new, never a
+        mix); returns (rows removed, rows written)."""
+        stamp = self._clock()
+        rows = [row for e in evaluations for row in history.score_rows(e.records(), stamp)]
+        with self._locked("Cannot write to") as (connection, _):
+            removed = connection.execute(history.window_delete(since, until)).rowcount
+            if rows:
+                history.insert_scores(connection, rows)
+        return removed, len(rows)
+
     def history(
         self, client_id: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[ClientScore]:

@@ -24,6 +24,7 @@ STARTER_FILES = [
     *("scorecard.yaml", "clients.yaml", "alerts.yaml", "collectors.yaml"),
     *(ROOT / "rules/tests").glob("*.yaml"),
     *(ROOT / "examples/exports").glob("*.csv"),
+    *(ROOT / "rules/.schema").glob("*.json"),
 ]
 #: one rule-test result per client expectation of the shipped rule tests
 SHIPPED_EXPECTATIONS = sum(

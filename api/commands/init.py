@@ -67,6 +67,12 @@ def starter_files() -> dict[Path, bytes]:
                 text = text.replace(SHIPPED_EXPORTS_PATH, f"path: {STARTER_EXPORTS_DIR}")
                 reads_exports = True
             files[path.relative_to(rules)] = text.encode("utf-8")
+    # The files' `$schema=.schema/<kind>.json` lines point here: written from this Rapport's
+    # models rather than shipped, so they always match the Rapport that wrote the starter.
+    from rapport.api.rules_schema import all_schemas, render  # noqa: PLC0415 (start-up cost)
+
+    for kind, schema in all_schemas().items():
+        files[Path(".schema") / f"{kind}.json"] = render(schema).encode("utf-8")
     if reads_exports:
         for export in sorted(shipped_exports_dir().glob("*.csv")):
             files[Path(STARTER_EXPORTS_DIR) / export.name] = export.read_bytes()

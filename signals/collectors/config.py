@@ -39,6 +39,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -46,7 +47,7 @@ from pydantic import (
 import rapport.signals.collectors.builtin  # noqa: F401  (fills REGISTRY with every collector type)
 from rapport.engine.errors import Finding, RapportError, RulesError
 from rapport.engine.loader import check_model_text, read_rules_text
-from rapport.engine.model import SUPPORTED_VERSIONS, Duration, parse_duration
+from rapport.engine.model import DURATION_SCHEMA, SUPPORTED_VERSIONS, Duration, parse_duration
 from rapport.engine.shape_errors import translate_errors
 from rapport.engine.yamlsource import Locator, format_key, parse_yaml
 from rapport.signals.collectors.backfill import window_for
@@ -79,7 +80,11 @@ class Schedule(BaseModel):
 
     interval: Duration | None = None
     cron: str | None = None
-    jitter: Annotated[float, BeforeValidator(_seconds_or_zero)] = 30.0
+    jitter: Annotated[
+        float,
+        BeforeValidator(_seconds_or_zero),
+        WithJsonSchema({"anyOf": [DURATION_SCHEMA, {"enum": [0, "0", "0s"]}]}),
+    ] = 30.0
     misfire_grace: Duration = 300.0
 
     @model_validator(mode="after")
@@ -327,7 +332,7 @@ def _check_entry(
     if not isinstance(kind, str) or kind not in REGISTRY:
         return None, [_type_finding(kind, where, locator, path)]
     config_cls = REGISTRY[kind].Config
-    model = _entry_model(kind, config_cls)
+    model = entry_model(kind, config_cls)
     try:
         model.model_validate(entry)
     except ValidationError as error:
@@ -379,7 +384,7 @@ def _type_finding(kind: Any, where: tuple[str, str], locator: Locator, path: str
 _ENTRY_MODELS: dict[str, type[BaseModel]] = {}
 
 
-def _entry_model(kind: str, config_cls: type[CollectorConfig]) -> type[BaseModel]:
+def entry_model(kind: str, config_cls: type[CollectorConfig]) -> type[BaseModel]:
     """The type's ``Config`` plus the common keys: one model, so an unknown key is checked (and
     spelled out in did-you-mean hints) against everything an entry of this type may say."""
     model = _ENTRY_MODELS.get(kind)

@@ -18,8 +18,8 @@ def _clients_with(tmp_path: Path, segment: str) -> Path:
     shutil.copytree(SHIPPED, rules)
     clients = rules / "clients.yaml"
     text = clients.read_text()
-    # The first client's segment (line 8, column 3 of the shipped file) is enterprise.
-    assert text.splitlines()[7] == "  segment: enterprise"
+    # The first client's segment (line 9, column 3 of the shipped file) is enterprise.
+    assert text.splitlines()[8] == "  segment: enterprise"
     clients.write_text(text.replace("  segment: enterprise", f"  segment: {segment}", 1))
     return rules
 
@@ -42,7 +42,7 @@ def test_an_undefined_segment_is_a_finding_at_its_position(
     bundle, findings = check_bundle(rules)
     assert bundle is None
     assert [str(f) for f in findings] == [
-        f"{rules}/clients.yaml:8:3: clients[0].segment: segment {segment!r} is not defined in "
+        f"{rules}/clients.yaml:9:3: clients[0].segment: segment {segment!r} is not defined in "
         f"scorecard.yaml ({says})"
     ]
 

@@ -39,10 +39,11 @@ def test_init_writes_the_shipped_rules_unchanged_and_collectors_reading_exports_
 ) -> None:
     code, out, err = rapport("init", "starter")
     assert (code, err) == (0, ""), err
-    # the four rules files, every shipped rule test and every sample export
+    # the four rules files, every shipped rule test, every sample export and the rules' schemas
     rule_tests = len(list((REPO / "rules/tests").glob("*.yaml")))
     exports = len(list((REPO / "examples/exports").glob("*.csv")))
-    assert f"wrote {4 + rule_tests + exports} files to starter" in out
+    schemas = len(list((REPO / "rules/.schema").glob("*.json")))
+    assert f"wrote {4 + rule_tests + exports + schemas} files to starter" in out
     starter = elsewhere / "starter"
     for name in (
         "scorecard.yaml",

@@ -89,7 +89,8 @@ def test_the_shipped_clients_file_is_exactly_what_render_writes() -> None:
     # Regenerate with: render_clients_yaml(demo_clients()) written to rules/clients.yaml.
     text = (RULES / "clients.yaml").read_text(encoding="utf-8")
     assert text == render_clients_yaml(clients())
-    assert text.startswith("# Demo clients") and "replace them with your own" in text
+    assert text.startswith("# yaml-language-server: $schema=.schema/clients.json\n# Demo clients")
+    assert "replace them with your own" in text
 
 
 # --- signals --------------------------------------------------------------------------------------
