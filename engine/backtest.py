@@ -1,7 +1,9 @@
 """Scores as they were known at many past instants: what ``rapport validate`` compares with
 outcomes.
 
-A query is one (client row, instant) pair. ``replay`` answers thousands at once with one run of
+A query is one (client row, instant) pair — each client at instants of its own (an outcome's
+date minus a horizon), where ``engine.replay`` scores every client at each step of one window.
+``score_queries`` answers thousands at once with one run of
 the scorer (``engine.scoring.evaluate``) per batch, by moving each query's clock rather than the
 scorer's: every query becomes a row of its own whose signals are its client's, shifted in time by
 ``A - at`` (``A`` one reference instant for the batch), and the batch is evaluated as of ``A``.
@@ -9,8 +11,8 @@ Everything the scorer computes is relative to its instant — windows, ages, lat
 visibility (``ts`` and ``recorded_at`` against the instant), trends (slopes do not move with a
 shift) — so row ``i`` as of ``A`` is the client as of ``at[i]``, with what was known then.
 Instants and signal times are whole seconds, so the shifts are exact in float64; only a trend's
-least-squares sums may differ in the last bits. A test holds ``replay`` equal to ``evaluate`` as
-of each instant.
+least-squares sums may differ in the last bits. A test holds ``score_queries`` equal to
+``evaluate`` as of each instant.
 
 Only events visible at a query's instant are gathered (the scorer would not see the others), and
 batches are bounded by how many events they gather, so memory stays flat however many queries.
@@ -131,7 +133,7 @@ def _ranges(starts: IndexArray, stops: IndexArray) -> IndexArray:
     return (np.arange(total) + offsets).astype(np.intp)
 
 
-def replay(
+def score_queries(
     scorecard: Scorecard,
     clients: ClientSet,
     signals: SignalSet,

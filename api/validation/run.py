@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from rapport.api.validation.report import ValidationReport, measure_horizon, verdict
-from rapport.engine.backtest import Replayed, replay
+from rapport.engine.backtest import Replayed, score_queries
 from rapport.engine.frame import ClientSet, SignalSet
 from rapport.engine.model import Scorecard, format_duration
 from rapport.engine.outcome_samples import (
@@ -70,7 +70,7 @@ def sample_of(book: Book, outcome: str, horizon: float, since: float, until: flo
 
 def replay_sample(book: Book, sample: Sample) -> Replayed:
     """The scores of ``sample``'s cases as known at their instants."""
-    return replay(
+    return score_queries(
         book.scorecard,
         book.clients,
         book.signals,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scorer_builders import AT, DAY, card, clients, ev, signal_set
 from test_reference_equivalence import STEP, populations, scorecards
 
-from rapport.engine.backtest import ClientIndex, replay
+from rapport.engine.backtest import ClientIndex, score_queries
 from rapport.engine.frame import ClientSet, SignalSet
 from rapport.engine.loader import load_scorecard
 from rapport.engine.model import Scorecard
@@ -56,7 +56,7 @@ def test_replay_equals_evaluate_at_each_instant_on_the_demo() -> None:
     scorecard = load_scorecard(RULES / "scorecard.yaml")
     book, signals = demo_book()
     rows, instants = queries(np.random.default_rng(3), len(book), crowded=3)
-    replayed = replay(scorecard, book, signals, rows, instants)
+    replayed = score_queries(scorecard, book, signals, rows, instants)
     for i, (row, at) in enumerate(zip(rows, instants, strict=True)):
         expected = evaluate(scorecard, book, signals, datetime.fromtimestamp(at, UTC), "x")
         # Equal to the last bits but a trend's least-squares sums, which a time shift may round
@@ -103,10 +103,12 @@ def test_the_score_used_is_what_was_known_at_t_minus_h(
     # Due 40 days before AT and never delivered; the score is read 30 days before AT.
     scorecard = card({"missed": MISSED})
     signals = signal_set(1, milestone=[ev(0, 40, recorded=recorded_days)])
-    replayed = replay(scorecard, clients(1), signals, [0], [AT - 30 * DAY])
+    replayed = score_queries(scorecard, clients(1), signals, [0], [AT - 30 * DAY])
     assert np.array_equal(replayed.points[0], [expected], equal_nan=True)
     if np.isnan(expected):
-        nothing = replay(scorecard, clients(1), signal_set(1, milestone=[]), [0], [AT - 30 * DAY])
+        nothing = score_queries(
+            scorecard, clients(1), signal_set(1, milestone=[]), [0], [AT - 30 * DAY]
+        )
         assert np.array_equal(replayed.score, nothing.score, equal_nan=True)
 
 
@@ -114,9 +116,9 @@ def test_instants_must_be_whole_seconds_and_match_the_rows() -> None:
     scorecard = card({"missed": MISSED})
     signals = signal_set(1, milestone=[])
     with pytest.raises(ValueError, match="whole epoch seconds"):
-        replay(scorecard, clients(1), signals, [0], [AT + 0.5])
+        score_queries(scorecard, clients(1), signals, [0], [AT + 0.5])
     with pytest.raises(ValueError, match="equal length"):
-        replay(scorecard, clients(1), signals, [0, 0], [AT])
+        score_queries(scorecard, clients(1), signals, [0, 0], [AT])
 
 
 @settings(
@@ -137,7 +139,7 @@ def test_replay_equals_evaluate_on_random_scorecards_and_signals(
         return
     rows = [k % len(book) for k in range(len(steps))]
     instants = [AT + k * STEP for k in steps]
-    replayed = replay(scorecard, book, signals, rows, instants)
+    replayed = score_queries(scorecard, book, signals, rows, instants)
     for i, (row, at) in enumerate(zip(rows, instants, strict=True)):
         expected = evaluate(scorecard, book, signals, datetime.fromtimestamp(at, UTC), "x")
         assert close(replayed.score[i], expected.score[row]), i
