@@ -33,6 +33,7 @@ from rapport.api.auth import Authenticator, check_exposure
 from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
 from rapport.api.events import Evaluated, EvaluationLog, Topic
+from rapport.api.history_writer import HistoryWriter
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
 from rapport.api.notify.dispatch import AlertDispatch, store_explainer
@@ -40,7 +41,7 @@ from rapport.api.notify.wiring import links_for, notification_service
 from rapport.api.pages import install as install_pages
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
 from rapport.api.routes import alerts, clients, ops, rules, signals
-from rapport.api.service import ClientMetricsPage, Evaluator, Service, history_writer
+from rapport.api.service import ClientMetricsPage, Evaluator, Service
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError, UnknownClientError
 from rapport.signals.collector_state import RunRecord
@@ -81,7 +82,8 @@ def build_service(
     )
     events: Topic[Evaluated] = Topic("evaluated")
     page = ClientMetricsPage(detail=settings.metrics_detail)
-    events.subscribe(history_writer(store))
+    retention, epsilon = settings.history_retention, settings.history_epsilon
+    events.subscribe(HistoryWriter(store, retention=retention, epsilon=epsilon))
     events.subscribe(page)
     events.subscribe(EvaluationLog())
     evaluator = Evaluator(

@@ -352,15 +352,6 @@ class ClientMetricsPage:
         self._current = render_client_metrics(inputs)
 
 
-def history_writer(store: Store) -> Callable[[Evaluated], None]:
-    """A subscriber of ``Evaluated`` storing each evaluation in the score history."""
-
-    def write(event: Evaluated) -> None:
-        store.save_evaluation(event.evaluation)
-
-    return write
-
-
 # --- the whole service -------------------------------------------------------------------------
 
 

@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         default="2s",  # type: ignore[assignment]
         description="after new signals, wait this long for more before re-scoring",
     )
+    history_retention: Duration | None = Field(
+        default="400d",  # type: ignore[assignment]
+        description="delete stored scores older than this (each client keeps its newest older "
+        "one); at least 31d, which the 30-day score changes read; unset: keep everything",
+    )
+    history_epsilon: float = Field(
+        default=1e-6,
+        ge=0.0,
+        description="a score or component number moving less than this writes no history row",
+    )
     watch_rules: bool = Field(default=True, description="reload rules when files change")
     access_log: bool = Field(default=False, description="`serve` logs one line per HTTP request")
     metrics_detail: bool = Field(
@@ -178,6 +188,13 @@ class Settings(BaseSettings):
         if problem is not None:
             raise ValueError(problem)
         return url
+
+    @field_validator("history_retention")
+    @classmethod
+    def _covers_deltas(cls, retention: float | None) -> float | None:
+        if retention is not None and retention < 31 * 86400:
+            raise ValueError("must be at least 31d: the 30-day score changes read that far back")
+        return retention
 
     @classmethod
     def settings_customise_sources(
@@ -275,5 +292,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     data["database_url"] = mask_url(settings.database_url)
     data["evaluate_interval"] = format_duration(settings.evaluate_interval)
     data["evaluate_debounce"] = format_duration(settings.evaluate_debounce)
+    if settings.history_retention is not None:
+        data["history_retention"] = format_duration(settings.history_retention)
     data["tokens"] = [{**token, "sha256": "***"} for token in data.get("tokens", [])]
     return data

@@ -12,7 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, RowMapping, Select, func, insert, literal, select
+from sqlalchemy import (
+    Connection,
+    Delete,
+    RowMapping,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
 from rapport.signals import schema
@@ -144,3 +154,11 @@ def scores_at(cutoff: datetime) -> Select[Any]:
     )
     has_row = select(literal(1)).where(s.c.client == c.c.id, s.c.as_of <= cutoff).exists()
     return select(c.c.id, newest).where(has_row)
+
+
+def prune_query(before: datetime) -> Delete:
+    """Delete the scores with ``as_of < before`` except each client's newest one among them (the
+    highest id: rows are saved in time order), so the score as of ``before`` stays answerable."""
+    table = schema.scores
+    newest = select(func.max(table.c.id)).where(table.c.as_of < before).group_by(table.c.client)
+    return delete(table).where(table.c.as_of < before, table.c.id.not_in(newest))

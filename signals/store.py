@@ -355,6 +355,12 @@ class Store:
                 history.insert_scores(connection, rows)
         return len(rows)
 
+    def prune_history(self, before: datetime) -> int:
+        """Delete stored scores older than ``before``, keeping each client's newest one before it
+        (``history.prune_query``); returns how many rows went."""
+        with self._locked("Cannot write to") as (connection, _):
+            return int(connection.execute(history.prune_query(before)).rowcount)
+
     def history(
         self, client_id: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[ClientScore]:
