@@ -86,7 +86,8 @@ def changed_rows(previous: _Written | None, e: Evaluation, epsilon: float) -> Bo
         & same_numbers.all(axis=1)
         & (previous.codes[at] == _codes(e)).all(axis=1)
     )
-    return ~same
+    changed: BoolArray = ~same
+    return changed
 
 
 class HistoryWriter:

@@ -15,6 +15,7 @@ from rapport.engine.explain import COMPARE_SPANS, compare_cutoff
 from rapport.engine.frame import ClientSet, SignalSet
 from rapport.engine.kinds import known_kinds
 from rapport.engine.loader import Ruleset
+from rapport.engine.lookback import reach_of
 from rapport.engine.model import Scorecard
 from rapport.engine.result import ClientScore, Evaluation
 from rapport.engine.scoring import evaluate
@@ -54,7 +55,9 @@ def evaluate_store(
     signals make no events of a kind a measured zero.
     """
     scored = clients if clients is not None else store.client_set()
-    signals = store.signal_set(scored, until=as_of, stale=stale, covered=covered)
+    # Only what the scorecard can read as of as_of: the same scores as loading everything.
+    reach = reach_of(ruleset.scorecard)
+    signals = store.signal_set(scored, until=as_of, stale=stale, covered=covered, reach=reach)
     evaluation = evaluate(ruleset.scorecard, scored, signals, as_of, ruleset.version)
     if persist:
         store.save_evaluation(evaluation)

@@ -30,8 +30,9 @@ from sqlalchemy import Connection, Engine, RootTransaction, RowMapping, delete, 
 from sqlalchemy.exc import DBAPIError
 
 from rapport.engine.frame import ClientSet, SignalSet
+from rapport.engine.lookback import KindReach
 from rapport.engine.result import ClientScore, Evaluation
-from rapport.signals import history, schema
+from rapport.signals import history, loading, schema
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
 from rapport.signals.dbapi import compiled_sql, driver_cursor
@@ -264,34 +265,33 @@ class Store:
         until: datetime | None = None,
         stale: Mapping[str, Iterable[str]] | None = None,
         covered: Mapping[str, Iterable[str]] | None = None,
+        reach: Mapping[str, KindReach] | None = None,
     ) -> SignalSet:
         """The signals of ``clients`` (others are skipped) visible as of ``until`` (``ts <= until``
         and ``recorded_at <= until``) as the scorer's arrays, with their ``recorded_at``; within
         each kind, rows are ordered by client row, then ts. ``stale`` maps a kind to the client
         ids whose source for it is stale, ``covered`` to those a fresh collector of it maps. The
         engine applies the same visibility rule itself; this filter only saves loading rows it
-        would not see."""
-        table = schema.signals
-        statement = select(
-            table.c.kind,
-            table.c.client,
-            table.c.ts,
-            table.c.end_ts,
-            table.c.value,
-            table.c.attrs,
-            table.c.recorded_at,
-        )
-        if until is not None:
-            cutoff = epoch(until)
-            statement = statement.where(table.c.ts <= cutoff, table.c.recorded_at <= cutoff)
+        would not see. ``reach`` (``engine.lookback.reach_of``, needs ``until``) loads only what
+        a scorecard can read as of ``until`` (``signals.loading``): it scores the same."""
+        cutoff = None if until is None else epoch(until)
+        statements = [loading.signals_query(cutoff, reach)]
+        if reach is not None and cutoff is not None:
+            statements += [
+                loading.anchors_query(kind, cutoff - r.seconds, cutoff)
+                for kind, r in sorted(reach.items())
+                if r.anchor and r.seconds is not None
+            ]
         builder = SignalSetBuilder(clients)
         with self._reading() as connection, driver_cursor(connection) as cursor:
-            # Straight from the driver: SQLAlchemy's row objects would add ~40% to a million-row
-            # load. The only parameter is a float we made, rendered exactly as a literal.
-            sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
-            cursor.execute(str(sql))
-            while chunk := cursor.fetchmany(_FETCH_ROWS):
-                builder.add(chunk)
+            for statement in statements:
+                # Straight from the driver: SQLAlchemy's row objects would add ~40% to a
+                # million-row load. The parameters are floats and kind names we made, rendered
+                # exactly as literals.
+                sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
+                cursor.execute(str(sql))
+                while chunk := cursor.fetchmany(_FETCH_ROWS):
+                    builder.add(chunk)
         return builder.build(stale, covered)
 
     def client_signals(
