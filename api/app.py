@@ -48,6 +48,7 @@ from rapport.signals.collector_state import RunRecord
 from rapport.signals.collectors.config import CollectorsConfig
 from rapport.signals.collectors.runner import RunObserver
 from rapport.signals.collectors.schedule import CollectorService
+from rapport.signals.memory import SignalMemory
 from rapport.signals.model import SIGNAL_TAGS
 from rapport.signals.store import Store, StoreError
 
@@ -96,6 +97,8 @@ def build_service(
         covered=collectors.covered,
         debounce=settings.evaluate_debounce,
         interval=settings.evaluate_interval,
+        # The signal arrays stay in memory, kept current by the store's change feed.
+        memory=SignalMemory(store),
     )
     # After each evaluation: its alert transitions become explained, routed notices in the
     # outbox; the sender delivers them in the background, while this process is the leader.

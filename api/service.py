@@ -39,6 +39,7 @@ from rapport.engine.frame import ClientSet
 from rapport.engine.result import ClientScore, Evaluation, Status
 from rapport.signals.collector_state import run_summaries
 from rapport.signals.collectors.config import CollectorsConfig
+from rapport.signals.memory import SignalMemory
 from rapport.signals.model import Client
 from rapport.signals.store import Store
 
@@ -124,8 +125,10 @@ class Evaluator:
         covered: StaleSource | None = None,
         debounce: float = 2.0,
         interval: float = 900.0,
+        memory: SignalMemory | None = None,
     ) -> None:
         self._store = store
+        self._memory = memory
         self._rules = rules
         self._metrics = metrics
         self._events = events
@@ -240,6 +243,7 @@ class Evaluator:
             covered=covered,
             clients=clients,
             persist=False,
+            memory=self._memory,
         )
 
     def score_client(self, client: Client, as_of: datetime | None = None) -> ClientScore:

@@ -282,17 +282,51 @@ class Store:
                 for kind, r in sorted(reach.items())
                 if r.anchor and r.seconds is not None
             ]
+        return self._load(clients, statements).build(stale, covered)
+
+    def memory_signals(
+        self,
+        clients: ClientSet,
+        reach: Mapping[str, KindReach],
+        built: datetime,
+        only: Collection[str] | None = None,
+    ) -> SignalSet:
+        """The signals of ``clients`` (only those in ``only`` when given) that evaluations as of
+        ``built`` or later can read by ``reach``, whenever dated or recorded: the arrays
+        ``signals.memory`` keeps (``signals.loading.memory_query``). No stale masks."""
+        since = epoch(built)
+        statements = [loading.memory_query(reach, since, only)]
+        statements += [
+            loading.memory_anchors_query(kind, since - r.seconds, only)
+            for kind, r in sorted(reach.items())
+            if r.anchor and r.seconds is not None
+        ]
+        return self._load(clients, statements).build()
+
+    def signal_feed_position(self) -> int:
+        """The newest change-feed number (``signals.seq``; 0 for no signals)."""
+        with self._reading() as connection:
+            return int(connection.execute(loading.feed_position_query()).scalar_one())
+
+    def signal_changes(self, after: int) -> tuple[set[str], int]:
+        """The clients with a signal written since change-feed number ``after``, and the newest
+        number seen (``after`` when nothing was written)."""
+        with self._reading() as connection:
+            rows = connection.execute(loading.changes_query(after)).all()
+        return {client for client, _ in rows}, max((seq for _, seq in rows), default=after)
+
+    def _load(self, clients: ClientSet, statements: Sequence[Any]) -> SignalSetBuilder:
         builder = SignalSetBuilder(clients)
         with self._reading() as connection, driver_cursor(connection) as cursor:
             for statement in statements:
                 # Straight from the driver: SQLAlchemy's row objects would add ~40% to a
-                # million-row load. The parameters are floats and kind names we made, rendered
-                # exactly as literals.
+                # million-row load. The parameters are floats, kind names and client ids,
+                # rendered as (quoted) literals.
                 sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
                 cursor.execute(str(sql))
                 while chunk := cursor.fetchmany(_FETCH_ROWS):
                     builder.add(chunk)
-        return builder.build(stale, covered)
+        return builder
 
     def client_signals(
         self, client_id: str, kinds: Iterable[str], until: datetime
