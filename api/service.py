@@ -147,6 +147,7 @@ class Evaluator:
         self._thread: threading.Thread | None = None
         self._snapshot: Snapshot | None = None
         self._registry_generation = 0
+        self._registry: tuple[object, tuple[Client, ...]] | None = None
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -217,7 +218,7 @@ class Evaluator:
     def _evaluate(self, started: float) -> Snapshot:
         as_of = self._clock()
         generation = self._registry_generation  # before reading: a later write must not match
-        clients = tuple(self._store.clients())
+        clients = self._clients(generation)
         client_set = ClientSet.of([c.id for c in clients], [c.segment for c in clients])
         evaluation = self._score(client_set, as_of)
         return Snapshot(
@@ -225,10 +226,25 @@ class Evaluator:
             clients=clients,
             delta_7d=self._deltas(evaluation, as_of - timedelta(days=7)),
             delta_30d=self._deltas(evaluation, as_of - timedelta(days=30)),
-            last_signals=self._store.last_signal_times(),
+            last_signals=(
+                self._memory.last_signal_times()
+                if self._memory is not None
+                else self._store.last_signal_times()
+            ),
             duration=time.perf_counter() - started,
             registry_generation=generation,
         )
+
+    def _clients(self, generation: int) -> tuple[Client, ...]:
+        """The registry, read again only when its stamp (``Store.registry_stamp``) or this
+        process's registry generation moved: at 100k clients reading it takes seconds."""
+        stamp = (generation, self._store.registry_stamp())
+        cached = self._registry
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        clients = tuple(self._store.clients())
+        self._registry = (stamp, clients)
+        return clients
 
     def _score(self, clients: ClientSet, as_of: datetime) -> Evaluation:
         """``clients`` scored as of ``as_of`` by the serving rules with staleness; not stored."""
@@ -336,24 +352,33 @@ class Evaluator:
 
 
 class ClientMetricsPage:
-    """The per-client part of ``/metrics``, rendered once per evaluation (a subscriber of
-    ``Evaluated``) so that a scrape only concatenates bytes. ``detail`` adds the per-component
-    and per-signal-kind families (``RAPPORT_METRICS_DETAIL``)."""
+    """The per-client part of ``/metrics`` (a subscriber of ``Evaluated``), rendered at most once
+    per evaluation — on the first scrape after it, not in the evaluator's way: at 100k clients
+    rendering takes seconds, which would otherwise delay every new snapshot. A scrape of an
+    already-rendered evaluation only concatenates bytes. ``detail`` adds the per-component and
+    per-signal-kind families (``RAPPORT_METRICS_DETAIL``)."""
 
     def __init__(self, *, detail: bool = False) -> None:
         self._current: Prebuilt = NO_CLIENTS
+        self._pending: ClientMetricsInput | None = None
+        self._lock = threading.Lock()
         self._detail = detail
 
     @property
     def current(self) -> Prebuilt:
         """The page of the latest evaluation (``NO_CLIENTS`` before the first)."""
-        return self._current
+        with self._lock:
+            if self._pending is not None:
+                self._current = render_client_metrics(self._pending)
+                self._pending = None
+            return self._current
 
     def __call__(self, event: Evaluated) -> None:
         inputs = ClientMetricsInput(
             event.evaluation, event.clients, event.last_signals, event.changes, self._detail
         )
-        self._current = render_client_metrics(inputs)
+        with self._lock:
+            self._pending = inputs
 
 
 # --- the whole service -------------------------------------------------------------------------

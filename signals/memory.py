@@ -37,6 +37,7 @@ class _Built:
     at: datetime
     frames: dict[str, KindFrame]
     position: int  # the change-feed number the arrays are up to date with
+    last: dict[tuple[str, str], datetime]  # Store.last_signal_times, kept up to date too
 
 
 class SignalMemory:
@@ -86,14 +87,17 @@ class SignalMemory:
         position = self._store.signal_feed_position()
         frames = dict(self._store.memory_signals(clients, reach, at).kinds)
         self.rebuilds += 1
-        return _Built(clients, reach, at, frames, position)
+        return _Built(clients, reach, at, frames, position, self._store.last_signal_times())
 
     def _sync(self, built: _Built) -> _Built:
         changed, position = self._store.signal_changes(built.position)
         row_of = {cid: i for i, cid in enumerate(built.clients.ids)}
         affected = sorted(row_of[c] for c in changed if c in row_of)
+        if not changed:
+            return built
+        last = {**built.last, **self._store.last_signal_times(only=changed)}
         if not affected:
-            return _Built(built.clients, built.reach, built.at, built.frames, position)
+            return _Built(built.clients, built.reach, built.at, built.frames, position, last)
         ids = [built.clients.ids[r] for r in affected]
         fresh = self._store.memory_signals(built.clients, built.reach, built.at, only=ids).kinds
         rows = np.asarray(affected, dtype=np.int32)
@@ -102,7 +106,13 @@ class SignalMemory:
             merged = replace_clients(built.frames.get(kind), fresh.get(kind), rows)
             if merged is not None and len(merged):
                 frames[kind] = merged
-        return _Built(built.clients, built.reach, built.at, frames, position)
+        return _Built(built.clients, built.reach, built.at, frames, position, last)
+
+    def last_signal_times(self) -> dict[tuple[str, str], datetime]:
+        """``Store.last_signal_times()`` as of the latest ``signal_set`` answer (the store's
+        own answer before the first)."""
+        built = self._built
+        return dict(built.last) if built is not None else self._store.last_signal_times()
 
 
 def replace_clients(

@@ -198,6 +198,16 @@ class Store:
             # Sorted here, not in SQL: PostgreSQL's collation may order ids unlike Python does.
             return sorted((_client(row._mapping) for row in rows), key=lambda c: c.id)
 
+    def registry_stamp(self) -> tuple[int, datetime | None]:
+        """How many clients are registered and the newest ``updated_at``: it changes with every
+        insert, delete or change of a client (stamped by the store's clock), so a reader may keep
+        ``clients()`` while it holds."""
+        table = schema.clients
+        statement = select(func.count(), func.max(table.c.updated_at))
+        with self._reading() as connection:
+            count, newest = connection.execute(statement).one()
+        return int(count), newest
+
     def client(self, client_id: str) -> Client | None:
         """The client with id ``client_id``, or None if the registry does not know it."""
         table = schema.clients
@@ -363,12 +373,16 @@ class Store:
                     return False
         return True
 
-    def last_signal_times(self) -> dict[tuple[str, str], datetime]:
-        """``(client, kind)`` → the latest ``ts`` stored for it."""
+    def last_signal_times(
+        self, only: Collection[str] | None = None
+    ) -> dict[tuple[str, str], datetime]:
+        """``(client, kind)`` → the latest ``ts`` stored for it (of the clients ``only``)."""
         table = schema.signals
         statement = select(table.c.client, table.c.kind, func.max(table.c.ts)).group_by(
             table.c.client, table.c.kind
         )
+        if only is not None:
+            statement = statement.where(table.c.client.in_(sorted(only)))
         with self._reading() as connection:
             rows = connection.execute(statement).all()
         return {(c, k): datetime.fromtimestamp(ts, UTC) for c, k, ts in rows}

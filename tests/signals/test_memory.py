@@ -132,4 +132,5 @@ def test_a_replica_import_is_picked_up_without_a_rebuild(store_url: str) -> None
         importing.upsert_signals([replace(one, event_id="r2")])
         assert counts()[1] == 2.0
         assert memory.rebuilds == 1
+        assert memory.last_signal_times() == serving.last_signal_times()
         scored_from_memory_and_store(memory, serving, scorecard, AT)
