@@ -36,7 +36,6 @@ from rapport.api.settings import Settings
 from rapport.engine.frame import SignalSet
 from rapport.signals.model import Client, StoredSignal
 from rapport.signals.store import Store
-from rapport.signals.writer import signal_params
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.json"
@@ -90,7 +89,7 @@ def ingest_batch(ids: tuple[str, ...], count: int, at: datetime) -> list[StoredS
             attrs={"channel": "email"},
             source="bench",
             recorded_at=at - timedelta(hours=1),
-        )  # fmt: skip
+        )
         for i, c in enumerate(chosen.tolist())
     ]
 
@@ -211,20 +210,16 @@ def main() -> None:
 
 
 def report(backend: str, f: dict[str, Any]) -> None:
+    rows = [
+        ("cold start (rules, load, score, history)", f"{f['cold_start_s']:.2f} s (target 30 s)"),
+        ("re-score after 1,000 new signals", f"{f['rescore_after_ingest_s']:.3f} s (target 1 s)"),
+        (f"load into memory ({f['rows_in_memory']:,} rows)", f"{f['load_rows_per_s']:,.0f} rows/s"),
+        (f"whole-table load ({f['full_load_s']:.2f} s)", f"{f['full_load_rows_per_s']:,.0f} rows/s"),
+        ("history rows per client per day, steady", f"{f['history_rows_per_day']:.2f} (target 2)"),
+    ]  # fmt: skip
     print(f"\nserve on {backend}: {f['clients']:,} clients, {f['events']:,} events")
-    print(f"  cold start (rules, load, score, history)   {f['cold_start_s']:8.2f} s (target 30 s)")
-    print(
-        f"  re-score after a 1,000-signal ingest        {f['rescore_after_ingest_s']:8.3f} s (target 1 s)"
-    )
-    print(
-        f"  load into memory: {f['rows_in_memory']:,} rows   {f['load_rows_per_s']:12,.0f} rows/s"
-    )
-    print(
-        f"  whole-table load (before): {f['full_load_s']:.2f} s {f['full_load_rows_per_s']:12,.0f} rows/s"
-    )
-    print(
-        f"  history rows per client per day (steady)    {f['history_rows_per_day']:8.2f} (target 2)"
-    )
+    for name, figure in rows:
+        print(f"  {name:<44} {figure}")
 
 
 if __name__ == "__main__":
