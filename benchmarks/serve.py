@@ -214,7 +214,7 @@ def report(backend: str, f: dict[str, Any]) -> None:
         ("cold start (rules, load, score, history)", f"{f['cold_start_s']:.2f} s (target 30 s)"),
         ("re-score after 1,000 new signals", f"{f['rescore_after_ingest_s']:.3f} s (target 1 s)"),
         (f"load into memory ({f['rows_in_memory']:,} rows)", f"{f['load_rows_per_s']:,.0f} rows/s"),
-        (f"whole-table load ({f['full_load_s']:.2f} s)", f"{f['full_load_rows_per_s']:,.0f} rows/s"),
+        (f"full load ({f['full_load_s']:.2f} s)", f"{f['full_load_rows_per_s']:,.0f} rows/s"),
         ("history rows per client per day, steady", f"{f['history_rows_per_day']:.2f} (target 2)"),
     ]  # fmt: skip
     print(f"\nserve on {backend}: {f['clients']:,} clients, {f['events']:,} events")
