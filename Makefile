@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.startup
 	$(BIN)/python -m benchmarks.outbox
 	$(BIN)/python -m benchmarks.alerts
+	$(BIN)/python -m benchmarks.serve
 
 ## Regenerate the Grafana boards and recording rules (commit the result; a test compares).
 boards: $(STAMP)

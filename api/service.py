@@ -66,7 +66,7 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         self._rows.update({c.id: i for i, c in enumerate(self.clients)})
-        for (client, kind), moment in sorted(self.last_signals.items()):
+        for (client, kind), moment in self.last_signals.items():  # sorted per client on use
             self._last_by_client.setdefault(client, {})[kind] = moment
 
     def row(self, client_id: str) -> int | None:
@@ -86,7 +86,7 @@ class Snapshot:
 
     def last_signals_of(self, client_id: str) -> dict[str, datetime]:
         """Newest signal time per kind of one client (kinds sorted)."""
-        return dict(self._last_by_client.get(client_id, {}))
+        return dict(sorted(self._last_by_client.get(client_id, {}).items()))
 
     def stale_components(self, row: int) -> list[str]:
         flags = self.evaluation.status[row] == Status.STALE
