@@ -69,6 +69,8 @@ clients = Table(
     Column("attrs", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("timezone", Text),  # IANA name; NULL is UTC
+    # bumped by every write of a client (migration 0010): Store.registry_stamp
+    Column("seq", BigInteger, nullable=False, server_default="0"),
 )
 
 signals = Table(

@@ -198,12 +198,12 @@ class Store:
             # Sorted here, not in SQL: PostgreSQL's collation may order ids unlike Python does.
             return sorted((_client(row._mapping) for row in rows), key=lambda c: c.id)
 
-    def registry_stamp(self) -> tuple[int, datetime | None]:
-        """How many clients are registered and the newest ``updated_at``: it changes with every
-        insert, delete or change of a client (stamped by the store's clock), so a reader may keep
+    def registry_stamp(self) -> tuple[int, int]:
+        """How many clients are registered and the newest write's number (``clients.seq``): it
+        changes with every insert, delete or change of a client, so a reader may keep
         ``clients()`` while it holds."""
         table = schema.clients
-        statement = select(func.count(), func.max(table.c.updated_at))
+        statement = select(func.count(), func.coalesce(func.max(table.c.seq), 0))
         with self._reading() as connection:
             count, newest = connection.execute(statement).one()
         return int(count), newest

@@ -123,9 +123,8 @@ def signal_params(signal: StoredSignal) -> dict[str, Any]:
     }
 
 
-def next_seq(connection: Connection) -> int:
-    """The change-feed number for the next signal write (call it holding the write lock)."""
-    table = schema.signals
+def next_seq(connection: Connection, table: Table = schema.signals) -> int:
+    """The change-feed number for the next write to ``table`` (call it holding the write lock)."""
     return int(connection.execute(select(func.coalesce(func.max(table.c.seq), 0) + 1)).scalar_one())
 
 
@@ -177,7 +176,7 @@ class StoreWriter:
     def upsert_clients(self, clients: Sequence[Client]) -> UpsertResult:
         """Insert new clients, update changed ones, by ``id``; statuses in input order."""
         params = [client_params(c) for c in clients]
-        stamp = {"updated_at": self._clock()}
+        stamp = {"updated_at": self._clock(), "seq": next_seq(self._connection, schema.clients)}
         return _upsert(
             self._connection, schema.clients, params,
             key=("id",), payload=CLIENT_PAYLOAD, stamp=stamp, via_driver=False,
