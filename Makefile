@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scrape
 	$(BIN)/python -m benchmarks.validate
 	$(BIN)/python -m benchmarks.rules_diff
+	$(BIN)/python -m benchmarks.serve
 
 ## Regenerate the Grafana boards and recording rules (commit the result; a test compares).
 boards: $(STAMP)

@@ -33,6 +33,7 @@ from rapport.api.auth import Authenticator, check_exposure
 from rapport.api.clock import Clock, utc_now
 from rapport.api.errors import ApiError, PayloadTooLargeError
 from rapport.api.events import Evaluated, EvaluationLog, Topic
+from rapport.api.history_writer import HistoryWriter
 from rapport.api.idempotency import IdempotencyKeys
 from rapport.api.metrics import ServiceMetrics
 from rapport.api.notify.dispatch import AlertDispatch, store_explainer
@@ -40,13 +41,14 @@ from rapport.api.notify.wiring import links_for, notification_service
 from rapport.api.pages import install as install_pages
 from rapport.api.reload import Reloader, RulesHolder, install_sighup
 from rapport.api.routes import alerts, clients, ops, rules, signals
-from rapport.api.service import ClientMetricsPage, Evaluator, Service, history_writer
+from rapport.api.service import ClientMetricsPage, Evaluator, Service
 from rapport.api.settings import Settings
 from rapport.engine.errors import RapportError, RulesError, UnknownClientError
 from rapport.signals.collector_state import RunRecord
 from rapport.signals.collectors.config import CollectorsConfig
 from rapport.signals.collectors.runner import RunObserver
 from rapport.signals.collectors.schedule import CollectorService
+from rapport.signals.memory import SignalMemory
 from rapport.signals.model import SIGNAL_TAGS
 from rapport.signals.store import Store, StoreError
 
@@ -84,7 +86,8 @@ def build_service(
         detail=settings.metrics_detail,
         open_incidents=lambda as_of: store.open_by_attr("incident", "severity", as_of),
     )
-    events.subscribe(history_writer(store))
+    retention, epsilon = settings.history_retention, settings.history_epsilon
+    events.subscribe(HistoryWriter(store, retention=retention, epsilon=epsilon))
     events.subscribe(page)
     events.subscribe(EvaluationLog())
     evaluator = Evaluator(
@@ -97,6 +100,8 @@ def build_service(
         covered=collectors.covered,
         debounce=settings.evaluate_debounce,
         interval=settings.evaluate_interval,
+        # The signal arrays stay in memory, kept current by the store's change feed.
+        memory=SignalMemory(store),
     )
     # After each evaluation: its alert transitions become explained, routed notices in the
     # outbox; the sender delivers them in the background, while this process is the leader.

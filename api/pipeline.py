@@ -15,10 +15,12 @@ from rapport.engine.explain import COMPARE_SPANS, compare_cutoff
 from rapport.engine.frame import ClientSet, SignalSet
 from rapport.engine.kinds import known_kinds
 from rapport.engine.loader import Ruleset
+from rapport.engine.lookback import reach_of
 from rapport.engine.model import Scorecard
 from rapport.engine.result import ClientScore, Evaluation
 from rapport.engine.scoring import evaluate
 from rapport.signals.frames import build_signal_set
+from rapport.signals.memory import SignalMemory
 from rapport.signals.model import Client
 from rapport.signals.store import Store
 
@@ -45,16 +47,23 @@ def evaluate_store(
     covered: Mapping[str, Iterable[str]] | None = None,
     clients: ClientSet | None = None,
     persist: bool = True,
+    memory: SignalMemory | None = None,
 ) -> Evaluation:
     """Score every registered client (or ``clients``) as of ``as_of`` and, by default, store it.
 
     Signals dated after ``as_of`` are not read, so a past ``as_of`` replays the score as it was.
     ``stale`` and ``covered`` map a kind to the client ids whose collector is stale, or fresh and
     mapping them (``signals.collectors.runner``); without ``covered`` only a client's own earlier
-    signals make no events of a kind a measured zero.
+    signals make no events of a kind a measured zero. ``memory`` (the service's) answers the
+    signals instead of the store, with the same scores.
     """
     scored = clients if clients is not None else store.client_set()
-    signals = store.signal_set(scored, until=as_of, stale=stale, covered=covered)
+    # Only what the scorecard can read as of as_of: the same scores as loading everything.
+    reach = reach_of(ruleset.scorecard)
+    if memory is not None:
+        signals = memory.signal_set(scored, reach, as_of, stale=stale, covered=covered)
+    else:
+        signals = store.signal_set(scored, until=as_of, stale=stale, covered=covered, reach=reach)
     evaluation = evaluate(ruleset.scorecard, scored, signals, as_of, ruleset.version)
     if persist:
         store.save_evaluation(evaluation)

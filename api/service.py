@@ -39,6 +39,7 @@ from rapport.engine.frame import ClientSet
 from rapport.engine.result import ClientScore, Evaluation, Status
 from rapport.signals.collector_state import run_summaries
 from rapport.signals.collectors.config import CollectorsConfig
+from rapport.signals.memory import SignalMemory
 from rapport.signals.model import Client
 from rapport.signals.store import Store
 
@@ -65,7 +66,7 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         self._rows.update({c.id: i for i, c in enumerate(self.clients)})
-        for (client, kind), moment in sorted(self.last_signals.items()):
+        for (client, kind), moment in self.last_signals.items():  # sorted per client on use
             self._last_by_client.setdefault(client, {})[kind] = moment
 
     def row(self, client_id: str) -> int | None:
@@ -85,7 +86,7 @@ class Snapshot:
 
     def last_signals_of(self, client_id: str) -> dict[str, datetime]:
         """Newest signal time per kind of one client (kinds sorted)."""
-        return dict(self._last_by_client.get(client_id, {}))
+        return dict(sorted(self._last_by_client.get(client_id, {}).items()))
 
     def stale_components(self, row: int) -> list[str]:
         flags = self.evaluation.status[row] == Status.STALE
@@ -124,8 +125,10 @@ class Evaluator:
         covered: StaleSource | None = None,
         debounce: float = 2.0,
         interval: float = 900.0,
+        memory: SignalMemory | None = None,
     ) -> None:
         self._store = store
+        self._memory = memory
         self._rules = rules
         self._metrics = metrics
         self._events = events
@@ -144,6 +147,7 @@ class Evaluator:
         self._thread: threading.Thread | None = None
         self._snapshot: Snapshot | None = None
         self._registry_generation = 0
+        self._registry: tuple[object, tuple[Client, ...]] | None = None
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -214,7 +218,7 @@ class Evaluator:
     def _evaluate(self, started: float) -> Snapshot:
         as_of = self._clock()
         generation = self._registry_generation  # before reading: a later write must not match
-        clients = tuple(self._store.clients())
+        clients = self._clients(generation)
         client_set = ClientSet.of([c.id for c in clients], [c.segment for c in clients])
         evaluation = self._score(client_set, as_of)
         return Snapshot(
@@ -222,10 +226,25 @@ class Evaluator:
             clients=clients,
             delta_7d=self._deltas(evaluation, as_of - timedelta(days=7)),
             delta_30d=self._deltas(evaluation, as_of - timedelta(days=30)),
-            last_signals=self._store.last_signal_times(),
+            last_signals=(
+                self._memory.last_signal_times()
+                if self._memory is not None
+                else self._store.last_signal_times()
+            ),
             duration=time.perf_counter() - started,
             registry_generation=generation,
         )
+
+    def _clients(self, generation: int) -> tuple[Client, ...]:
+        """The registry, read again only when its stamp (``Store.registry_stamp``) or this
+        process's registry generation moved: at 100k clients reading it takes seconds."""
+        stamp = (generation, self._store.registry_stamp())
+        cached = self._registry
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        clients = tuple(self._store.clients())
+        self._registry = (stamp, clients)
+        return clients
 
     def _score(self, clients: ClientSet, as_of: datetime) -> Evaluation:
         """``clients`` scored as of ``as_of`` by the serving rules with staleness; not stored."""
@@ -240,6 +259,7 @@ class Evaluator:
             covered=covered,
             clients=clients,
             persist=False,
+            memory=self._memory,
         )
 
     def score_client(self, client: Client, as_of: datetime | None = None) -> ClientScore:
@@ -332,9 +352,11 @@ class Evaluator:
 
 
 class ClientMetricsPage:
-    """The per-client part of ``/metrics``, rendered once per evaluation (a subscriber of
-    ``Evaluated``) so that a scrape only concatenates bytes. ``detail`` adds the per-component
-    and per-signal-kind families (``RAPPORT_METRICS_DETAIL``)."""
+    """The per-client part of ``/metrics`` (a subscriber of ``Evaluated``), rendered at most once
+    per evaluation — on the first scrape after it, not in the evaluator's way: at 100k clients
+    rendering takes seconds, which would otherwise delay every new snapshot. A scrape of an
+    already-rendered evaluation only concatenates bytes. ``detail`` adds the per-component and
+    per-signal-kind families (``RAPPORT_METRICS_DETAIL``)."""
 
     def __init__(
         self,
@@ -343,13 +365,19 @@ class ClientMetricsPage:
         open_incidents: Callable[[datetime], Mapping[str, Mapping[str, int]]] | None = None,
     ) -> None:
         self._current: Prebuilt = NO_CLIENTS
+        self._pending: ClientMetricsInput | None = None
+        self._lock = threading.Lock()
         self._detail = detail
         self._open_incidents = open_incidents
 
     @property
     def current(self) -> Prebuilt:
         """The page of the latest evaluation (``NO_CLIENTS`` before the first)."""
-        return self._current
+        with self._lock:
+            if self._pending is not None:
+                self._current = render_client_metrics(self._pending)
+                self._pending = None
+            return self._current
 
     def __call__(self, event: Evaluated) -> None:
         opened = self._open_incidents
@@ -362,16 +390,8 @@ class ClientMetricsPage:
             # read only for the detail family, as of the evaluation's own instant
             opened(event.evaluation.as_of) if opened is not None and self._detail else {},
         )
-        self._current = render_client_metrics(inputs)
-
-
-def history_writer(store: Store) -> Callable[[Evaluated], None]:
-    """A subscriber of ``Evaluated`` storing each evaluation in the score history."""
-
-    def write(event: Evaluated) -> None:
-        store.save_evaluation(event.evaluation)
-
-    return write
+        with self._lock:
+            self._pending = inputs
 
 
 # --- the whole service -------------------------------------------------------------------------

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -37,7 +45,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from rapport.engine.errors import RapportError
-from rapport.engine.model import Duration, format_duration
+from rapport.engine.model import Duration, format_duration, parse_duration
 from rapport.engine.yamlsource import MAX_RULES_BYTES
 from rapport.signals.urls import mask_url, port_problem
 
@@ -92,6 +100,16 @@ class WebhookSpec(BaseModel):
     format: Literal["slack", "teams", "json"] = "json"
 
 
+def _retention(value: Any) -> float | None:
+    """``forever`` (or None) keeps the whole history; anything else is a duration."""
+    if value is None or (isinstance(value, str) and value.strip() == "forever"):
+        return None
+    return parse_duration(value)
+
+
+Retention = Annotated[float | None, BeforeValidator(_retention)]
+
+
 class Settings(BaseSettings):
     """Where Rapport keeps its data and reads its rules, and how it serves them."""
 
@@ -124,6 +142,16 @@ class Settings(BaseSettings):
     evaluate_debounce: Duration = Field(
         default="2s",  # type: ignore[assignment]
         description="after new signals, wait this long for more before re-scoring",
+    )
+    history_retention: Retention = Field(
+        default="400d",  # type: ignore[assignment]
+        description="delete stored scores older than this (each client keeps its newest older "
+        "one); at least 31d, which the 30-day score changes read; `forever`: keep everything",
+    )
+    history_epsilon: float = Field(
+        default=1e-6,
+        ge=0.0,
+        description="a score or component number moving less than this writes no history row",
     )
     watch_rules: bool = Field(default=True, description="reload rules when files change")
     access_log: bool = Field(default=False, description="`serve` logs one line per HTTP request")
@@ -182,6 +210,13 @@ class Settings(BaseSettings):
         if problem is not None:
             raise ValueError(problem)
         return url
+
+    @field_validator("history_retention")
+    @classmethod
+    def _covers_deltas(cls, retention: float | None) -> float | None:
+        if retention is not None and retention < 31 * 86400:
+            raise ValueError("must be at least 31d: the 30-day score changes read that far back")
+        return retention
 
     @classmethod
     def settings_customise_sources(
@@ -279,5 +314,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     data["database_url"] = mask_url(settings.database_url)
     data["evaluate_interval"] = format_duration(settings.evaluate_interval)
     data["evaluate_debounce"] = format_duration(settings.evaluate_debounce)
+    retention = settings.history_retention
+    data["history_retention"] = "forever" if retention is None else format_duration(retention)
     data["tokens"] = [{**token, "sha256": "***"} for token in data.get("tokens", [])]
     return data

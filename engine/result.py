@@ -129,6 +129,10 @@ class Evaluation:
         """Every client's record, in row order."""
         return self._records(np.arange(len(self.clients)))
 
+    def records_of(self, rows: npt.NDArray[np.intp]) -> list[ClientScore]:
+        """The records of ``rows`` (row indexes), in that order."""
+        return self._records(np.asarray(rows, dtype=np.intp))
+
     def _records(self, rows: npt.NDArray[np.intp]) -> list[ClientScore]:
         # Built from whole-array conversions (tolist) and unvalidated construction: the arrays come
         # from the scorer, not a user, and per-element numpy calls made 10k records take seconds.

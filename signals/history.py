@@ -12,7 +12,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Delete, RowMapping, Select, delete, func, insert, literal, select
+from sqlalchemy import (
+    Connection,
+    Delete,
+    RowMapping,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
 from rapport.signals import schema
@@ -150,3 +160,11 @@ def window_delete(since: datetime, until: datetime) -> Delete:
     """Every stored score with ``since <= as_of <= until`` (``rapport history --replay``)."""
     table = schema.scores
     return delete(table).where(table.c.as_of >= since, table.c.as_of <= until)
+
+
+def prune_query(before: datetime) -> Delete:
+    """Delete the scores with ``as_of < before`` except each client's newest one among them (the
+    highest id: rows are saved in time order), so the score as of ``before`` stays answerable."""
+    table = schema.scores
+    newest = select(func.max(table.c.id)).where(table.c.as_of < before).group_by(table.c.client)
+    return delete(table).where(table.c.as_of < before, table.c.id.not_in(newest))

@@ -69,6 +69,8 @@ clients = Table(
     Column("attrs", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("timezone", Text),  # IANA name; NULL is UTC
+    # bumped by every write of a client (migration 0010): Store.registry_stamp
+    Column("seq", BigInteger, nullable=False, server_default="0"),
 )
 
 signals = Table(
@@ -85,10 +87,13 @@ signals = Table(
     Column("ingested_at", Double, nullable=False),
     # when the event first became known: written on insert, never moved (signals.writer)
     Column("recorded_at", Double, nullable=False),
+    # the change feed (migration 0010): every write stamps a number above all stored before it
+    Column("seq", BigInteger, nullable=False, server_default="0"),
     # Event ids are scoped per client (migration 0009): a write can never touch, or reveal,
     # another client's signal by reusing its id.
     PrimaryKeyConstraint("client", "event_id", name="pk_signals"),
     Index("ix_signals_kind_client_ts", "kind", "client", "ts"),
+    Index("ix_signals_seq", "seq"),
 )
 
 scores = Table(

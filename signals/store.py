@@ -30,8 +30,9 @@ from sqlalchemy import Connection, Engine, RootTransaction, RowMapping, delete, 
 from sqlalchemy.exc import DBAPIError
 
 from rapport.engine.frame import ClientSet, SignalSet
+from rapport.engine.lookback import KindReach
 from rapport.engine.result import ClientScore, Evaluation
-from rapport.signals import history, schema
+from rapport.signals import history, loading, schema
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
 from rapport.signals.dbapi import compiled_sql, driver_cursor
@@ -197,6 +198,16 @@ class Store:
             # Sorted here, not in SQL: PostgreSQL's collation may order ids unlike Python does.
             return sorted((_client(row._mapping) for row in rows), key=lambda c: c.id)
 
+    def registry_stamp(self) -> tuple[int, int]:
+        """How many clients are registered and the newest write's number (``clients.seq``): it
+        changes with every insert, delete or change of a client, so a reader may keep
+        ``clients()`` while it holds."""
+        table = schema.clients
+        statement = select(func.count(), func.coalesce(func.max(table.c.seq), 0))
+        with self._reading() as connection:
+            count, newest = connection.execute(statement).one()
+        return int(count), newest
+
     def client(self, client_id: str) -> Client | None:
         """The client with id ``client_id``, or None if the registry does not know it."""
         table = schema.clients
@@ -264,35 +275,68 @@ class Store:
         until: datetime | None = None,
         stale: Mapping[str, Iterable[str]] | None = None,
         covered: Mapping[str, Iterable[str]] | None = None,
+        reach: Mapping[str, KindReach] | None = None,
     ) -> SignalSet:
         """The signals of ``clients`` (others are skipped) visible as of ``until`` (``ts <= until``
         and ``recorded_at <= until``) as the scorer's arrays, with their ``recorded_at``; within
         each kind, rows are ordered by client row, then ts. ``stale`` maps a kind to the client
         ids whose source for it is stale, ``covered`` to those a fresh collector of it maps. The
         engine applies the same visibility rule itself; this filter only saves loading rows it
-        would not see."""
-        table = schema.signals
-        statement = select(
-            table.c.kind,
-            table.c.client,
-            table.c.ts,
-            table.c.end_ts,
-            table.c.value,
-            table.c.attrs,
-            table.c.recorded_at,
-        )
-        if until is not None:
-            cutoff = epoch(until)
-            statement = statement.where(table.c.ts <= cutoff, table.c.recorded_at <= cutoff)
+        would not see. ``reach`` (``engine.lookback.reach_of``, needs ``until``) loads only what
+        a scorecard can read as of ``until`` (``signals.loading``): it scores the same."""
+        cutoff = None if until is None else epoch(until)
+        statements = [loading.signals_query(cutoff, reach)]
+        if reach is not None and cutoff is not None:
+            statements += [
+                loading.anchors_query(kind, cutoff - r.seconds, cutoff)
+                for kind, r in sorted(reach.items())
+                if r.anchor and r.seconds is not None
+            ]
+        return self._load(clients, statements).build(stale, covered)
+
+    def memory_signals(
+        self,
+        clients: ClientSet,
+        reach: Mapping[str, KindReach],
+        built: datetime,
+        only: Collection[str] | None = None,
+    ) -> SignalSet:
+        """The signals of ``clients`` (only those in ``only`` when given) that evaluations as of
+        ``built`` or later can read by ``reach``, whenever dated or recorded: the arrays
+        ``signals.memory`` keeps (``signals.loading.memory_query``). No stale masks."""
+        since = epoch(built)
+        statements = [loading.memory_query(reach, since, only)]
+        statements += [
+            loading.memory_anchors_query(kind, since - r.seconds, only)
+            for kind, r in sorted(reach.items())
+            if r.anchor and r.seconds is not None
+        ]
+        return self._load(clients, statements).build()
+
+    def signal_feed_position(self) -> int:
+        """The newest change-feed number (``signals.seq``; 0 for no signals)."""
+        with self._reading() as connection:
+            return int(connection.execute(loading.feed_position_query()).scalar_one())
+
+    def signal_changes(self, after: int) -> tuple[set[str], int]:
+        """The clients with a signal written since change-feed number ``after``, and the newest
+        number seen (``after`` when nothing was written)."""
+        with self._reading() as connection:
+            rows = connection.execute(loading.changes_query(after)).all()
+        return {client for client, _ in rows}, max((seq for _, seq in rows), default=after)
+
+    def _load(self, clients: ClientSet, statements: Sequence[Any]) -> SignalSetBuilder:
         builder = SignalSetBuilder(clients)
         with self._reading() as connection, driver_cursor(connection) as cursor:
-            # Straight from the driver: SQLAlchemy's row objects would add ~40% to a million-row
-            # load. The only parameter is a float we made, rendered exactly as a literal.
-            sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
-            cursor.execute(str(sql))
-            while chunk := cursor.fetchmany(_FETCH_ROWS):
-                builder.add(chunk)
-        return builder.build(stale, covered)
+            for statement in statements:
+                # Straight from the driver: SQLAlchemy's row objects would add ~40% to a
+                # million-row load. The parameters are floats, kind names and client ids,
+                # rendered as (quoted) literals.
+                sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
+                cursor.execute(str(sql))
+                while chunk := cursor.fetchmany(_FETCH_ROWS):
+                    builder.add(chunk)
+        return builder
 
     def client_signals(
         self, client_id: str, kinds: Iterable[str], until: datetime
@@ -348,12 +392,16 @@ class Store:
                     return False
         return True
 
-    def last_signal_times(self) -> dict[tuple[str, str], datetime]:
-        """``(client, kind)`` → the latest ``ts`` stored for it."""
+    def last_signal_times(
+        self, only: Collection[str] | None = None
+    ) -> dict[tuple[str, str], datetime]:
+        """``(client, kind)`` → the latest ``ts`` stored for it (of the clients ``only``)."""
         table = schema.signals
         statement = select(table.c.client, table.c.kind, func.max(table.c.ts)).group_by(
             table.c.client, table.c.kind
         )
+        if only is not None:
+            statement = statement.where(table.c.client.in_(sorted(only)))
         with self._reading() as connection:
             rows = connection.execute(statement).all()
         return {(c, k): datetime.fromtimestamp(ts, UTC) for c, k, ts in rows}
@@ -387,6 +435,12 @@ class Store:
             if rows:
                 history.insert_scores(connection, rows)
         return removed, len(rows)
+
+    def prune_history(self, before: datetime) -> int:
+        """Delete stored scores older than ``before``, keeping each client's newest one before it
+        (``history.prune_query``); returns how many rows went."""
+        with self._locked("Cannot write to") as (connection, _):
+            return int(connection.execute(history.prune_query(before)).rowcount)
 
     def history(
         self, client_id: str, *, since: datetime | None = None, until: datetime | None = None

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from rapport.signals import schema
 from rapport.signals.dbapi import execute_many
@@ -123,6 +123,11 @@ def signal_params(signal: StoredSignal) -> dict[str, Any]:
     }
 
 
+def next_seq(connection: Connection, table: Table = schema.signals) -> int:
+    """The change-feed number for the next write to ``table`` (call it holding the write lock)."""
+    return int(connection.execute(select(func.coalesce(func.max(table.c.seq), 0) + 1)).scalar_one())
+
+
 def client_params(client: Client) -> dict[str, Any]:
     """A client as a row of the ``clients`` table, without ``updated_at``."""
     owner = client.owner
@@ -158,7 +163,9 @@ class StoreWriter:
     def upsert_signal_params(self, params: Sequence[dict[str, Any]]) -> UpsertResult:
         """``upsert_signals`` for rows already made by ``signal_params`` (the importer's path)."""
         now = self._clock().timestamp()
-        stamp = {"ingested_at": now}
+        # The change feed's number: taken under the write lock held until commit, so numbers are
+        # committed in order and a reader of ``seq > last`` never misses a late commit.
+        stamp = {"ingested_at": now, "seq": next_seq(self._connection)}
         # Signals are text and float columns only, so they may skip SQLAlchemy's per-row work.
         return _upsert(
             self._connection, schema.signals, params,
@@ -169,7 +176,7 @@ class StoreWriter:
     def upsert_clients(self, clients: Sequence[Client]) -> UpsertResult:
         """Insert new clients, update changed ones, by ``id``; statuses in input order."""
         params = [client_params(c) for c in clients]
-        stamp = {"updated_at": self._clock()}
+        stamp = {"updated_at": self._clock(), "seq": next_seq(self._connection, schema.clients)}
         return _upsert(
             self._connection, schema.clients, params,
             key=("id",), payload=CLIENT_PAYLOAD, stamp=stamp, via_driver=False,

@@ -31,6 +31,7 @@ STORE_MODULES = {
         "locks",
         "outbox",
         "alerts",
+        "loading",
     )
 }
 #: Not the store: the SQL collector queries a *source* database the user names, never the store.
