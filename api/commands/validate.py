@@ -185,15 +185,9 @@ def _suggestion(
     horizon: float,
     period: tuple[datetime | None, datetime | None],
 ) -> str:
-    from rapport.api.validation.run import period_of, replay_sample, sample_of
-    from rapport.api.validation.suggest import render_proposal, suggest
+    from rapport.api.validation.candidates import suggestion
 
-    first, last = period_of(book.signals)
-    start = first if period[0] is None else period[0].timestamp()
-    end = last if period[1] is None else period[1].timestamp()
-    sample = sample_of(book, outcome, horizon, start, end)
-    proposal = suggest(book.scorecard, sample, replay_sample(book, sample))
-    return render_proposal(proposal, loaded.scorecard_text, "scorecard.yaml")
+    return suggestion(book, loaded.scorecard_text, outcome, horizon, period)
 
 
 def _write(path: Path, text: str) -> None:
