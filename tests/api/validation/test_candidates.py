@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from rapport.api.validation.candidates import (
     MARGIN,
+    Search,
     candidates_of,
     probe_scorecard,
     search,
@@ -70,7 +70,10 @@ def book(driver: str, seed: int = 3) -> Book:
     health = rng.random(CLIENTS)
     risk = silence / 120 if driver == "silence" else 1 - health
     churned = rng.random(CLIENTS) < 0.05 + 0.8 * risk
-    contacts = [np.arange(s, r - q * DAY, GAP * DAY) for s, r, q in zip(start, renewal, silence)]
+    contacts = [
+        np.arange(s, r - q * DAY, GAP * DAY)
+        for s, r, q in zip(start, renewal, silence, strict=True)
+    ]
     client = np.repeat(np.arange(CLIENTS, dtype=np.int32), [len(c) for c in contacts])
     ts = np.floor(np.concatenate(contacts))
     hours = rng.lognormal(np.log(8), 0.6, client.size)
@@ -91,7 +94,7 @@ def book(driver: str, seed: int = 3) -> Book:
     return Book(scorecard, "sim", clients, SignalSet(frames))
 
 
-def searched(driver: str):  # type: ignore[no-untyped-def]
+def searched(driver: str) -> Search:
     b = book(driver)
     sample = sample_of(b, "churned", HORIZON, -np.inf, np.inf)
     base = replay_sample(b, sample)
@@ -105,7 +108,9 @@ def test_churn_after_silence_proposes_recency_of_contact_and_beats_the_base() ->
     assert found.test_auc is not None and found.base_test_auc is not None
     assert found.test_auc >= found.base_test_auc + MARGIN
     assert found.text is not None and "contact_recency:" in found.text
-    assert found.text.startswith(SCORECARD.split("components:")[0])  # the head is untouched
+    assert found.text.startswith(
+        SCORECARD.split("components:", maxsplit=1)[0]
+    )  # the head is untouched
     assert "# How fast we answer" in found.text  # comments stay
     assert check_model_text(found.text, "scorecard.yaml", Scorecard)[0] is not None
 
@@ -156,6 +161,6 @@ def test_every_candidate_on_the_shipped_scorecard_is_a_valid_scorecard() -> None
     assert len(windows) == 2 * sum(1 for c in scorecard.components.values() if c.window)
     # Only the window line of that component changes.
     half = windows[0].apply(text)
-    changed = [(a, b) for a, b in zip(text.splitlines(), half.splitlines()) if a != b]
+    changed = [(a, b) for a, b in zip(text.splitlines(), half.splitlines(), strict=True) if a != b]
     assert changed == [("    window: 30d", "    window: 15d")]
     assert yaml.safe_load(half)["components"]["responsiveness"]["window"] == "15d"
