@@ -36,7 +36,7 @@ survey             survey name
 name               milestone name
 project            milestone project
 service            incident service
-type               outcome type: renewed, churned, escalated, or a team's own (lower_snake)
+type               outcome type: renewed, churned, escalated, or one the scorecard declares
 deal               outcome deal (the CRM record it came from)
 attrs.<name>       an attribute (lower_snake_case name) of a custom kind, or extra on a built-in
 =================  ==============================================================================
