@@ -12,7 +12,8 @@ on the components' points (0-1; a skipped component takes its training mean). A 
 weighted mean of points, so ranking clients by it is ranking by a linear model whose coefficients
 are the weights: the proposed weight of a component is its negated coefficient (points warn by
 being low), zero when the fit found it pointing the wrong way, rescaled to the scorecard's total.
-Segment overrides of weights are left as they are.
+Segment overrides of weights are left as they are. Which components and windows help is
+``candidates``' search, on the same split and with the same fit.
 """
 
 from __future__ import annotations
