@@ -244,6 +244,7 @@ def import_command(
             kind=kind,  # type: ignore[arg-type]
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
             known_kinds=known_kinds(bundle.scorecard.signals),
+            outcome_types=bundle.scorecard.outcome_types(),
             registry=bundle.clients or (),
         )
     out.print(report.summary(), markup=False)

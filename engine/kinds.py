@@ -54,6 +54,11 @@ BUILTIN_KINDS: Mapping[str, KindSpec] = {
     "outcome": KindSpec(attrs=("type", "deal")),
 }
 
+#: The outcome types every scorecard knows; a scorecard declares more under
+#: ``signals: {outcome: {types: [...]}}``. The first two are a renewal decision's answers.
+OUTCOME_TYPES = ("renewed", "churned", "escalated")
+OUTCOME_KIND = "outcome"
+
 
 def known_kinds(declared: Iterable[str]) -> list[str]:
     """Every kind a scorecard can read: the built-in ones, then its declared custom ones."""

@@ -23,6 +23,8 @@ from pydantic import (
 
 # Re-exported for modules that read the kinds through the rules model; their home is engine.kinds.
 from rapport.engine.kinds import BUILTIN_KINDS as BUILTIN_KINDS  # noqa: PLC0414
+from rapport.engine.kinds import OUTCOME_KIND as OUTCOME_KIND  # noqa: PLC0414
+from rapport.engine.kinds import OUTCOME_TYPES as OUTCOME_TYPES  # noqa: PLC0414
 from rapport.engine.kinds import KindSpec as KindSpec  # noqa: PLC0414
 from rapport.engine.kinds import scale_bounds as scale_bounds  # noqa: PLC0414
 
@@ -77,12 +79,16 @@ class SignalDecl(Spec):
     """A custom numeric signal kind (e.g. ``overdue_invoices``) and its filterable attributes.
 
     Under a built-in kind's name, an entry with only ``attrs`` adds attributes its sources carry
-    beyond the kind's own (``milestone: {attrs: [phase]}``) to those a ``where`` may filter on.
+    beyond the kind's own (``milestone: {attrs: [phase]}``) to those a ``where`` may filter on;
+    under ``outcome``, ``types`` adds outcome types (``outcome: {types: [downsell]}``).
     """
 
     description: str = ""
     unit: str = ""
     attrs: tuple[Identifier, ...] = ()
+    #: Under ``outcome`` only: the team's own outcome types (``downsell``), beyond the built-in
+    #: ``renewed``, ``churned`` and ``escalated``; import and ingest refuse any other.
+    types: tuple[Identifier, ...] = ()
 
 
 # --- what a component measures -------------------------------------------------------------------
@@ -390,6 +396,12 @@ class Scorecard(Spec):
             extra = tuple(a for a in declared.attrs if a not in (*builtin.attrs, *builtin.flags))
             return replace(builtin, attrs=(*builtin.attrs, *extra))
         return KindSpec(attrs=declared.attrs) if declared is not None else None
+
+    def outcome_types(self) -> tuple[str, ...]:
+        """The outcome types signals may carry: the built-in ones, then those declared."""
+        declared = self.signals.get(OUTCOME_KIND)
+        extra = () if declared is None else declared.types
+        return (*OUTCOME_TYPES, *(t for t in extra if t not in OUTCOME_TYPES))
 
     def components_for(self, segment: str | None) -> dict[str, Component]:
         """The components as a client of ``segment`` sees them (base merged with its overrides)."""

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from rapport.engine.frame import BoolArray, FloatArray, IntArray, KindFrame, SignalSet
+from rapport.engine.kinds import OUTCOME_KIND as OUTCOME_KIND  # noqa: PLC0414 - read from here
+from rapport.engine.kinds import OUTCOME_TYPES
 
 #: The two outcomes of a renewal decision; any other type is an event.
-DECISION_TYPES = ("renewed", "churned")
-OUTCOME_KIND = "outcome"
+DECISION_TYPES = OUTCOME_TYPES[:2]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from rapport.engine.errors import Finding
 from rapport.engine.model import (
     BUILTIN_KINDS,
     LOWER_BOUND_KEYS,
+    OUTCOME_KIND,
+    OUTCOME_TYPES,
     UPPER_BOUND_KEYS,
     AttrMeasure,
     Band,
@@ -71,6 +73,20 @@ def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> s
         if ratio >= cutoff and (best is None or ratio > best[0]):
             best = ratio, candidate
     return best[1] if best else None
+
+
+def unknown_outcome_type(value: object, known: Sequence[str]) -> str | None:
+    """Why an outcome of type ``value`` is refused (None: ``known`` has it, or it is no string,
+    which the signal's own validation reports): an undeclared type is a typo, mostly, and an
+    outcome no question asks about would be stored and never read."""
+    if not isinstance(value, str) or value in known:
+        return None
+    close = did_you_mean(value, known)
+    hint = f"did you mean {close!r}? or" if close else f"known: {_names(known)};"
+    return (
+        f"type: unknown outcome type {value!r} "
+        f"({hint} declare it under signals: outcome: {{types: [{value}]}} in the scorecard)"
+    )
 
 
 def _names(values: Iterable[str]) -> str:
@@ -449,14 +465,20 @@ def _check_segment(sc: Scorecard, name: str, base: Mapping[str, set[Issue]]) -> 
 
 def _check_declared_signals(sc: Scorecard) -> Iterator[Issue]:
     """A built-in kind's name may only add ``attrs`` (attributes beyond its own, e.g. a
-    milestone's ``phase``): anything else would redefine the kind."""
+    milestone's ``phase``), and ``outcome`` also ``types``: anything else would redefine the
+    kind. ``types`` belongs to ``outcome`` alone."""
     for name, declared in sc.signals.items():
         builtin = BUILTIN_KINDS.get(name)
+        if declared.types and name != OUTCOME_KIND:
+            hint = "outcome types are declared under signals: outcome: {types: [...]}"
+            yield Issue((name, "types"), f"types applies only to outcome, not {name!r}", hint)
         if builtin is None:
             continue
-        if declared.model_fields_set - {"attrs"} or not declared.attrs:
+        allowed = {"attrs", "types"} if name == OUTCOME_KIND else {"attrs"}
+        if declared.model_fields_set - allowed or not (declared.attrs or declared.types):
             hint = (
-                f"pick another name, or give the built-in kind only attrs: to filter on; "
+                f"pick another name, or give the built-in kind only "
+                f"{' or '.join(sorted(allowed))}: to filter on; "
                 f"built-in kinds are {_names(BUILTIN_KINDS)}"
             )
             yield Issue((name,), f"custom signal {name!r} shadows the built-in kind", hint)
@@ -466,6 +488,20 @@ def _check_declared_signals(sc: Scorecard) -> Iterator[Issue]:
             if attr in own:
                 hint = f"{name} signals can already be filtered on it; remove it from attrs"
                 yield Issue((name, "attrs", position), f"{attr!r} is {name}'s own", hint)
+        yield from _check_outcome_types(declared.types)
+
+
+def _check_outcome_types(types: Sequence[str]) -> Iterator[Issue]:
+    """Declared outcome types: none built in, none twice."""
+    seen: set[str] = set()
+    for position, kind in enumerate(types):
+        loc = (OUTCOME_KIND, "types", position)
+        if kind in OUTCOME_TYPES:
+            hint = f"built-in types are {_names(OUTCOME_TYPES)}; remove it from types"
+            yield Issue(loc, f"outcome type {kind!r} is built in", hint)
+        elif kind in seen:
+            yield Issue(loc, f"outcome type {kind!r} is declared twice")
+        seen.add(kind)
 
 
 def scorecard_issues(sc: Scorecard, locate: Locate) -> Iterator[Issue]:

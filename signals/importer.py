@@ -36,7 +36,7 @@ survey             survey name
 name               milestone name
 project            milestone project
 service            incident service
-type               outcome type: renewed, churned, escalated, or a team's own (lower_snake)
+type               outcome type: renewed, churned, escalated, or one the scorecard declares
 deal               outcome deal (the CRM record it came from)
 attrs.<name>       an attribute (lower_snake_case name) of a custom kind, or extra on a built-in
 =================  ==============================================================================
@@ -60,7 +60,8 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 
 from rapport.engine.errors import FindingsError
-from rapport.engine.validate import did_you_mean
+from rapport.engine.kinds import OUTCOME_KIND
+from rapport.engine.validate import did_you_mean, unknown_outcome_type
 from rapport.signals.model import (
     CUSTOM_SIGNAL,
     Client,
@@ -196,6 +197,7 @@ def import_files(
     on_progress: ProgressCallback | None = None,
     dry_run: bool = False,
     known_kinds: Collection[str] | None = None,
+    outcome_types: Sequence[str] | None = None,
     registry: Sequence[Client] = (),
 ) -> ImportReport:
     """Import every file of ``paths`` into ``store``: validate every row first, then write.
@@ -204,8 +206,10 @@ def import_files(
     ``on_progress(done_bytes, total_bytes)`` is called as the files are read. Raises
     ``ImportRejectedError`` (and writes nothing) if any file or row is bad. ``known_kinds`` (the
     scorecard's, ``engine.kinds.known_kinds``) rejects rows of any other kind, with a suggestion;
-    None accepts every kind. ``registry`` (``clients.yaml``'s clients) adds to the store's and the
-    files' clients: the registered ids, and the time zones bare dates are resolved in.
+    None accepts every kind. ``outcome_types`` (``Scorecard.outcome_types``) likewise rejects an
+    ``outcome`` row of any other type; None accepts every type. ``registry`` (``clients.yaml``'s
+    clients) adds to the store's and the files' clients: the registered ids, and the time zones
+    bare dates are resolved in.
 
     The rows are written in batches of ``BATCH_ROWS``, each its own short transaction, so that
     other writers (the API's ingest) are not locked out; every batch is idempotent, so running an
@@ -226,6 +230,7 @@ def import_files(
             files.append(records)
     stored = store.clients()
     run = _Run(errors, _Progress(sum(f.size for f in files), on_progress), known_kinds)
+    run.outcome_types = outcome_types
     # Clients first: their time zones resolve the signals' bare dates, their ids count as known.
     for records in sorted(files, key=lambda f: f.kind != "clients"):
         if records.kind == "signals" and run.zones is None:
@@ -292,6 +297,7 @@ class _Run:
         self.errors = errors
         self.progress = progress
         self.known_kinds = None if known_kinds is None else list(known_kinds)
+        self.outcome_types: Sequence[str] | None = None
         self.rows_read = 0
         self.signals = ImportCounts()
         self.clients = ImportCounts()
@@ -322,7 +328,7 @@ class _Run:
                     items.append(item)
                 else:
                     natural = natural_signal(item)
-                    problem = self._unknown_kind(natural.get("kind"))
+                    problem = self._unknown_kind(natural.get("kind")) or self._unknown_type(natural)
                     if problem is not None:
                         self.errors.append(RowError(records.shown, line, problem))
                         continue
@@ -345,6 +351,12 @@ class _Run:
             else "known kinds: " + ", ".join(self.known_kinds) + ";"
         )
         return f"kind: unknown kind {kind!r} ({hint} declare it under signals: in the scorecard)"
+
+    def _unknown_type(self, item: Any) -> str | None:
+        """An outcome of a type neither built in nor declared is refused like an unknown kind."""
+        if self.outcome_types is None or item.get("kind") != OUTCOME_KIND:
+            return None
+        return unknown_outcome_type(item.get("type"), self.outcome_types)
 
     def _signals(self, records: RecordFile, lines: list[int], items: list[Any]) -> None:
         try:

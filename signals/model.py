@@ -325,7 +325,9 @@ class IncidentSignal(BuiltinSignal):
 
 class OutcomeSignal(BuiltinSignal):
     """What happened to the relationship at ``ts``: ``renewed``, ``churned``, ``escalated`` or a
-    team's own type; ``value`` is what it was worth (a contract's value), when known."""
+    team's own type (declared under the scorecard's ``signals: outcome: {types: [...]}``; import
+    and ingest refuse any other); ``value`` is what it was worth (a contract's value), when
+    known."""
 
     stored_as = StoredAs(ts="ts", value="value")
 

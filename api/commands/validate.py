@@ -44,11 +44,16 @@ class BadHorizonError(UsageError):
 
 
 class NoOutcomesError(UsageError):
-    def __init__(self, outcome: str, found: dict[str, int]) -> None:
+    def __init__(self, outcome: str, found: dict[str, int], known: tuple[str, ...]) -> None:
         have = ", ".join(f"{k} ({v})" for k, v in found.items()) or "none at all"
+        undeclared = (
+            ""
+            if outcome in known
+            else f"; {outcome!r} is neither built in nor declared under signals: outcome: types:"
+        )
         super().__init__(
-            f"no {outcome!r} outcomes to validate against (the store has {have}); import them: "
-            "rapport import outcomes.csv (see README, Validating the score)"
+            f"no {outcome!r} outcomes to validate against (the store has {have}){undeclared}; "
+            "import them: rapport import outcomes.csv (see README, Validating the score)"
         )
 
 
@@ -161,7 +166,7 @@ def _run(
     found = outcome_types(signals)
     wanted = ("renewed", "churned") if outcome == "churned" else (outcome,)
     if not any(found.get(t) for t in wanted):
-        raise NoOutcomesError(outcome, found)
+        raise NoOutcomesError(outcome, found, loaded.bundle.scorecard.outcome_types())
     book = Book(loaded.bundle.scorecard, loaded.bundle.version, clients, signals)
     report = validate_book(book, outcome=outcome, horizons=spans, since=period[0], until=period[1])
     extra = _suggestion(book, loaded, outcome, spans[0], period) if suggest else ""
@@ -185,15 +190,9 @@ def _suggestion(
     horizon: float,
     period: tuple[datetime | None, datetime | None],
 ) -> str:
-    from rapport.api.validation.run import period_of, replay_sample, sample_of
-    from rapport.api.validation.suggest import render_proposal, suggest
+    from rapport.api.validation.candidates import suggestion
 
-    first, last = period_of(book.signals)
-    start = first if period[0] is None else period[0].timestamp()
-    end = last if period[1] is None else period[1].timestamp()
-    sample = sample_of(book, outcome, horizon, start, end)
-    proposal = suggest(book.scorecard, sample, replay_sample(book, sample))
-    return render_proposal(proposal, loaded.scorecard_text, "scorecard.yaml")
+    return suggestion(book, loaded.scorecard_text, outcome, horizon, period)
 
 
 def _write(path: Path, text: str) -> None:

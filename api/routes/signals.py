@@ -41,7 +41,8 @@ from rapport.api.schemas import (
     parse_signal_in,
 )
 from rapport.api.service import Service
-from rapport.engine.model import BUILTIN_KINDS
+from rapport.engine.model import BUILTIN_KINDS, OUTCOME_KIND
+from rapport.engine.validate import unknown_outcome_type
 from rapport.signals.model import StoredSignal, ZoneLookup, client_zones
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
@@ -131,6 +132,7 @@ class _Outcome:
 def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outcome:
     declared = set(BUILTIN_KINDS)
     ruleset = service.rules.bundle
+    types = None if ruleset is None else ruleset.scorecard.outcome_types()
     if ruleset is not None:
         declared |= set(ruleset.scorecard.signals)
     zones = client_zones(ruleset.clients or ()) if ruleset is not None else {}  # for bare dates
@@ -143,7 +145,7 @@ def _ingest(service: Service, principal: Principal, batch: SignalBatch) -> _Outc
         if isinstance(signal, str):
             out.skip(out.rejected, index, _event_id_of(item), signal)
             continue
-        reason = _rejection(service, principal, signal, declared, visible)
+        reason = _rejection(service, principal, signal, declared, visible, outcome_types=types)
         identity = (signal.client, signal.event_id)
         earlier = first_seen.get(identity)
         if reason is None and earlier is not None:
@@ -227,6 +229,8 @@ def _rejection(
     signal: StoredSignal,
     declared: set[str],
     visible: dict[str, bool],
+    *,
+    outcome_types: tuple[str, ...] | None = None,
 ) -> str | None:
     if signal.kind not in declared:
         known = ", ".join(sorted(declared))
@@ -234,6 +238,10 @@ def _rejection(
             f"unknown signal kind {signal.kind!r} "
             f"(declare it under signals: in the scorecard; known: {known})"
         )
+    if signal.kind == OUTCOME_KIND and outcome_types is not None:
+        problem = unknown_outcome_type(signal.attrs.get("type"), outcome_types)
+        if problem is not None:
+            return problem
     if principal.owner is not None:
         if signal.client not in visible:
             client = service.store.client(signal.client)

@@ -12,24 +12,28 @@ on the components' points (0-1; a skipped component takes its training mean). A 
 weighted mean of points, so ranking clients by it is ranking by a linear model whose coefficients
 are the weights: the proposed weight of a component is its negated coefficient (points warn by
 being low), zero when the fit found it pointing the wrong way, rescaled to the scorecard's total.
-Segment overrides of weights are left as they are.
+Segment overrides of weights are left as they are. Which components and windows help is
+``candidates``' search, on the same split and with the same fit.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 from sklearn.linear_model import LogisticRegression
 
+from rapport.api.validation.scorecard_edits import unified, with_weights
 from rapport.api.validation.stats import auc_of, recombined
 from rapport.engine.backtest import Replayed
 from rapport.engine.model import Scorecard
 from rapport.engine.outcome_samples import Sample
+
+if TYPE_CHECKING:
+    from rapport.api.validation.candidates import Search
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -134,58 +138,78 @@ def _sizes(split: Split) -> tuple[int, int]:
 def weights_diff(text: str, path: str, weights: dict[str, float]) -> str:
     """A unified diff of the scorecard ``text`` with each ``components.<id>.weight`` set to its
     proposed value (only those lines change; comments and layout stay)."""
-    lines = text.splitlines(keepends=True)
-    changed = list(lines)
-    for cid, (line, start, end) in _weight_spans(text).items():
-        if cid in weights:
-            row = changed[line]
-            changed[line] = f"{row[:start]}{weights[cid]:g}{row[end:]}"
-    return "".join(difflib.unified_diff(lines, changed, fromfile=f"a/{path}", tofile=f"b/{path}"))
+    return unified(text, with_weights(text, weights), path)
 
 
-def _weight_spans(text: str) -> dict[str, tuple[int, int, int]]:
-    """Per component, the (0-based line, start column, end column) of its ``weight`` value."""
-    root = yaml.compose(text)
-    spans: dict[str, tuple[int, int, int]] = {}
-    components = _child(root, "components")
-    if not isinstance(components, yaml.MappingNode):
-        return spans
-    for key, node in components.value:
-        weight = _child(node, "weight")
-        if isinstance(weight, yaml.ScalarNode) and weight.start_mark.line == weight.end_mark.line:
-            start, end = weight.start_mark, weight.end_mark
-            spans[key.value] = (start.line, start.column, end.column)
-    return spans
-
-
-def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    return next((v for k, v in node.value if k.value == key), None)
-
-
-def render_proposal(proposal: Proposal, scorecard_text: str, path: str) -> str:
-    """The proposal in markdown: the held-back AUCs and the weights as a diff, or why not."""
+def render_proposal(
+    proposal: Proposal, scorecard_text: str, path: str, found: Search | None = None
+) -> str:
+    """The proposal in markdown: the held-back AUCs, the candidates ``found`` tried (when a
+    search ran) and the proposal as a diff (the weights, or the kept candidates with their
+    weights), or why nothing is proposed."""
     head = "### Suggested weights"
     if proposal.weights is None:
         return f"{head}\n\n{proposal.reason}\n"
     when = _iso(proposal.cut)
+    after = with_weights(scorecard_text, proposal.weights)
+    held = (
+        f"Held-back AUC: serving score {_fmt(proposal.current_auc)}, "
+        f"proposed weights {_fmt(proposal.proposed_auc)}"
+    )
+    if found is not None and found.text is not None:
+        after = found.text
+        held += f", proposed scorecard (weights and kept candidates) {_fmt(found.test_auc)}"
     lines = [
         head,
         "",
         f"Fitted on the {proposal.train_cases} cases whose outcome was known before {when}; "
         f"checked on the {proposal.test_cases} cases after it (never seen by the fit).",
         "",
-        f"Held-back AUC: serving score {_fmt(proposal.current_auc)}, "
-        f"proposed weights {_fmt(proposal.proposed_auc)}.",
+        held + ".",
         "",
+        *([] if found is None else _search_lines(found)),
         "```diff",
-        weights_diff(scorecard_text, path, proposal.weights).rstrip("\n") or "(no change)",
+        unified(scorecard_text, after, path).rstrip("\n") or "(no change)",
         "```",
         "",
         "Nothing was written: apply the change yourself, then `rapport rules test`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _search_lines(found: Search) -> list[str]:
+    """The candidates tried, as a markdown table, and what was kept."""
+    from rapport.api.validation.candidates import MARGIN  # noqa: PLC0415 - no import cycle
+
+    if not found.tried:
+        lines = ["No candidate component or window could be tried on this book.", ""]
+        return lines + [f"- not tried: {why}" for why in found.not_tried] + [""]
+    lines = [
+        "Candidates (each replayed at every case's instant, the weights refitted on the fit "
+        f"period; kept when the held-back AUC rises by at least {MARGIN:g} over the refitted "
+        f"weights alone, {_fmt(found.base_test_auc)}, and the fit period's AUC "
+        f"({_fmt(found.base_train_auc)}) rises too):",
+        "",
+        "| candidate | fit-period AUC | held-back AUC | kept |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for tried in found.tried:
+        kept = "yes" if tried.kept else "no"
+        lines.append(
+            f"| {tried.name} | {_fmt(tried.train_auc)} | {_fmt(tried.test_auc)} | {kept} |"
+        )
+    lines += [f"- not tried: {why}" for why in found.not_tried]
+    if found.text is None:
+        lines += ["", "No candidate helped: the proposal below changes weights only.", ""]
+    else:
+        chosen = "; ".join(found.kept)
+        lines += [
+            "",
+            f"Folded into the proposal: {chosen}. The held-back period chose among the "
+            "candidates, so the proposal's held-back AUC is a little optimistic.",
+            "",
+        ]
+    return lines
 
 
 def _fmt(value: float | None) -> str:

@@ -192,3 +192,22 @@ def test_a_bare_date_in_shanghai_ends_at_1600_utc_the_instant_the_engine_tests_u
     due = end_of_day(date(2026, 6, 30), ZoneInfo("Asia/Shanghai"))
     assert due == datetime(2026, 6, 30, 16, tzinfo=UTC)
     assert due.timestamp() == 1782835200.0  # tests/engine/test_due_boundary.py's DUE
+
+
+def test_an_outcome_of_a_type_neither_built_in_nor_declared_rejects_the_import(
+    store: Store, tmp_path: Path
+) -> None:
+    rows = [{"event_id": f"o-{i}", "client": "acme", "kind": "outcome",
+             "ts": "2026-06-01T00:00:00Z", "type": kind}
+            for i, kind in enumerate(["renewed", "downsell", "chruned"])]  # fmt: skip
+    path = jsonl(tmp_path / "outcomes.jsonl", *rows)
+    types = ("renewed", "churned", "escalated", "downsell")
+    with pytest.raises(ImportRejectedError) as caught:
+        import_files(store, [path], known_kinds=known_kinds([]), outcome_types=types)
+    assert [(e.line, e.message) for e in caught.value.errors] == [
+        (3, "type: unknown outcome type 'chruned' (did you mean 'churned'? or declare it under "
+            "signals: outcome: {types: [chruned]} in the scorecard)"),
+    ]  # fmt: skip
+    assert store.is_empty()
+    rows.pop()
+    assert import_files(store, [jsonl(path, *rows)], outcome_types=types).signals.inserted == 2

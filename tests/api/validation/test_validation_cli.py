@@ -92,7 +92,16 @@ def test_suggest_says_plainly_when_the_demo_is_too_small(run: Run, tmp_path: Pat
     [
         pytest.param(["--horizons", "30days"], "--horizons '30days'", id="a bad horizon"),
         pytest.param(["--format", "pdf"], "--format must be", id="an unknown format"),
-        pytest.param(["--outcome", "lost"], "no 'lost' outcomes", id="an outcome never seen"),
+        pytest.param(
+            ["--outcome", "lost"],
+            "no 'lost' outcomes to validate against (the store has renewed",
+            id="an outcome never seen",
+        ),
+        pytest.param(
+            ["--outcome", "lost"],
+            "'lost' is neither built in nor declared under signals: outcome: types:",
+            id="an undeclared outcome type says so",
+        ),
         pytest.param(
             ["--rules", "no-such-rev"],
             "neither a directory nor a git revision",
