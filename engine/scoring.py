@@ -68,7 +68,13 @@ def evaluate(
         raise ValueError("a shared measurer must be over the same signals, clients and instant")
     component_ids = tuple(scorecard.components)
     table = _Table.empty(len(clients), len(component_ids))
-    for column, variants in enumerate(_variants(scorecard, clients).values()):
+    variants_of = _variants(scorecard, clients)
+    inline = [limit.when.measurement() for limit in limits_of(scorecard)]
+    measurer.prefetch(
+        [spec for variants in variants_of.values() for spec, _ in variants]
+        + [m for m in inline if m is not None]
+    )
+    for column, variants in enumerate(variants_of.values()):
         for component, rows in variants:
             outcome = _score_component(component, scorecard.scale, measurer, at, rows)
             table.put(column, rows, outcome, component.weight)
