@@ -93,6 +93,7 @@ class Measurer:
         self.known_by = known_by
         self._views: dict[tuple[str, float | None], EventView] = {}
         self._measured: dict[str, Measured] = {}
+        self._known: dict[str, BoolArray] = {}
         self._grouped = {} if grouped is None else grouped  # per kind, shared with children
 
     def as_of_each(self, at: FloatArray) -> Measurer:
@@ -199,9 +200,14 @@ class Measurer:
         """Per client, whether no events of ``kind`` can be read as a measured zero: a covering
         source says so (``SignalSet.covered``), or the client has had a signal of the kind visible
         as of ``at`` (any window, any ``where``): then its source is known to reach it."""
-        seen = np.bincount(self.view(kind, None).column("client"), minlength=self.n_clients) > 0
-        covered = self.signals.covered.get(kind)
-        return seen if covered is None else seen | np.asarray(covered, dtype=np.bool_)
+        found = self._known.get(kind)
+        if found is None:  # a pass over all the kind's events: once per kind (a sum and a cap)
+            view = self.view(kind, None)
+            seen = np.bincount(view.column("client"), minlength=self.n_clients) > 0
+            covered = self.signals.covered.get(kind)
+            found = seen if covered is None else seen | np.asarray(covered, dtype=np.bool_)
+            self._known[kind] = found
+        return found
 
 
 def _events(view: EventView, m: Measurement, values: FloatArray | None) -> BoolArray | None:
