@@ -31,6 +31,9 @@ class Categorical:
     @classmethod
     def from_values(cls, values: Iterable[str | None]) -> Categorical:
         """Encode strings (``None`` = absent), categories in order of first appearance."""
+        if isinstance(values, tuple) and values.count(None) == len(values):
+            # no segments at all, the usual book: one C-level count, not a Python pass per value
+            return cls(np.full(len(values), ABSENT, dtype=np.int32), ())
         index: dict[str, int] = {}
         codes = [ABSENT if v is None else index.setdefault(v, len(index)) for v in values]
         return cls(np.asarray(codes, dtype=np.int32), tuple(index))

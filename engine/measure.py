@@ -10,7 +10,8 @@ that read the same thing compute it once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,7 @@ class Measurer:
         self.known_by = known_by
         self._views: dict[tuple[str, float | None], EventView] = {}
         self._measured: dict[str, Measured] = {}
+        self._known: dict[str, BoolArray] = {}
         self._grouped = {} if grouped is None else grouped  # per kind, shared with children
 
     def as_of_each(self, at: FloatArray) -> Measurer:
@@ -121,6 +123,31 @@ class Measurer:
             self._measured[key] = self._measure(m)
         return self._measured[key]
 
+    def prefetch(self, measurements: Iterable[Measurement], threads: int = 2) -> None:
+        """Measure ``measurements`` ahead, one signal kind per task on ``threads`` threads: numpy
+        releases the GIL in its masks, gathers and sorts, so kinds overlap. A kind's measurements
+        run in order on one thread, so its views are built once; each result is what ``measure``
+        would compute alone (the caches only ever gain equal entries), so scores are unchanged."""
+        by_kind: dict[str, list[Measurement]] = {}
+        for m in measurements:
+            if measurement_key(m) not in self._measured:
+                by_kind.setdefault(m.signal, []).append(m)
+        if len(by_kind) < 2 or threads < 2:
+            return  # nothing to overlap: ``measure`` computes on demand
+
+        def run(todo: list[Measurement]) -> None:
+            try:
+                for m in todo:
+                    self.measure(m)
+            except ScoringError:
+                return  # left unmeasured: ``measure`` raises it again, in the caller's order
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            # heaviest kinds first (most events), so the last task to start is a short one
+            order = sorted(by_kind, key=lambda k: -len(self.signals.frame(k)))
+            for future in [pool.submit(run, by_kind[kind]) for kind in order]:
+                future.result()
+
     def last_seen(self, m: Measurement) -> FloatArray:
         """Per client, the ``ts`` of its latest visible event of ``m``'s kind matching its ``where``
         (whatever the window) with a measure — NaN for a client without one."""
@@ -148,7 +175,9 @@ class Measurer:
             flat = (count >= needed) & flat
         unknown = None
         if aggregate.zero_when_empty:
-            unknown = (count == 0) & ~self.known(m.signal)
+            empty = count == 0
+            # who is known matters only for clients without events: usually there are none
+            unknown = empty & ~self.known(m.signal) if empty.any() else empty
             value[unknown] = np.nan
         else:
             value[count < needed] = np.nan
@@ -171,9 +200,14 @@ class Measurer:
         """Per client, whether no events of ``kind`` can be read as a measured zero: a covering
         source says so (``SignalSet.covered``), or the client has had a signal of the kind visible
         as of ``at`` (any window, any ``where``): then its source is known to reach it."""
-        seen = np.bincount(self.view(kind, None).column("client"), minlength=self.n_clients) > 0
-        covered = self.signals.covered.get(kind)
-        return seen if covered is None else seen | np.asarray(covered, dtype=np.bool_)
+        found = self._known.get(kind)
+        if found is None:  # a pass over all the kind's events: once per kind (a sum and a cap)
+            view = self.view(kind, None)
+            seen = np.bincount(view.column("client"), minlength=self.n_clients) > 0
+            covered = self.signals.covered.get(kind)
+            found = seen if covered is None else seen | np.asarray(covered, dtype=np.bool_)
+            self._known[kind] = found
+        return found
 
 
 def _events(view: EventView, m: Measurement, values: FloatArray | None) -> BoolArray | None:
