@@ -136,10 +136,6 @@ def main() -> None:
     engine_s, ev = median_seconds(
         lambda: evaluate(bench4, clients, signals, AS_OF, "bench"), args.repeat
     )
-    threaded_s, threaded = median_seconds(
-        lambda: evaluate(bench4, clients, signals, AS_OF, "bench", threads=2), args.repeat
-    )
-    assert np.array_equal(threaded.score, ev.score, equal_nan=True), "threads changed scores"
     default_s, _ = median_seconds(
         lambda: evaluate(default, clients, signals, AS_OF, "bench"), args.repeat
     )
@@ -175,7 +171,6 @@ def main() -> None:
         "events": events,
         "clients": args.clients,
         "engine_s": engine_s,
-        "engine_threads2_s": threaded_s,
         "engine_default_scorecard_s": default_s,
         "reference_s": ref_s,
         "reference_slice_clients": args.loop_clients,
@@ -211,7 +206,6 @@ def report(r: dict[str, Any], repeat: int) -> None:
     )
     rows = [
         ("engine, bench4 scorecard (in memory)", r["engine_s"], ""),
-        ("engine, bench4, measuring kinds on 2 threads", r["engine_threads2_s"], ""),
         ("engine, shipped default scorecard", r["engine_default_scorecard_s"], ""),
         (
             "polars lazy group_by (2 threads)",

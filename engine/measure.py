@@ -10,8 +10,7 @@ that read the same thing compute it once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,31 +121,6 @@ class Measurer:
         if key not in self._measured:
             self._measured[key] = self._measure(m)
         return self._measured[key]
-
-    def prefetch(self, measurements: Iterable[Measurement], threads: int = 2) -> None:
-        """Measure ``measurements`` ahead, one signal kind per task on ``threads`` threads: numpy
-        releases the GIL in its masks, gathers and sorts, so kinds overlap. A kind's measurements
-        run in order on one thread, so its views are built once; each result is what ``measure``
-        would compute alone (the caches only ever gain equal entries), so scores are unchanged."""
-        by_kind: dict[str, list[Measurement]] = {}
-        for m in measurements:
-            if measurement_key(m) not in self._measured:
-                by_kind.setdefault(m.signal, []).append(m)
-        if len(by_kind) < 2 or threads < 2:
-            return  # nothing to overlap: ``measure`` computes on demand
-
-        def run(todo: list[Measurement]) -> None:
-            try:
-                for m in todo:
-                    self.measure(m)
-            except ScoringError:
-                return  # left unmeasured: ``measure`` raises it again, in the caller's order
-
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            # heaviest kinds first (most events), so the last task to start is a short one
-            order = sorted(by_kind, key=lambda k: -len(self.signals.frame(k)))
-            for future in [pool.submit(run, by_kind[kind]) for kind in order]:
-                future.result()
 
     def last_seen(self, m: Measurement) -> FloatArray:
         """Per client, the ``ts`` of its latest visible event of ``m``'s kind matching its ``where``

@@ -51,7 +51,6 @@ def evaluate(
     rules_version: str,
     *,
     measurer: Measurer | None = None,
-    threads: int = 1,
 ) -> Evaluation:
     """Score every client in ``clients`` as of ``as_of`` (timezone-aware, else ValueError).
 
@@ -60,9 +59,7 @@ def evaluate(
     replays the score as it was known (``KindFrame`` states the rule). Pure: no IO, no clock, no
     global state. ``measurer`` (over ``signals``, as of ``as_of``) may be shared by evaluations of
     several scorecards at one instant: a measurement they have in common is computed once
-    (``engine.replay`` compares two rulesets so). ``threads`` > 1 measures the signal kinds on
-    that many threads (``Measurer.prefetch``; same results): a gain on idle cores only — on this
-    project's shared 2-core machine it measured slower (README, Benchmarks), so it is opt-in.
+    (``engine.replay`` compares two rulesets so).
     """
     at = epoch_seconds(as_of)
     if measurer is None:
@@ -71,15 +68,7 @@ def evaluate(
         raise ValueError("a shared measurer must be over the same signals, clients and instant")
     component_ids = tuple(scorecard.components)
     table = _Table.empty(len(clients), len(component_ids))
-    variants_of = _variants(scorecard, clients)
-    if threads > 1:
-        inline = [limit.when.measurement() for limit in limits_of(scorecard)]
-        measurer.prefetch(
-            [spec for variants in variants_of.values() for spec, _ in variants]
-            + [m for m in inline if m is not None],
-            threads,
-        )
-    for column, variants in enumerate(variants_of.values()):
+    for column, variants in enumerate(_variants(scorecard, clients).values()):
         for component, rows in variants:
             outcome = _score_component(component, scorecard.scale, measurer, at, rows)
             table.put(column, rows, outcome, component.weight)

@@ -286,18 +286,3 @@ def test_vectorized_scorer_equals_the_reference(
     assert np.all((fast.coverage >= 0) & (fast.coverage <= 1))
     assert np.all(fast.insufficient == (fast.coverage < scorecard.min_coverage))
     assert not np.any(fast.insufficient & ~np.isnan(fast.score))
-
-
-@settings(max_examples=60, derandomize=True, database=None, deadline=None)
-@given(scorecard=scorecards(), population=populations())
-def test_measuring_on_threads_changes_no_bit(
-    scorecard: Scorecard, population: tuple[ClientSet, SignalSet]
-) -> None:
-    clients, signals = population
-    serial = evaluate(scorecard, clients, signals, AS_OF, "prop")
-    threaded = evaluate(scorecard, clients, signals, AS_OF, "prop", threads=2)
-    for name in ("score", "grade", "provisional", "coverage", "raw", "points", "weight"):
-        assert np.array_equal(getattr(serial, name), getattr(threaded, name), equal_nan=True), name
-    assert np.array_equal(serial.status, threaded.status)
-    assert np.array_equal(serial.limit_applied, threaded.limit_applied)
-    assert serial.notes == threaded.notes
