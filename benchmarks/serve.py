@@ -195,7 +195,9 @@ def main() -> None:
                     )
             report(backend, figures[backend])
     merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    kept = {k: v for k, v in merged.get("serve", {}).items() if k == "load_methods"}
     merged["serve"] = {
+        **kept,  # benchmarks/load.py's figures
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **{
             key: {b: {"value": f[key], "clients": f["clients"], "events": f["events"]}
