@@ -5,9 +5,7 @@ The same N clients × 100 events (``benchmarks.data``) in SQLite and in PostgreS
 one ``SignalSet`` by each method, every method checked to build the very same arrays:
 
 * ``sqlalchemy_rows``: ``Connection.execute`` → SQLAlchemy ``Row`` objects → ``SignalSetBuilder``;
-* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (the store's path before);
-* ``store_load``: ``Store.signal_set`` as shipped: ``dbapi_tuples`` on SQLite, a binary COPY
-  (``signals.dbapi.fetch_chunks``) on PostgreSQL;
+* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (``Store.signal_set``, kept);
 * ``copy_text`` / ``copy_binary`` (PostgreSQL): ``COPY (SELECT …) TO STDOUT`` through psycopg,
   rows decoded by psycopg's (C) loaders;
 * ``adbc_arrow``: the ADBC driver (``adbc-driver-sqlite`` / ``adbc-driver-postgresql``) → an
@@ -94,10 +92,6 @@ def sqlalchemy_rows(store: Store, url: str, clients: ClientSet) -> SignalSet:
 
 
 def dbapi_tuples(store: Store, url: str, clients: ClientSet) -> SignalSet:
-    return store._load(clients, [loading.signals_query(None, None)], copy=False).build()
-
-
-def store_load(store: Store, url: str, clients: ClientSet) -> SignalSet:
     return store.signal_set(clients)
 
 
@@ -109,7 +103,7 @@ def _copy(url: str, sql: str, clients: ClientSet, binary: bool) -> SignalSet:
         db.cursor() as cursor,
         cursor.copy(f"COPY ({sql}) TO STDOUT{form}") as copy,
     ):
-        copy.set_types(list(loading.LOAD_PG_TYPES))
+        copy.set_types(["text", "text", "float8", "float8", "float8", "text", "float8"])
         chunk: list[Any] = []
         for row in copy.rows():
             chunk.append(row)
@@ -145,7 +139,6 @@ def methods(url: str) -> dict[str, Callable[[Store, str, ClientSet], SignalSet]]
     found: dict[str, Callable[[Store, str, ClientSet], SignalSet]] = {
         "sqlalchemy_rows": sqlalchemy_rows,
         "dbapi_tuples": dbapi_tuples,
-        "store_load": store_load,
     }
     if not url.startswith("sqlite"):
         found["copy_text"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=False)

@@ -61,28 +61,3 @@ def execute_many(
         params = [values(row) for row in rows] if len(order) > 1 else [(values(r),) for r in rows]
     with driver_cursor(connection) as cursor:
         cursor.executemany(str(compiled), params)
-
-
-def fetch_chunks(
-    connection: Connection, cursor: Any, sql: str, size: int, pg_types: Sequence[str] | None
-) -> Iterator[list[Any]]:
-    """The rows of query ``sql`` as tuples, in lists of up to ``size``, on ``cursor`` (a
-    ``driver_cursor`` of ``connection``). On PostgreSQL through ``COPY (…) TO STDOUT`` in binary,
-    its columns decoded as ``pg_types`` (which must be the query's own): ~25% more rows per
-    second than a cursor's fetch (``benchmarks/load.py``). Without ``pg_types``, a fetch there
-    too."""
-    if connection.dialect.name != "postgresql" or pg_types is None:
-        cursor.execute(sql)
-        while fetched := cursor.fetchmany(size):
-            yield fetched
-        return
-    with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
-        copy.set_types(list(pg_types))
-        chunk: list[Any] = []
-        for row in copy.rows():
-            chunk.append(row)
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk

@@ -31,9 +31,6 @@ LOAD_COLUMNS = (
     _t.c.attrs,
     _t.c.recorded_at,
 )
-#: Their PostgreSQL types, for the binary COPY the store loads them by (``dbapi.fetch_chunks``);
-#: the anchors' literal columns are text (a NULL or quoted literal in a select list is text).
-LOAD_PG_TYPES = ("text", "text", "float8", "float8", "float8", "text", "float8")
 
 
 def signals_query(until: float | None, reach: Mapping[str, KindReach] | None) -> Select[Any]:

@@ -35,7 +35,7 @@ from rapport.engine.result import ClientScore, Evaluation
 from rapport.signals import history, loading, schema
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
-from rapport.signals.dbapi import compiled_sql, driver_cursor, fetch_chunks
+from rapport.signals.dbapi import compiled_sql, driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.urls import mask_url
 from rapport.signals.writer import (
@@ -325,19 +325,18 @@ class Store:
             rows = connection.execute(loading.changes_query(after)).all()
         return {client for client, _ in rows}, max((seq for _, seq in rows), default=after)
 
-    def _load(
-        self, clients: ClientSet, statements: Sequence[Any], *, copy: bool = True
-    ) -> SignalSetBuilder:
+    def _load(self, clients: ClientSet, statements: Sequence[Any]) -> SignalSetBuilder:
         builder = SignalSetBuilder(clients)
         with self._reading() as connection, driver_cursor(connection) as cursor:
             for statement in statements:
-                # Straight from the driver (SQLAlchemy's row objects add ~25%), on PostgreSQL
-                # by a binary COPY unless ``copy`` is False (benchmarks/load.py compares them).
-                # The parameters are floats, kind names and client ids, rendered as (quoted)
+                # Straight from the driver: SQLAlchemy's row objects add ~25-40% to a
+                # million-row load, and a binary COPY or ADBC was no faster through to the
+                # arrays (benchmarks/load.py, README "Cold load: readers compared"). The
+                # parameters are floats, kind names and client ids, rendered as (quoted)
                 # literals.
                 sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
-                types = loading.LOAD_PG_TYPES if copy else None
-                for chunk in fetch_chunks(connection, cursor, str(sql), _FETCH_ROWS, types):
+                cursor.execute(str(sql))
+                while chunk := cursor.fetchmany(_FETCH_ROWS):
                     builder.add(chunk)
         return builder
 
