@@ -7,7 +7,7 @@ one ``SignalSet`` by each method, every method checked to build the very same ar
 * ``sqlalchemy_rows``: ``Connection.execute`` → SQLAlchemy ``Row`` objects → ``SignalSetBuilder``;
 * ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (``Store.signal_set``, kept);
 * ``copy_text`` / ``copy_binary`` (PostgreSQL): ``COPY (SELECT …) TO STDOUT`` through psycopg,
-  rows decoded by psycopg's (C) loaders;
+  rows decoded one by one by psycopg's ``Copy.rows()``;
 * ``adbc_arrow``: the ADBC driver (``adbc-driver-sqlite`` / ``adbc-driver-postgresql``) → an
   Arrow table → columns as Python lists. Measured only when installed: pyarrow is not in any
   extra (see the README, "Cold load: readers compared").
