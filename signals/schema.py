@@ -94,6 +94,8 @@ signals = Table(
     PrimaryKeyConstraint("client", "event_id", name="pk_signals"),
     Index("ix_signals_kind_client_ts", "kind", "client", "ts"),
     Index("ix_signals_seq", "seq"),
+    # the re-score after an ingest: one client's rows by kind and ts (migration 0011)
+    Index("ix_signals_client_kind_ts", "client", "kind", "ts"),
 )
 
 scores = Table(

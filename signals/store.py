@@ -329,9 +329,11 @@ class Store:
         builder = SignalSetBuilder(clients)
         with self._reading() as connection, driver_cursor(connection) as cursor:
             for statement in statements:
-                # Straight from the driver: SQLAlchemy's row objects would add ~40% to a
-                # million-row load. The parameters are floats, kind names and client ids,
-                # rendered as (quoted) literals.
+                # Straight from the driver: SQLAlchemy's row objects add ~25-40% to a
+                # million-row load, and a binary COPY or ADBC was no faster through to the
+                # arrays (benchmarks/load.py, README "Cold load: readers compared"). The
+                # parameters are floats, kind names and client ids, rendered as (quoted)
+                # literals.
                 sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
                 cursor.execute(str(sql))
                 while chunk := cursor.fetchmany(_FETCH_ROWS):

@@ -1,0 +1,219 @@
+"""``python -m benchmarks.load``: ways to read the signal table into the scorer's arrays.
+
+The same N clients × 100 events (``benchmarks.data``) in SQLite and in PostgreSQL, read whole
+(``signals.loading.signals_query(None, None)``, the cold load's query without its bounds) into
+one ``SignalSet`` by each method, every method checked to build the very same arrays:
+
+* ``sqlalchemy_rows``: ``Connection.execute`` → SQLAlchemy ``Row`` objects → ``SignalSetBuilder``;
+* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (``Store.signal_set``, kept);
+* ``copy_text`` / ``copy_binary`` (PostgreSQL): ``COPY (SELECT …) TO STDOUT`` through psycopg,
+  rows decoded one by one by psycopg's ``Copy.rows()``;
+* ``adbc_arrow``: the ADBC driver (``adbc-driver-sqlite`` / ``adbc-driver-postgresql``) → an
+  Arrow table → columns as Python lists. Measured only when installed: pyarrow is not in any
+  extra (see the README, "Cold load: readers compared").
+
+Rows per second are the median of ``--repeat`` reads. Merged into ``benchmarks/results.json``
+under ``serve.load_methods``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from benchmarks.data import synthetic_signals
+from benchmarks.serve import RESULTS, postgres_url, stored_params
+from rapport.engine.frame import Categorical, ClientSet, SignalSet
+from rapport.signals import loading
+from rapport.signals.columnar import SignalSetBuilder
+from rapport.signals.dbapi import compiled_sql
+from rapport.signals.model import Client
+from rapport.signals.store import Store
+
+CHUNK = 65_536
+COLUMNS = ("event_id", "client", "kind", "ts", "end_ts", "value", "attrs", "source",
+           "ingested_at", "recorded_at", "seq")  # fmt: skip
+
+
+def fill(store: Store, url: str, clients: int) -> ClientSet:
+    """The synthetic book straight into the table (COPY / executemany: the writer's upsert
+    path is not what is measured here)."""
+    ids, signals = synthetic_signals(clients, seed=7)
+    store.upsert_clients([Client(id=c, name=c) for c in ids.ids])
+    rows = [
+        (p["event_id"], p["client"], p["kind"], p["ts"], p["end_ts"], p["value"], p["attrs"],
+         p["source"], p["ts"], p["ts"], n + 1)
+        for n, p in enumerate(stored_params(ids.ids, signals))
+    ]  # fmt: skip
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            marks = ",".join("?" * len(COLUMNS))
+            db.executemany(f"INSERT INTO signals ({','.join(COLUMNS)}) VALUES ({marks})", rows)
+    else:
+        with psycopg.connect(libpq(url)) as db, db.cursor() as cursor:
+            with cursor.copy(f"COPY signals ({','.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute("ANALYZE signals")
+    return store.client_set()
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def sql_text(store: Store) -> str:
+    with store._engine.connect() as connection:
+        statement = loading.signals_query(None, None)
+        return str(compiled_sql(connection, statement, compile_kwargs={"literal_binds": True}))
+
+
+def sqlalchemy_rows(store: Store, url: str, clients: ClientSet) -> SignalSet:
+    builder = SignalSetBuilder(clients)
+    with store._engine.connect() as connection:
+        result = connection.execute(loading.signals_query(None, None))
+        while chunk := result.fetchmany(CHUNK):
+            builder.add(chunk)
+    return builder.build()
+
+
+def dbapi_tuples(store: Store, url: str, clients: ClientSet) -> SignalSet:
+    return store.signal_set(clients)
+
+
+def _copy(url: str, sql: str, clients: ClientSet, binary: bool) -> SignalSet:
+    builder = SignalSetBuilder(clients)
+    form = " (FORMAT BINARY)" if binary else ""
+    with (
+        psycopg.connect(libpq(url)) as db,
+        db.cursor() as cursor,
+        cursor.copy(f"COPY ({sql}) TO STDOUT{form}") as copy,
+    ):
+        copy.set_types(["text", "text", "float8", "float8", "float8", "text", "float8"])
+        chunk: list[Any] = []
+        for row in copy.rows():
+            chunk.append(row)
+            if len(chunk) == CHUNK:
+                builder.add(chunk)
+                chunk = []
+        builder.add(chunk)
+    return builder.build()
+
+
+def adbc_arrow(store: Store, url: str, clients: ClientSet) -> SignalSet:
+    # Imported by name: the drivers and pyarrow are in no extra (see the module docstring).
+    if url.startswith("sqlite"):
+        adbc = importlib.import_module("adbc_driver_sqlite.dbapi")
+        connect = adbc.connect(url.removeprefix("sqlite:///"))
+    else:
+        adbc = importlib.import_module("adbc_driver_postgresql.dbapi")
+        connect = adbc.connect(libpq(url))
+    builder = SignalSetBuilder(clients)
+    with connect as db, db.cursor() as cursor:
+        sql = sql_text(store)
+        if url.startswith("sqlite"):
+            # The SQLite driver infers a column's type from its first batch: an all-NULL start
+            # of value reads as INT64, then fails on the first REAL. One batch sees them all.
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "100000000"})
+        cursor.execute(sql)
+        for batch in cursor.fetch_record_batch():
+            builder.add(list(zip(*(column.to_pylist() for column in batch.columns), strict=True)))
+    return builder.build()
+
+
+def methods(url: str) -> dict[str, Callable[[Store, str, ClientSet], SignalSet]]:
+    found: dict[str, Callable[[Store, str, ClientSet], SignalSet]] = {
+        "sqlalchemy_rows": sqlalchemy_rows,
+        "dbapi_tuples": dbapi_tuples,
+    }
+    if not url.startswith("sqlite"):
+        found["copy_text"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=False)
+        found["copy_binary"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=True)
+    if importlib.util.find_spec("pyarrow") is not None:
+        found["adbc_arrow"] = adbc_arrow
+    return found
+
+
+def same(a: SignalSet, b: SignalSet) -> bool:
+    if sorted(a.kinds) != sorted(b.kinds):
+        return False
+    for kind, fa in a.kinds.items():
+        fb = b.kinds[kind]
+        arrays = ("client", "ts", "end", "value", "recorded")
+        if any(not np.array_equal(getattr(fa, n), getattr(fb, n), equal_nan=True) for n in arrays):
+            return False
+        if {n: _texts(c) for n, c in fa.attrs.items()} != {
+            n: _texts(c) for n, c in fb.attrs.items()
+        }:
+            return False
+    return True
+
+
+def _texts(categorical: Categorical) -> list[str | None]:
+    return np.asarray([*categorical.categories, None], dtype=object)[categorical.codes].tolist()
+
+
+def measure(url: str, clients: int, repeat: int) -> dict[str, Any]:
+    with Store.open(url) as store:
+        client_set = fill(store, url, clients)
+        rows = sum(len(f) for f in store.signal_set(client_set).kinds.values())
+        figures: dict[str, Any] = {"rows": rows}
+        reference = None
+        for name, method in methods(url).items():
+            seconds = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                loaded = method(store, url, client_set)
+                seconds.append(time.perf_counter() - t0)
+            reference = reference or loaded
+            assert same(reference, loaded), f"{name} built different arrays"
+            figures[name] = rows / statistics.median(seconds)
+            print(f"  {name:<16} {figures[name]:>12,.0f} rows/s")
+            del loaded
+    return figures
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'load.db'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__)
+    parser.add_argument("--clients", type=int, default=20_000, help="clients (100 events each)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {}
+    for backend in args.backends.split(","):
+        print(f"\n{backend}: {args.clients:,} clients")
+        with sqlite_url() if backend == "sqlite" else postgres_url() as url:
+            figures[backend] = measure(url, args.clients, args.repeat)
+    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged.setdefault("serve", {})["load_methods"] = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "clients": args.clients,
+        "unit": "rows/s, whole-table read into a SignalSet, median",
+        **figures,
+    }
+    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
