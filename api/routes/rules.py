@@ -83,26 +83,31 @@ def _relative(path: Path, directory: Path) -> str:
         return str(path)
 
 
+#: Both rules endpoints take one changed rules file as the body, YAML or plain text.
+RULES_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
+ReplacedFile = Annotated[
+    str, Query(description="which file of the rules directory the body replaces")
+]
+
+
 @router.post(
     "/rules/validate",
     response_model=ValidateOut,
     responses=errors(*AUTH_ERRORS, 400, 413),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/yaml": {"schema": {"type": "string"}},
-                "text/plain": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra=RULES_FILE_BODY,
 )
 async def validate_rules(
     request: Request,
     principal: Reader,
-    file: Annotated[
-        str, Query(description="which file of the rules directory the body replaces")
-    ] = "scorecard.yaml",
+    file: ReplacedFile = "scorecard.yaml",
 ) -> ValidateOut:
     """Check a changed rules file against the rest of the serving rules directory, exactly as
     ``rapport rules check`` would; findings are ``path:line:col: key: message (hint)``."""
@@ -152,22 +157,12 @@ def _check_with(directory: Path, file: str, text: str, limit: int) -> ValidateOu
     "/rules/preview",
     response_model=PreviewOut,
     responses=errors(*AUTH_ERRORS, 400, 413),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/yaml": {"schema": {"type": "string"}},
-                "text/plain": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra=RULES_FILE_BODY,
 )
 async def preview_rules(
     request: Request,
     principal: Admin,
-    file: Annotated[
-        str, Query(description="which file of the rules directory the body replaces")
-    ] = "scorecard.yaml",
+    file: ReplacedFile = "scorecard.yaml",
     days: Annotated[int, Query(ge=0, le=MAX_PREVIEW_DAYS, description="window length")] = 90,
     step: Annotated[str, Query(description="time between replayed instants (1d, 12h)")] = "1d",
 ) -> PreviewOut:
