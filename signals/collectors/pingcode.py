@@ -136,7 +136,7 @@ class PingCodeCollector(
         return bearer(self._access_token(context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        since, sweep, index = self._position(cursor, context)
+        since, sweep, index = sweep_position(cursor, context, NAME)
         params: dict[str, Any] = {
             "project_ids": ",".join(self.config.project_ids),
             "page_index": index,
@@ -146,7 +146,7 @@ class PingCodeCollector(
         if self.config.type_ids:
             type_ids = self._type_ids(source, context)
             if not type_ids:
-                return FetchResult([], self._following(sweep))
+                return FetchResult([], following_sweep(sweep, self.config.overlap))
             params["type_ids"] = ",".join(type_ids)
         if since is not None:
             params["updated_between"] = f"{since},"
@@ -166,11 +166,7 @@ class PingCodeCollector(
             )
         if total == 0 and self.config.type_ids and cursor is None:
             context.warn(f"type_ids {self.config.type_ids} matched no work items")
-        return FetchResult(signals, self._following(sweep))
-
-    def _following(self, sweep: int) -> dict[str, Any]:
-        """The cursor after a finished sweep: updated since its start, minus the overlap."""
-        return {"since": sweep - int(self.config.overlap), "sweep": None, "page": 0}
+        return FetchResult(signals, following_sweep(sweep, self.config.overlap))
 
     def _type_ids(self, source: Source, context: FetchContext) -> list[str]:
         """``type_ids`` as PingCode ids: ids kept, names looked up through the types of every
@@ -185,19 +181,6 @@ class PingCodeCollector(
                 self.config.type_ids, kinds, "work item", self.config.project_ids, context
             )
         return self._resolved
-
-    def _position(self, cursor: JsonValue, context: FetchContext) -> tuple[int | None, int, int]:
-        """(updated-since or None, this sweep's start, page index), all unix seconds."""
-        now = int(context.now.timestamp())
-        if cursor is None:
-            return None, now, 0
-        if isinstance(cursor, dict) and set(cursor) == {"since", "sweep", "page"}:
-            since, sweep, page = cursor["since"], cursor["sweep"], cursor["page"]
-            if (since is None or isinstance(since, int)) and isinstance(page, int):
-                if isinstance(sweep, int) and page > 0:
-                    return since, sweep, page
-                return since, now, 0
-        raise BadCursorError(NAME, cursor)
 
     def _items(self, params: dict[str, Any], context: FetchContext, source: Source) -> JsonResponse:
         """The work-items page, renewing the token once if PingCode says it is no longer valid."""
@@ -297,6 +280,28 @@ def client_credentials_token(
     lifetime = body.get("expires_in")
     lifetime = lifetime if isinstance(lifetime, int | float) else 0
     return token, float(lifetime) if lifetime > _ABSOLUTE else now + float(lifetime)
+
+
+def sweep_position(
+    cursor: JsonValue, context: FetchContext, collector: str
+) -> tuple[int | None, int, int]:
+    """(updated-since or None, this sweep's start, page index), all unix seconds, from a sweep
+    cursor (``{since, sweep, page}``; None: the first run). Shared with ``worktile``."""
+    now = int(context.now.timestamp())
+    if cursor is None:
+        return None, now, 0
+    if isinstance(cursor, dict) and set(cursor) == {"since", "sweep", "page"}:
+        since, sweep, page = cursor["since"], cursor["sweep"], cursor["page"]
+        if (since is None or isinstance(since, int)) and isinstance(page, int):
+            if isinstance(sweep, int) and page > 0:
+                return since, sweep, page
+            return since, now, 0
+    raise BadCursorError(collector, cursor)
+
+
+def following_sweep(sweep: int, overlap: float) -> dict[str, Any]:
+    """The cursor after a finished sweep: updated since its start, minus the overlap."""
+    return {"since": sweep - int(overlap), "sweep": None, "page": 0}
 
 
 def page_position(

@@ -59,7 +59,6 @@ from pydantic import Field
 
 from rapport.engine.model import Duration
 from rapport.signals.collectors.base import (
-    BadCursorError,
     CollectorError,
     FetchContext,
     FetchResult,
@@ -86,8 +85,10 @@ from rapport.signals.collectors.items import (
 )
 from rapport.signals.collectors.pingcode import (
     client_credentials_token,
+    following_sweep,
     page_position,
     resolve_types,
+    sweep_position,
 )
 from rapport.signals.model import StoredSignal, TimeZoneName
 
@@ -136,11 +137,11 @@ class WorktileCollector(
         return bearer(self._cached[0])
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
-        since, sweep, index = self._position(cursor, context)
+        since, sweep, index = sweep_position(cursor, context, NAME)
         source = self.source(context)
         type_ids = self._type_ids(source, context)
         if not type_ids:
-            return FetchResult([], self._following(sweep))
+            return FetchResult([], following_sweep(sweep, self.config.overlap))
         params: dict[str, Any] = {
             "project_ids": ",".join(self.config.project_ids),
             "type_ids": ",".join(type_ids),
@@ -162,24 +163,7 @@ class WorktileCollector(
             )
         if total == 0 and cursor is None:
             context.warn(f"type_ids {self.config.type_ids} matched no tasks")
-        return FetchResult(signals, self._following(sweep))
-
-    def _following(self, sweep: int) -> dict[str, Any]:
-        """The cursor after a finished sweep: updated since its start, minus the overlap."""
-        return {"since": sweep - int(self.config.overlap), "sweep": None, "page": 0}
-
-    def _position(self, cursor: JsonValue, context: FetchContext) -> tuple[int | None, int, int]:
-        """(updated-since or None, this sweep's start, page index), all unix seconds."""
-        now = int(context.now.timestamp())
-        if cursor is None:
-            return None, now, 0
-        if isinstance(cursor, dict) and set(cursor) == {"since", "sweep", "page"}:
-            since, sweep, page = cursor["since"], cursor["sweep"], cursor["page"]
-            if (since is None or isinstance(since, int)) and isinstance(page, int):
-                if isinstance(sweep, int) and page > 0:
-                    return since, sweep, page
-                return since, now, 0
-        raise BadCursorError(NAME, cursor)
+        return FetchResult(signals, following_sweep(sweep, self.config.overlap))
 
     def _type_ids(self, source: Source, context: FetchContext) -> list[str]:
         """``type_ids`` as Worktile ids, resolved once per collector instance."""
