@@ -74,8 +74,7 @@ def changed_rows(previous: _Written | None, e: Evaluation, epsilon: float) -> Bo
         or previous.limit_ids != e.limit_ids
     ):
         return np.ones(n, dtype=np.bool_)
-    position = {cid: i for i, cid in enumerate(previous.ids)}
-    index = np.fromiter((position.get(c, -1) for c in e.clients.ids), dtype=np.intp, count=n)
+    index = _positions(previous.ids, e.clients.ids)
     known = index >= 0
     at = np.where(known, index, 0)
     before, now = previous.numbers[at], _numbers(e)
@@ -88,6 +87,15 @@ def changed_rows(previous: _Written | None, e: Evaluation, epsilon: float) -> Bo
     )
     changed: BoolArray = ~same
     return changed
+
+
+def _positions(before: tuple[str, ...], now: tuple[str, ...]) -> npt.NDArray[np.intp]:
+    """The row in ``before`` of each client of ``now`` (-1: not there). The same clients in the
+    same order — every evaluation of a steady book — need no lookups."""
+    if before == now:
+        return np.arange(len(now), dtype=np.intp)
+    position = {cid: i for i, cid in enumerate(before)}
+    return np.fromiter((position.get(c, -1) for c in now), dtype=np.intp, count=len(now))
 
 
 class HistoryWriter:
@@ -116,7 +124,7 @@ class HistoryWriter:
         changed = changed_rows(self._written, e, self._epsilon)
         rows = np.flatnonzero(changed)
         if len(rows):
-            self.rows_written += self._store.save_evaluation(e, records=e.records_of(rows))
+            self.rows_written += self._store.save_evaluation(e, rows=rows)
         self._remember(e, changed)
         self._prune(e)
 
@@ -127,9 +135,8 @@ class HistoryWriter:
         day = np.full(len(e.clients), _day(e), dtype=np.int64)
         previous = self._written
         if previous is not None and not changed.all():
-            position = {cid: i for i, cid in enumerate(previous.ids)}
             kept = np.flatnonzero(~changed)
-            old = np.array([position[e.clients.ids[r]] for r in kept.tolist()], dtype=np.intp)
+            old = _positions(previous.ids, e.clients.ids)[kept]
             numbers[kept], codes[kept], day[kept] = (
                 previous.numbers[old],
                 previous.codes[old],

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -60,14 +61,20 @@ class Snapshot:
     last_signals: Mapping[tuple[str, str], datetime]
     duration: float
     registry_generation: int = 0  # Evaluator.registry_generation when the clients were read
-    _rows: dict[str, int] = field(default_factory=dict, repr=False)
     _records: dict[int, ClientScore] = field(default_factory=dict, repr=False)
-    _last_by_client: dict[str, dict[str, datetime]] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        self._rows.update({c.id: i for i, c in enumerate(self.clients)})
+    @cached_property
+    def _rows(self) -> Mapping[str, int]:
+        return self.evaluation.clients.rows
+
+    @cached_property
+    def _last_by_client(self) -> dict[str, dict[str, datetime]]:
+        # Built on first use, not with the snapshot: 400k entries at 100k clients would add
+        # half a second to every re-score, and most snapshots never serve a client page.
+        by_client: dict[str, dict[str, datetime]] = {}
         for (client, kind), moment in self.last_signals.items():  # sorted per client on use
-            self._last_by_client.setdefault(client, {})[kind] = moment
+            by_client.setdefault(client, {})[kind] = moment
+        return by_client
 
     def row(self, client_id: str) -> int | None:
         return self._rows.get(client_id)
@@ -147,7 +154,7 @@ class Evaluator:
         self._thread: threading.Thread | None = None
         self._snapshot: Snapshot | None = None
         self._registry_generation = 0
-        self._registry: tuple[object, tuple[Client, ...]] | None = None
+        self._registry: tuple[object, tuple[Client, ...], ClientSet] | None = None
 
     @property
     def snapshot(self) -> Snapshot | None:
@@ -218,8 +225,7 @@ class Evaluator:
     def _evaluate(self, started: float) -> Snapshot:
         as_of = self._clock()
         generation = self._registry_generation  # before reading: a later write must not match
-        clients = self._clients(generation)
-        client_set = ClientSet.of([c.id for c in clients], [c.segment for c in clients])
+        clients, client_set = self._clients(generation)
         evaluation = self._score(client_set, as_of)
         return Snapshot(
             evaluation=evaluation,
@@ -235,16 +241,18 @@ class Evaluator:
             registry_generation=generation,
         )
 
-    def _clients(self, generation: int) -> tuple[Client, ...]:
-        """The registry, read again only when its stamp (``Store.registry_stamp``) or this
-        process's registry generation moved: at 100k clients reading it takes seconds."""
+    def _clients(self, generation: int) -> tuple[tuple[Client, ...], ClientSet]:
+        """The registry (and it as the scorer's ``ClientSet``), read again only when its stamp
+        (``Store.registry_stamp``) or this process's registry generation moved: at 100k clients
+        reading it takes seconds."""
         stamp = (generation, self._store.registry_stamp())
         cached = self._registry
         if cached is not None and cached[0] == stamp:
-            return cached[1]
+            return cached[1], cached[2]
         clients = tuple(self._store.clients())
-        self._registry = (stamp, clients)
-        return clients
+        client_set = ClientSet.of([c.id for c in clients], [c.segment for c in clients])
+        self._registry = (stamp, clients, client_set)
+        return clients, client_set
 
     def _score(self, clients: ClientSet, as_of: datetime) -> Evaluation:
         """``clients`` scored as of ``as_of`` by the serving rules with staleness; not stored."""

@@ -22,7 +22,6 @@ import argparse
 import importlib
 import importlib.util
 import json
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -35,45 +34,15 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from benchmarks.data import synthetic_signals
-from benchmarks.serve import RESULTS, postgres_url, stored_params
+from benchmarks.book import fill, libpq
+from benchmarks.serve import RESULTS, postgres_url
 from rapport.engine.frame import Categorical, ClientSet, SignalSet
 from rapport.signals import loading
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.dbapi import compiled_sql
-from rapport.signals.model import Client
 from rapport.signals.store import Store
 
 CHUNK = 65_536
-COLUMNS = ("event_id", "client", "kind", "ts", "end_ts", "value", "attrs", "source",
-           "ingested_at", "recorded_at", "seq")  # fmt: skip
-
-
-def fill(store: Store, url: str, clients: int) -> ClientSet:
-    """The synthetic book straight into the table (COPY / executemany: the writer's upsert
-    path is not what is measured here)."""
-    ids, signals = synthetic_signals(clients, seed=7)
-    store.upsert_clients([Client(id=c, name=c) for c in ids.ids])
-    rows = [
-        (p["event_id"], p["client"], p["kind"], p["ts"], p["end_ts"], p["value"], p["attrs"],
-         p["source"], p["ts"], p["ts"], n + 1)
-        for n, p in enumerate(stored_params(ids.ids, signals))
-    ]  # fmt: skip
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
-            marks = ",".join("?" * len(COLUMNS))
-            db.executemany(f"INSERT INTO signals ({','.join(COLUMNS)}) VALUES ({marks})", rows)
-    else:
-        with psycopg.connect(libpq(url)) as db, db.cursor() as cursor:
-            with cursor.copy(f"COPY signals ({','.join(COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute("ANALYZE signals")
-    return store.client_set()
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def sql_text(store: Store) -> str:
@@ -169,7 +138,7 @@ def _texts(categorical: Categorical) -> list[str | None]:
 
 def measure(url: str, clients: int, repeat: int) -> dict[str, Any]:
     with Store.open(url) as store:
-        client_set = fill(store, url, clients)
+        client_set, _ = fill(store, url, clients)
         rows = sum(len(f) for f in store.signal_set(client_set).kinds.values())
         figures: dict[str, Any] = {"rows": rows}
         reference = None

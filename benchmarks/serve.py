@@ -28,38 +28,18 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from benchmarks.data import AS_OF, synthetic_signals
+from benchmarks.book import fill
+from benchmarks.data import AS_OF
 from rapport.api.app import build_service
 from rapport.api.events import Evaluated
 from rapport.api.history_writer import HistoryWriter
 from rapport.api.settings import Settings
-from rapport.engine.frame import SignalSet
-from rapport.signals.model import Client, StoredSignal
+from rapport.signals.model import StoredSignal
 from rapport.signals.store import Store
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results.json"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def stored_params(ids: tuple[str, ...], signals: SignalSet) -> list[dict[str, Any]]:
-    """Every synthetic event as a ``signals`` row (known as it happened)."""
-    rows: list[dict[str, Any]] = []
-    for kind, frame in signals.kinds.items():
-        attrs = {n: np.asarray(c.categories)[c.codes].tolist() for n, c in frame.attrs.items()}
-        ts, end, value = frame.ts.tolist(), frame.end.tolist(), frame.value.tolist()
-        for i, client in enumerate(frame.client.tolist()):
-            rows.append(
-                {
-                    "event_id": f"{kind}:{i}", "client": ids[client], "kind": kind, "ts": ts[i],
-                    "end_ts": None if end[i] != end[i] else end[i],
-                    "value": None if value[i] != value[i] else value[i],
-                    "attrs": json.dumps({n: a[i] for n, a in attrs.items()}, sort_keys=True,
-                                        separators=(",", ":")),
-                    "source": "bench", "recorded_at": ts[i],
-                }
-            )  # fmt: skip
-    return rows
 
 
 @contextmanager
@@ -95,12 +75,9 @@ def ingest_batch(ids: tuple[str, ...], count: int, at: datetime) -> list[StoredS
 
 
 def measure(url: str, clients: int, rules: Path, outbox: Path, repeat: int) -> dict[str, Any]:
-    ids, signals = synthetic_signals(clients, seed=7)
     with Store.open(url) as store:
         started = time.perf_counter()
-        store.upsert_clients([Client(id=c, name=c) for c in ids.ids])
-        params = stored_params(ids.ids, signals)
-        store.upsert_signal_batches(params, batch_rows=20_000)
+        ids, events = fill(store, url, clients)
         setup_s = time.perf_counter() - started
 
         t0 = time.perf_counter()
@@ -134,7 +111,7 @@ def measure(url: str, clients: int, rules: Path, outbox: Path, repeat: int) -> d
         rows_per_day = history_rows_per_day(store, snapshot.evaluation)
     return {
         "clients": clients,
-        "events": len(params),
+        "events": events,
         "setup_s": setup_s,
         "full_load_s": full_s,
         "full_load_rows_per_s": full_rows / full_s,

@@ -136,6 +136,12 @@ class ClientSet:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @cached_property
+    def rows(self) -> Mapping[str, int]:
+        """Each client id's row; built once per set (loaders and masks map ids to rows on every
+        evaluation, 100k of them at scale)."""
+        return {cid: i for i, cid in enumerate(self.ids)}
+
     @classmethod
     def of(cls, ids: Sequence[str], segments: Sequence[str | None] | None = None) -> ClientSet:
         return cls(tuple(ids), tuple(segments) if segments is not None else (None,) * len(ids))

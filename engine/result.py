@@ -134,8 +134,25 @@ class Evaluation:
         return self._records(np.asarray(rows, dtype=np.intp))
 
     def _records(self, rows: npt.NDArray[np.intp]) -> list[ClientScore]:
-        # Built from whole-array conversions (tolist) and unvalidated construction: the arrays come
-        # from the scorer, not a user, and per-element numpy calls made 10k records take seconds.
+        # Unvalidated construction: the data comes from the scorer, not a user.
+        out = []
+        for data in self.record_data(rows):
+            components = {
+                cid: ComponentScore.model_construct(**fields)
+                for cid, fields in data["components"].items()
+            }
+            limits = [AppliedLimit.model_construct(**fields) for fields in data["limits"]]
+            out.append(
+                ClientScore.model_construct(**{**data, "components": components, "limits": limits})
+            )
+        return out
+
+    def record_data(self, rows: npt.NDArray[np.intp]) -> list[dict[str, Any]]:
+        """The records of ``rows`` as plain data: each a dict of ``ClientScore``'s fields, its
+        components and limits as dicts of their fields — what a record dumps to, without the
+        models (the history writer stores 100k of them at a start)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        # Whole-array conversions (tolist): per-element numpy calls made 10k records take seconds.
         raw, points, weight = self.raw[rows], self.points[rows], self.weight[rows]
         contribution = (np.nan_to_num(points) * weight).tolist()
         raw_l, points_l, weight_l = _optional(raw), _optional(points), weight.tolist()
@@ -147,26 +164,29 @@ class Evaluation:
         grade = self.grade[rows].tolist()
         applied = self.limit_applied[rows]
         limits = [
-            AppliedLimit.model_construct(
-                id=self.limit_ids[k],
-                kind=self.limit_kinds[k],
-                limit=float(self.limit_values[k]),
-                reason=self.limit_reasons[k],
-            )
+            {
+                "id": self.limit_ids[k],
+                "kind": self.limit_kinds[k],
+                "limit": float(self.limit_values[k]),
+                "reason": self.limit_reasons[k],
+            }
             for k in range(len(self.limit_ids))
         ]
+        applied_at: list[list[int]] = [[] for _ in range(len(rows))]
+        for i, k in zip(*np.nonzero(applied), strict=True):
+            applied_at[i].append(int(k))
         out = []
         for i, row in enumerate(rows.tolist()):
-            ok = [cid for j, cid in enumerate(self.component_ids) if status[i][j] == Status.OK]
+            codes = status[i]
             components = {
-                cid: ComponentScore.model_construct(
-                    value=raw_l[i][j],
-                    points=points_l[i][j],
-                    weight=weight_l[i][j],
-                    contribution=contribution[i][j],
-                    status=_STATUS_NAMES[status[i][j]],
-                    note=self.notes.get((row, j)),
-                )
+                cid: {
+                    "value": raw_l[i][j],
+                    "points": points_l[i][j],
+                    "weight": weight_l[i][j],
+                    "contribution": contribution[i][j],
+                    "status": _STATUS_NAMES[codes[j]],
+                    "note": self.notes.get((row, j)),
+                }
                 for j, cid in enumerate(self.component_ids)
             }
             if insufficient[i]:
@@ -174,18 +194,20 @@ class Evaluation:
             else:
                 grade_name = self.grade_names[grade[i]] if grade[i] >= 0 else None
             out.append(
-                ClientScore.model_construct(
-                    client=self.clients.ids[row],
-                    as_of=self.as_of,
-                    score=score[i],
-                    grade=grade_name,
-                    rules_version=self.rules_version,
-                    components=components,
-                    limits=[limits[k] for k in np.flatnonzero(applied[i]).tolist()],
-                    coverage=coverage[i],
-                    covered=ok,
-                    provisional_score=provisional[i] if insufficient[i] else None,
-                )
+                {
+                    "client": self.clients.ids[row],
+                    "as_of": self.as_of,
+                    "score": score[i],
+                    "grade": grade_name,
+                    "rules_version": self.rules_version,
+                    "components": components,
+                    "limits": [limits[k] for k in applied_at[i]],
+                    "coverage": coverage[i],
+                    "covered": [
+                        cid for j, cid in enumerate(self.component_ids) if codes[j] == Status.OK
+                    ],
+                    "provisional_score": provisional[i] if insufficient[i] else None,
+                }
             )
         return out
 

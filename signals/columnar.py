@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -28,6 +29,14 @@ from rapport.signals.frames import build_stale_masks
 SignalRow = tuple[str, str, float, float | None, float | None, str, float]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A dictionary-encoded text column: ``values[codes[i]]`` is row ``i``'s text."""
+
+    codes: npt.NDArray[np.intp]
+    values: Sequence[str]
+
+
 class SignalSetBuilder:
     """Accumulates chunks of ``SignalRow``s for ``clients``, then builds one ``SignalSet``.
 
@@ -36,7 +45,7 @@ class SignalSetBuilder:
 
     def __init__(self, clients: ClientSet) -> None:
         self._clients = clients
-        self._row_of = {cid: i for i, cid in enumerate(clients.ids)}
+        self._row_of = clients.rows
         self._kind_codes: dict[str, int] = {}
         self._attrs_codes: dict[str, int] = {}
         self._parts: list[tuple[IntArray, IntArray, IntArray, npt.NDArray[np.float64]]] = []
@@ -46,7 +55,7 @@ class SignalSetBuilder:
         if not chunk:
             return
         kinds, client_ids, ts, ends, values, attrs, recorded = zip(*chunk, strict=True)
-        rows = _codes(client_ids, self._row_of, grow=False)
+        rows = _codes(client_ids, self._row_of)
         keep = rows >= 0
         if not keep.any():
             return
@@ -55,9 +64,35 @@ class SignalSetBuilder:
         self._parts.append(
             (
                 rows[keep],
-                _codes(kinds, self._kind_codes, grow=True)[keep],
-                _codes(attrs, self._attrs_codes, grow=True)[keep],
+                _grown_codes(kinds, self._kind_codes)[keep],
+                _grown_codes(attrs, self._attrs_codes)[keep],
                 times[:, keep],
+            )
+        )
+
+    def add_encoded(
+        self,
+        kinds: Encoded,
+        clients: Encoded,
+        attrs: Encoded,
+        times: npt.NDArray[np.float64],
+    ) -> None:
+        """Take rows given as columns: each text column dictionary-encoded (``Encoded``: a code
+        per row into its distinct values, those in order of first appearance, as
+        ``pyarrow.compute.dictionary_encode`` makes them) and ``times`` the four float columns
+        ts, end_ts, value, recorded_at as one [4, rows] array, NaN for NULL. The same rows as
+        ``add`` would take, without a Python object per value."""
+        row_lut = _codes(clients.values, self._row_of)
+        rows = row_lut[clients.codes] if len(row_lut) else np.empty(0, dtype=np.int32)
+        keep = rows >= 0
+        if not keep.any():
+            return
+        self._parts.append(
+            (
+                rows[keep],
+                _grown_codes(kinds.values, self._kind_codes)[kinds.codes[keep]],
+                _grown_codes(attrs.values, self._attrs_codes)[attrs.codes[keep]],
+                np.ascontiguousarray(times[:, keep], dtype=np.float64),
             )
         )
 
@@ -99,14 +134,17 @@ class SignalSetBuilder:
         return SignalSet(frames, masks, reach)
 
 
-def _codes(values: Sequence[str], index: dict[str, int], *, grow: bool) -> IntArray:
-    """Integer code of every value via ``index``; with ``grow`` unseen values get new codes,
-    without it they get -1."""
-    if grow:
-        for value in dict.fromkeys(values):  # unique values in order, at C speed
-            if value not in index:
-                index[value] = len(index)
+def _codes(values: Sequence[str], index: Mapping[str, int]) -> IntArray:
+    """Integer code of every value via ``index``; -1 for values it does not hold."""
     return np.fromiter(map(index.get, values, repeat(-1)), dtype=np.int32, count=len(values))
+
+
+def _grown_codes(values: Sequence[str], index: dict[str, int]) -> IntArray:
+    """``_codes``, giving values ``index`` has not seen the next codes first."""
+    for value in dict.fromkeys(values):  # unique values in order, at C speed
+        if value not in index:
+            index[value] = len(index)
+    return _codes(values, index)
 
 
 def _categoricals(attrs: IntArray, texts: Sequence[str]) -> dict[str, Categorical]:

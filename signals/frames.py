@@ -67,7 +67,7 @@ def build_signal_set(
     ``stale`` maps a kind to the client ids whose source for that kind is stale, ``covered`` to
     those a fresh collector of the kind maps (``SignalSet.covered``).
     """
-    row_of = {cid: i for i, cid in enumerate(clients.ids)}
+    row_of = clients.rows
     by_kind: dict[str, list[FrameRow]] = defaultdict(list)
     for s in signals:
         row = row_of.get(s.client)
@@ -86,7 +86,7 @@ def build_stale_masks(
     clients: ClientSet, stale: Mapping[str, Iterable[str]] | None
 ) -> dict[str, BoolArray]:
     """``{kind: client ids}`` → ``{kind: mask over clients' rows}``; unknown ids are ignored."""
-    row_of = {cid: i for i, cid in enumerate(clients.ids)}
+    row_of = clients.rows
     masks = {}
     for kind, ids in (stale or {}).items():
         mask = np.zeros(len(clients), dtype=np.bool_)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import TypeAdapter
 from sqlalchemy import (
     Connection,
@@ -24,7 +26,7 @@ from sqlalchemy import (
     select,
 )
 
-from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore
+from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, Evaluation
 from rapport.signals import schema
 from rapport.signals.dbapi import execute_many
 
@@ -32,27 +34,35 @@ _COMPONENTS: TypeAdapter[dict[str, ComponentScore]] = TypeAdapter(dict[str, Comp
 _LIMITS: TypeAdapter[list[AppliedLimit]] = TypeAdapter(list[AppliedLimit])
 
 
-def score_rows(records: Sequence[ClientScore], evaluated_at: datetime) -> list[dict[str, Any]]:
-    """``records`` as rows of the ``scores`` table, all stamped ``evaluated_at``."""
+def evaluation_rows(
+    evaluation: Evaluation, rows: npt.NDArray[np.intp], evaluated_at: datetime
+) -> list[dict[str, Any]]:
+    """The records of ``rows`` (row indexes of ``evaluation``) as rows of the ``scores`` table, all
+    stamped ``evaluated_at``: components and limits as the JSON their models dump to (compact,
+    fields in model order), from ``Evaluation.record_data`` — no models are built."""
     return [
         {
-            "client": r.client,
-            "as_of": r.as_of,
+            "client": r["client"],
+            "as_of": r["as_of"],
             "evaluated_at": evaluated_at,
-            "score": r.score,
-            "grade": r.grade,
-            "rules_version": r.rules_version,
-            "components": _COMPONENTS.dump_json(r.components).decode(),
-            "limits": _LIMITS.dump_json(r.limits).decode(),
-            "coverage": r.coverage,
-            "provisional_score": r.provisional_score,
+            "score": r["score"],
+            "grade": r["grade"],
+            "rules_version": r["rules_version"],
+            "components": _json(r["components"]),
+            "limits": _json(r["limits"]),
+            "coverage": r["coverage"],
+            "provisional_score": r["provisional_score"],
         }
-        for r in records
+        for r in evaluation.record_data(rows)
     ]
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def insert_scores(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``score_rows`` output with one driver-level executemany.
+    """Insert ``evaluation_rows`` output with one driver-level executemany.
 
     Only the two time columns need SQLAlchemy's type processing, and an evaluation's rows share
     their values, so each distinct value is converted once instead of once per row.

@@ -91,7 +91,7 @@ class SignalMemory:
 
     def _sync(self, built: _Built) -> _Built:
         changed, position = self._store.signal_changes(built.position)
-        row_of = {cid: i for i, cid in enumerate(built.clients.ids)}
+        row_of = built.clients.rows
         affected = sorted(row_of[c] for c in changed if c in row_of)
         if not changed:
             return built

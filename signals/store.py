@@ -23,6 +23,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import adbc_driver_manager
+import numpy as np
+import numpy.typing as npt
 from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
@@ -33,9 +36,10 @@ from rapport.engine.frame import ClientSet, SignalSet
 from rapport.engine.lookback import KindReach
 from rapport.engine.result import ClientScore, Evaluation
 from rapport.signals import history, loading, schema
+from rapport.signals.arrow_reader import ArrowSource
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
-from rapport.signals.dbapi import compiled_sql, driver_cursor
+from rapport.signals.dbapi import driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.urls import mask_url
 from rapport.signals.writer import (
@@ -55,6 +59,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 #: Key of the PostgreSQL advisory lock that serialises writers (and migrations): "RAPP".
 _PG_WRITE_LOCK = 0x52415050
 #: Rows per fetch when loading signals.
+_LITERALS = {"literal_binds": True}
 _FETCH_ROWS = 65_536
 #: Keys per ``IN (...)`` list in deletes.
 _DELETE_CHUNK = 500
@@ -292,7 +297,7 @@ class Store:
                 for kind, r in sorted(reach.items())
                 if r.anchor and r.seconds is not None
             ]
-        return self._load(clients, statements).build(stale, covered)
+        return self._load(clients, statements, bulk=True).build(stale, covered)
 
     def memory_signals(
         self,
@@ -311,7 +316,7 @@ class Store:
             for kind, r in sorted(reach.items())
             if r.anchor and r.seconds is not None
         ]
-        return self._load(clients, statements).build()
+        return self._load(clients, statements, bulk=only is None).build()
 
     def signal_feed_position(self) -> int:
         """The newest change-feed number (``signals.seq``; 0 for no signals)."""
@@ -325,17 +330,31 @@ class Store:
             rows = connection.execute(loading.changes_query(after)).all()
         return {client for client, _ in rows}, max((seq for _, seq in rows), default=after)
 
-    def _load(self, clients: ClientSet, statements: Sequence[Any]) -> SignalSetBuilder:
+    def _load(
+        self, clients: ClientSet, statements: Sequence[Any], *, bulk: bool = False
+    ) -> SignalSetBuilder:
+        """The rows of ``statements`` (``signals.loading``'s columns) in a builder. A ``bulk``
+        load (every client) reads Arrow columns through ADBC where it can
+        (``signals.arrow_reader``); any other, the driver's own cursor."""
         builder = SignalSetBuilder(clients)
+        # The parameters are floats, kind names and client ids, rendered as (quoted) literals.
+        sql = [
+            str(statement.compile(dialect=self._engine.dialect, compile_kwargs=_LITERALS))
+            for statement in statements
+        ]
+        source = ArrowSource.of(self._engine.url) if bulk else None
+        if source is not None:
+            try:
+                source.load(sql, builder)
+            except adbc_driver_manager.Error as error:
+                cause = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                raise StoreError(self._url, cause, action="Cannot read from") from error
+            return builder
         with self._reading() as connection, driver_cursor(connection) as cursor:
-            for statement in statements:
+            for text_ in sql:
                 # Straight from the driver: SQLAlchemy's row objects add ~25-40% to a
-                # million-row load, and a binary COPY or ADBC was no faster through to the
-                # arrays (benchmarks/load.py, README "Cold load: readers compared"). The
-                # parameters are floats, kind names and client ids, rendered as (quoted)
-                # literals.
-                sql = compiled_sql(connection, statement, compile_kwargs={"literal_binds": True})
-                cursor.execute(str(sql))
+                # million-row load (benchmarks/load.py, README "Cold load: readers compared").
+                cursor.execute(text_)
                 while chunk := cursor.fetchmany(_FETCH_ROWS):
                     builder.add(chunk)
         return builder
@@ -411,18 +430,17 @@ class Store:
     # --- score history --------------------------------------------------------------------------
 
     def save_evaluation(
-        self, evaluation: Evaluation, *, records: Sequence[ClientScore] | None = None
+        self, evaluation: Evaluation, *, rows: npt.NDArray[np.intp] | None = None
     ) -> int:
-        """Append every client's score of ``evaluation`` to the history in one transaction;
-        returns the number of rows written. A caller that already built ``evaluation.records()``
-        may pass them as ``records`` (building them costs more than storing them)."""
-        rows = history.score_rows(
-            evaluation.records() if records is None else records, self._clock()
-        )
-        if rows:
+        """Append the scores of ``evaluation``'s clients (of row indexes ``rows``; every client
+        when None) to the history in one transaction; returns the number of rows written."""
+        if rows is None:
+            rows = np.arange(len(evaluation.clients))
+        table_rows = history.evaluation_rows(evaluation, rows, self._clock())
+        if table_rows:
             with self._locked("Cannot write to") as (connection, _):
-                history.insert_scores(connection, rows)
-        return len(rows)
+                history.insert_scores(connection, table_rows)
+        return len(table_rows)
 
     def replace_history(
         self, evaluations: Sequence[Evaluation], *, since: datetime, until: datetime
@@ -431,7 +449,11 @@ class Store:
         ``evaluations``, in one transaction (a reader sees the old window or the new, never a
         mix); returns (rows removed, rows written)."""
         stamp = self._clock()
-        rows = [row for e in evaluations for row in history.score_rows(e.records(), stamp)]
+        rows = [
+            row
+            for e in evaluations
+            for row in history.evaluation_rows(e, np.arange(len(e.clients)), stamp)
+        ]
         with self._locked("Cannot write to") as (connection, _):
             removed = connection.execute(history.window_delete(since, until)).rowcount
             if rows:
@@ -473,10 +495,14 @@ class Store:
 
 
 def _client(row: RowMapping) -> Client:
+    # Unvalidated: every stored client passed the model on its way in, and validating the
+    # registry again cost seconds at 100k clients on every read of it.
     owner = None
     if row["owner_name"] is not None:
-        owner = Owner(name=row["owner_name"], email=row["owner_email"], locale=row["owner_locale"])
-    return Client(
+        owner = Owner.model_construct(
+            name=row["owner_name"], email=row["owner_email"], locale=row["owner_locale"]
+        )
+    return Client.model_construct(
         id=row["id"],
         name=row["name"],
         segment=row["segment"],

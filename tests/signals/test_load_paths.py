@@ -1,21 +1,26 @@
-"""The store's load path (the driver's own tuples, ``Store._load``) builds exactly the arrays that
-SQLAlchemy's rows build, on both backends: full loads, bounded loads with anchors and the
-service's memory loads, with NULL ends and values, attributes that need escaping and clients
-outside the scored set. (``benchmarks/load.py`` holds every reader it measures to the same.)"""
+"""The store's load paths (``Store._load``: the driver's own tuples, and Arrow columns through ADBC
+for bulk loads) build exactly the arrays that SQLAlchemy's rows build, on both backends: full
+loads, bounded loads with anchors and the service's memory loads, with NULL ends and values,
+attributes that need escaping and clients outside the scored set. (``benchmarks/load.py`` holds
+every reader it measures to the same.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+from sqlalchemy import make_url
 
 from rapport.engine.frame import Categorical, ClientSet, SignalSet
 from rapport.engine.lookback import KindReach
 from rapport.signals import loading
+from rapport.signals.arrow_reader import ArrowSource
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.model import Client, StoredSignal
-from rapport.signals.store import Store
+from rapport.signals.store import Store, StoreError
 from rapport.signals.writer import epoch
 
 AT = datetime(2026, 6, 30, tzinfo=UTC)
@@ -94,12 +99,57 @@ def test_driver_tuples_and_sqlalchemy_rows_build_the_same_arrays(store: Store) -
         ],
     ]
     for statements in queries:
-        shipped = store._load(clients, statements).build()
         fetched = through_sqlalchemy(store, clients, statements)
-        assert sum(len(f) for f in shipped.kinds.values()) > 0
-        assert_identical(shipped, fetched)
+        assert sum(len(f) for f in fetched.kinds.values()) > 0
+        for bulk in (False, True):
+            assert_identical(store._load(clients, statements, bulk=bulk).build(), fetched)
     # and the public entry points go through it
     assert_identical(
         store.signal_set(clients, until=AT, reach=REACH),
         through_sqlalchemy(store, clients, queries[1]),
     )
+
+
+def test_bulk_loads_read_arrow_columns_on_file_and_server_stores(store: Store) -> None:
+    assert ArrowSource.of(store._engine.url) is not None
+    assert ArrowSource.of(make_url("sqlite://")) is None
+    assert ArrowSource.of(make_url("sqlite:///file:x?mode=memory&uri=true")) is None
+
+
+def test_a_column_null_in_every_row_reads_as_nan_through_arrow(store: Store) -> None:
+    store.upsert_clients([Client(id="a", name="a")])
+    store.upsert_signals(
+        [
+            StoredSignal(event_id=f"m{i}", client="a", kind="milestone", ts=AT - i * DAY,
+                         source="test")
+            for i in range(3)
+        ]
+    )  # fmt: skip
+    statements = [loading.signals_query(None, None)]
+    clients = store.client_set()
+    bulk = store._load(clients, statements, bulk=True).build()
+    assert_identical(bulk, through_sqlalchemy(store, clients, statements))
+    frame = bulk.kinds["milestone"]
+    assert np.isnan(frame.value).all() and np.isnan(frame.end).all()
+
+
+def test_an_in_memory_store_loads_through_its_own_connection() -> None:
+    with Store.open("sqlite://") as store:
+        store.upsert_clients([Client(id=c, name=c) for c in ("a", "b", "c")])
+        store.upsert_signals(_signals())
+        clients = store.client_set()
+        statements = [loading.signals_query(None, None)]
+        assert_identical(
+            store._load(clients, statements, bulk=True).build(),
+            through_sqlalchemy(store, clients, statements),
+        )
+
+
+def test_an_unreadable_bulk_load_is_a_store_error_naming_the_url(tmp_path: Path) -> None:
+    path = tmp_path / "rapport.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        store.upsert_clients([Client(id="a", name="a")])
+        for file in tmp_path.iterdir():  # the database, its WAL and shared memory: gone
+            file.unlink()
+        with pytest.raises(StoreError, match=r"Cannot read from the store at sqlite:///.*signals"):
+            store.signal_set(store.client_set())

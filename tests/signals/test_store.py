@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from rapport.engine.frame import ClientSet, KindFrame
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, Evaluation
-from rapport.signals import schema
+from rapport.signals import history, schema
 from rapport.signals.frames import build_signal_set
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.store import Store, StoreError
@@ -738,3 +739,30 @@ def test_a_broken_table_under_a_view_query_is_a_store_error(
     drop_table(table)
     with pytest.raises(StoreError, match=rf"^Cannot read from the store at .*{table}"):
         operation(store)
+
+
+def test_history_rows_hold_what_the_records_dump_to_for_chosen_rows(store: Store) -> None:
+    e = evaluation(T0, {"acme": 60.0, "beta": None, "cora": 75.0})
+    e = replace(
+        e,
+        insufficient=np.array([False, False, True]),
+        notes={(0, 1): "90 天内没有调查", (2, 0): "carried from 3 days ago"},
+    )
+    rows = history.evaluation_rows(e, np.array([2, 0]), T0)
+    records = e.records_of(np.array([2, 0]))
+    assert [r["client"] for r in rows] == ["cora", "acme"]
+    for row, record in zip(rows, records, strict=True):
+        assert json.loads(row["components"]) == json.loads(_COMPONENTS.dump_json(record.components))
+        assert json.loads(row["limits"]) == json.loads(_LIMITS.dump_json(record.limits))
+        assert (row["score"], row["grade"], row["provisional_score"], row["coverage"]) == (
+            record.score, record.grade, record.provisional_score, record.coverage
+        )  # fmt: skip
+    assert rows[0]["grade"] == "insufficient_data" and rows[0]["provisional_score"] == 75.0
+    assert store.save_evaluation(e, rows=np.array([2, 0])) == 2
+    assert store.history("cora") == [records[0]]
+    assert store.history("acme") == [records[1]]
+    assert store.history("beta") == []
+
+
+_COMPONENTS: TypeAdapter[dict[str, ComponentScore]] = TypeAdapter(dict[str, ComponentScore])
+_LIMITS: TypeAdapter[list[AppliedLimit]] = TypeAdapter(list[AppliedLimit])
