@@ -15,7 +15,19 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    values,
+)
 
 from rapport.engine.lookback import KindReach
 from rapport.signals import schema
@@ -102,6 +114,27 @@ def memory_anchors_query(
     if clients is not None:
         statement = statement.where(_t.c.client.in_(sorted(clients)))
     return statement
+
+
+def last_times_query(clients: Collection[str] | None, *, lateral: bool) -> Select[Any]:
+    """``(client, kind, newest ts)`` of every client (of ``clients`` when given) and kind it has
+    signals of. ``lateral`` (PostgreSQL) reads each listed client through the (client, kind, ts)
+    index in a ``LATERAL`` subquery: given ``client IN (...)`` of 1,000 clients among 100k, the
+    planner chose a parallel scan of the whole table (0.8 s instead of 0.1 s)."""
+    newest = func.max(_t.c.ts)
+    if clients is None or not lateral:
+        statement = select(_t.c.client, _t.c.kind, newest).group_by(_t.c.client, _t.c.kind)
+        return statement if clients is None else statement.where(_t.c.client.in_(sorted(clients)))
+    wanted = values(column("id", Text), name="wanted").data([(c,) for c in sorted(clients)])
+    per_client = (
+        select(_t.c.kind, newest.label("ts"))
+        .where(_t.c.client == wanted.c.id)
+        .group_by(_t.c.kind)
+        .lateral("per_client")
+    )
+    return select(wanted.c.id, per_client.c.kind, per_client.c.ts).join_from(
+        wanted, per_client, true()
+    )
 
 
 def changes_query(after: int) -> Select[Any]:

@@ -417,12 +417,7 @@ class Store:
         self, only: Collection[str] | None = None
     ) -> dict[tuple[str, str], datetime]:
         """``(client, kind)`` → the latest ``ts`` stored for it (of the clients ``only``)."""
-        table = schema.signals
-        statement = select(table.c.client, table.c.kind, func.max(table.c.ts)).group_by(
-            table.c.client, table.c.kind
-        )
-        if only is not None:
-            statement = statement.where(table.c.client.in_(sorted(only)))
+        statement = loading.last_times_query(only, lateral=self.backend == "postgresql")
         with self._reading() as connection:
             rows = connection.execute(statement).all()
         return {(c, k): datetime.fromtimestamp(ts, UTC) for c, k, ts in rows}
