@@ -28,6 +28,7 @@ from adbc_driver_postgresql import dbapi as adbc_postgresql
 from sqlalchemy import URL
 
 from rapport.signals.columnar import Encoded, SignalSetBuilder
+from rapport.signals.database import CONNECT_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ArrowSource:
         """The source for a store URL: PostgreSQL's libpq URI, None for SQLite (see above)."""
         if url.get_backend_name() != "postgresql":
             return None
+        if "connect_timeout" not in url.query:  # as the store's own connections wait
+            url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_S)})
         return cls(url.set(drivername="postgresql").render_as_string(hide_password=False))
 
     def load(self, sql: Sequence[str], builder: SignalSetBuilder) -> None:

@@ -20,7 +20,7 @@ from rapport.engine.errors import RapportError
 from rapport.signals.urls import mask_url
 
 #: How long a PostgreSQL connection attempt may take before the store is called unreachable.
-_CONNECT_TIMEOUT_S = 5
+CONNECT_TIMEOUT_S = 5
 #: How long a SQLite writer waits for another writer's lock before giving up.
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -67,7 +67,7 @@ def create_store_engine(url: URL, shown: str) -> Engine:
             return _sqlite_engine(url)
         if backend == "postgresql":
             timeout = (
-                {} if "connect_timeout" in url.query else {"connect_timeout": _CONNECT_TIMEOUT_S}
+                {} if "connect_timeout" in url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
             )
             engine = create_engine(url, connect_args=timeout, pool_pre_ping=True)
             event.listen(engine, "connect", _postgresql_connect)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,13 +85,9 @@ class SignalMemory:
     def _build(self, clients: ClientSet, reach: Mapping[str, KindReach], at: datetime) -> _Built:
         # The position first: a write landing during the load is read again by the next sync.
         position = self._store.signal_feed_position()
-        # The newest signal times on a second connection meanwhile: the database's own work
-        # (a GROUP BY over every row) runs while this thread turns rows into arrays.
-        with ThreadPoolExecutor(1, thread_name_prefix="rapport-last-signals") as pool:
-            last = pool.submit(self._store.last_signal_times)
-            frames = dict(self._store.memory_signals(clients, reach, at).kinds)
-            self.rebuilds += 1
-            return _Built(clients, reach, at, frames, position, last.result())
+        frames = dict(self._store.memory_signals(clients, reach, at).kinds)
+        self.rebuilds += 1
+        return _Built(clients, reach, at, frames, position, self._store.last_signal_times())
 
     def _sync(self, built: _Built) -> _Built:
         changed, position = self._store.signal_changes(built.position)

@@ -32,6 +32,7 @@ STORE_MODULES = {
         "outbox",
         "alerts",
         "loading",
+        "arrow_reader",
     )
 }
 #: Not the store: the SQL collector queries a *source* database the user names, never the store.
