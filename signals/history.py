@@ -20,11 +20,14 @@ from sqlalchemy import (
     Delete,
     RowMapping,
     Select,
+    Update,
     delete,
     func,
     insert,
     literal,
     select,
+    union,
+    update,
 )
 
 from rapport.engine.result import AppliedLimit, ClientScore, ComponentScore, Evaluation
@@ -166,6 +169,54 @@ def scores_at(cutoff: datetime) -> Select[Any]:
     )
     has_row = select(literal(1)).where(s.c.client == c.c.id, s.c.as_of <= cutoff).exists()
     return select(c.c.id, newest).where(has_row)
+
+
+def newest_at(cutoff: datetime) -> Select[Any]:
+    """``(client id, row id, as_of, score)`` of each registered client's newest score with
+    ``as_of <= cutoff`` (``scores_at`` with the row that answers it)."""
+    s, c = schema.scores, schema.clients
+    newest = (
+        select(s.c.id)
+        .where(s.c.client == c.c.id, s.c.as_of <= cutoff)
+        .order_by(s.c.as_of.desc(), s.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    ids = select(c.c.id.label("client"), newest.label("row")).subquery()
+    return (
+        select(ids.c.client, s.c.id, s.c.as_of, s.c.score)
+        .select_from(ids)
+        .join(s, s.c.id == ids.c.row)
+    )
+
+
+def moved_past(since: datetime, until: datetime, after_id: int) -> Select[Any]:
+    """``(client id, row id, as_of, score)`` of registered clients' scores a cutoff moving from
+    ``since`` to ``until`` passes — ``since < as_of <= until`` — and of every row written after
+    row ``after_id`` with ``as_of <= until``."""
+    s, c = schema.scores, schema.clients
+    columns = (s.c.client, s.c.id, s.c.as_of, s.c.score)
+    passed = select(*columns).where(s.c.as_of > since, s.c.as_of <= until)
+    written = select(*columns).where(s.c.id > after_id, s.c.as_of <= until)
+    both = union(passed, written).subquery()
+    registered = select(c.c.id).where(c.c.id == both.c.client).exists()
+    return select(both).where(registered)
+
+
+def newest_row_id() -> Select[Any]:
+    """The newest row's id (0 for an empty history): rows written later have larger ids."""
+    return select(func.coalesce(func.max(schema.scores.c.id), 0))
+
+
+def epoch() -> Select[Any]:
+    """How many deletions the history has had (``history_epoch``)."""
+    return select(schema.history_epoch.c.epoch).where(schema.history_epoch.c.id == 1)
+
+
+def epoch_bump() -> Update:
+    """Count one more deletion, in the transaction that deletes."""
+    table = schema.history_epoch
+    return update(table).where(table.c.id == 1).values(epoch=table.c.epoch + 1)
 
 
 def window_delete(since: datetime, until: datetime) -> Delete:

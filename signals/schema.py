@@ -118,4 +118,15 @@ scores = Table(
     Column("coverage", Double),
     Column("provisional_score", Double),  # insufficient_data only: the score it would have had
     Index("ix_scores_client_as_of", "client", "as_of"),
+    # "the score as of T" kept up to date as T moves (migration 0012, signals.past_scores)
+    Index("ix_scores_as_of", "as_of"),
+)
+
+#: One row: bumped by every deletion from ``scores`` (a prune, a replay), by any process, so that
+#: ``signals.past_scores`` knows its kept answers may name deleted rows (migration 0012).
+history_epoch = Table(
+    "history_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
 )

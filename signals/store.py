@@ -41,6 +41,7 @@ from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
 from rapport.signals.dbapi import driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
+from rapport.signals.past_scores import PastScores
 from rapport.signals.urls import mask_url
 from rapport.signals.writer import (
     StoreWriter,
@@ -82,6 +83,7 @@ class Store:
         self._url = url
         self._engine = engine
         self._clock = clock
+        self._past = PastScores()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -207,11 +209,8 @@ class Store:
         """How many clients are registered and the newest write's number (``clients.seq``): it
         changes with every insert, delete or change of a client, so a reader may keep
         ``clients()`` while it holds."""
-        table = schema.clients
-        statement = select(func.count(), func.coalesce(func.max(table.c.seq), 0))
         with self._reading() as connection:
-            count, newest = connection.execute(statement).one()
-        return int(count), newest
+            return _registry_stamp(connection)
 
     def client(self, client_id: str) -> Client | None:
         """The client with id ``client_id``, or None if the registry does not know it."""
@@ -453,6 +452,7 @@ class Store:
         ]
         with self._locked("Cannot write to") as (connection, _):
             removed = connection.execute(history.window_delete(since, until)).rowcount
+            connection.execute(history.epoch_bump())
             if rows:
                 history.insert_scores(connection, rows)
         return removed, len(rows)
@@ -461,7 +461,10 @@ class Store:
         """Delete stored scores older than ``before``, keeping each client's newest one before it
         (``history.prune_query``); returns how many rows went."""
         with self._locked("Cannot write to") as (connection, _):
-            return int(connection.execute(history.prune_query(before)).rowcount)
+            removed = int(connection.execute(history.prune_query(before)).rowcount)
+            if removed:
+                connection.execute(history.epoch_bump())
+        return removed
 
     def history(
         self, client_id: str, *, since: datetime | None = None, until: datetime | None = None
@@ -479,9 +482,22 @@ class Store:
 
     def scores_at(self, cutoff: datetime) -> dict[str, float | None]:
         """Each registered client's newest stored score with ``as_of <= cutoff`` (None: it was
-        unscored then); clients with no score by then are left out."""
+        unscored then); clients with no score by then are left out. Answers for recent cutoffs
+        are kept and brought forward (``signals.past_scores``)."""
         with self._reading() as connection:
-            return {cid: score for cid, score in connection.execute(history.scores_at(cutoff))}
+
+            def rows(statement: Any) -> list[Any]:
+                return [tuple(row) for row in connection.execute(statement)]
+
+            return self._past.scores_at(
+                cutoff,
+                stamp=(_registry_stamp(connection), connection.execute(history.epoch()).scalar()),
+                newest_id=lambda: int(connection.execute(history.newest_row_id()).scalar_one()),
+                newest_at=lambda at: rows(history.newest_at(at)),
+                moved_past=lambda since, until, after: rows(
+                    history.moved_past(since, until, after)
+                ),
+            )
 
     def latest_scores(self) -> list[ClientScore]:
         """The newest stored score of every client that has one, ordered by client id."""
@@ -497,6 +513,13 @@ _CLIENT_COLUMNS = tuple(
     for name in ("id", "name", "segment", "owner_name", "owner_email", "owner_locale", "attrs",
                  "timezone")
 )  # fmt: skip
+
+
+def _registry_stamp(connection: Connection) -> tuple[int, int]:
+    table = schema.clients
+    statement = select(func.count(), func.coalesce(func.max(table.c.seq), 0))
+    count, newest = connection.execute(statement).one()
+    return int(count), int(newest)
 
 
 def _client(row: RowMapping) -> Client:
