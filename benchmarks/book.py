@@ -72,15 +72,18 @@ def _nullable(column: np.ndarray) -> list[float | None]:
     return values
 
 
-def fill(store: Store, url: str, clients: int, *, seed: int = 7) -> tuple[ClientSet, int]:
-    """``clients`` × 100 synthetic events into an empty store; the client set and the row count."""
+def fill(
+    store: Store, url: str, clients: int, *, seed: int = 7
+) -> tuple[ClientSet, int, SignalSet]:
+    """``clients`` × 100 synthetic events into an empty store; the client set, the row count and
+    the events as the scorer's arrays."""
     ids, signals = synthetic_signals(clients, seed=seed)
     store.upsert_clients([Client(id=c, name=c) for c in ids.ids])
     if url.startswith("sqlite"):
         rows = _fill_sqlite(url.removeprefix("sqlite:///"), ids.ids, signals)
     else:
         rows = _fill_postgresql(libpq(url), ids.ids, signals)
-    return store.client_set(), rows
+    return store.client_set(), rows, signals
 
 
 def libpq(url: str) -> str:

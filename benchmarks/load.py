@@ -5,12 +5,15 @@ The same N clients × 100 events (``benchmarks.data``) in SQLite and in PostgreS
 one ``SignalSet`` by each method, every method checked to build the very same arrays:
 
 * ``sqlalchemy_rows``: ``Connection.execute`` → SQLAlchemy ``Row`` objects → ``SignalSetBuilder``;
-* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (``Store.signal_set``, kept);
+* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (kept for SQLite's bulk loads
+  and every small load);
 * ``copy_text`` / ``copy_binary`` (PostgreSQL): ``COPY (SELECT …) TO STDOUT`` through psycopg,
   rows decoded one by one by psycopg's ``Copy.rows()``;
-* ``adbc_arrow``: the ADBC driver (``adbc-driver-sqlite`` / ``adbc-driver-postgresql``) → an
-  Arrow table → columns as Python lists. Measured only when installed: pyarrow is not in any
-  extra (see the README, "Cold load: readers compared").
+* ``adbc_columns`` (PostgreSQL; kept for its bulk loads, ``signals/arrow_reader.py``): the ADBC
+  driver → Arrow columns, text dictionary-encoded by pyarrow → ``add_encoded``;
+* ``adbc_sqlite_columns``: the same through ``adbc-driver-sqlite``, measured only when it is
+  installed — it is not a dependency: it bundles a second SQLite library, which must not share a
+  process with the store's (see ``signals/arrow_reader.py``).
 
 Rows per second are the median of ``--repeat`` reads. Merged into ``benchmarks/results.json``
 under ``serve.load_methods``.
@@ -38,6 +41,7 @@ from benchmarks.book import fill, libpq
 from benchmarks.serve import RESULTS, postgres_url
 from rapport.engine.frame import Categorical, ClientSet, SignalSet
 from rapport.signals import loading
+from rapport.signals.arrow_reader import add_table
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.dbapi import compiled_sql
 from rapport.signals.store import Store
@@ -61,7 +65,11 @@ def sqlalchemy_rows(store: Store, url: str, clients: ClientSet) -> SignalSet:
 
 
 def dbapi_tuples(store: Store, url: str, clients: ClientSet) -> SignalSet:
-    return store.signal_set(clients)
+    return store._load(clients, [loading.signals_query(None, None)], bulk=False).build()
+
+
+def adbc_columns(store: Store, url: str, clients: ClientSet) -> SignalSet:
+    return store._load(clients, [loading.signals_query(None, None)], bulk=True).build()
 
 
 def _copy(url: str, sql: str, clients: ClientSet, binary: bool) -> SignalSet:
@@ -83,24 +91,15 @@ def _copy(url: str, sql: str, clients: ClientSet, binary: bool) -> SignalSet:
     return builder.build()
 
 
-def adbc_arrow(store: Store, url: str, clients: ClientSet) -> SignalSet:
-    # Imported by name: the drivers and pyarrow are in no extra (see the module docstring).
-    if url.startswith("sqlite"):
-        adbc = importlib.import_module("adbc_driver_sqlite.dbapi")
-        connect = adbc.connect(url.removeprefix("sqlite:///"))
-    else:
-        adbc = importlib.import_module("adbc_driver_postgresql.dbapi")
-        connect = adbc.connect(libpq(url))
+def adbc_sqlite_columns(store: Store, url: str, clients: ClientSet) -> SignalSet:
+    # Imported by name: the driver is not installed with Rapport (see the module docstring).
+    adbc = importlib.import_module("adbc_driver_sqlite.dbapi")
     builder = SignalSetBuilder(clients)
-    with connect as db, db.cursor() as cursor:
-        sql = sql_text(store)
-        if url.startswith("sqlite"):
-            # The SQLite driver infers a column's type from its first batch: an all-NULL start
-            # of value reads as INT64, then fails on the first REAL. One batch sees them all.
-            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "100000000"})
-        cursor.execute(sql)
-        for batch in cursor.fetch_record_batch():
-            builder.add(list(zip(*(column.to_pylist() for column in batch.columns), strict=True)))
+    with adbc.connect(url.removeprefix("sqlite:///")) as db, db.cursor() as cursor:
+        # It infers a column's type from its first batch: one batch sees every row.
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "100000000"})
+        cursor.execute(sql_text(store))
+        add_table(builder, cursor.fetch_arrow_table())
     return builder.build()
 
 
@@ -112,8 +111,9 @@ def methods(url: str) -> dict[str, Callable[[Store, str, ClientSet], SignalSet]]
     if not url.startswith("sqlite"):
         found["copy_text"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=False)
         found["copy_binary"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=True)
-    if importlib.util.find_spec("pyarrow") is not None:
-        found["adbc_arrow"] = adbc_arrow
+        found["adbc_columns"] = adbc_columns
+    elif importlib.util.find_spec("adbc_driver_sqlite") is not None:
+        found["adbc_sqlite_columns"] = adbc_sqlite_columns
     return found
 
 
@@ -138,7 +138,7 @@ def _texts(categorical: Categorical) -> list[str | None]:
 
 def measure(url: str, clients: int, repeat: int) -> dict[str, Any]:
     with Store.open(url) as store:
-        client_set, _ = fill(store, url, clients)
+        client_set, _, _ = fill(store, url, clients)
         rows = sum(len(f) for f in store.signal_set(client_set).kinds.values())
         figures: dict[str, Any] = {"rows": rows}
         reference = None
