@@ -105,15 +105,18 @@ class Measurer:
         key = (kind, window)
         if key not in self._views:
             frame = self.signals.frame(kind)
-            grouped = False
-            if not isinstance(self.at, float):  # only the per-client path uses it
-                if kind not in self._grouped:
-                    self._grouped[kind] = is_grouped(frame.client)
-                grouped = self._grouped[kind]
+            # only the per-client path uses it
+            grouped = False if isinstance(self.at, float) else self.grouped(kind)
             self._views[key] = EventView.visible(
                 kind, frame, window, self.at, known_by=self.known_by, grouped=grouped
             )
         return self._views[key]
+
+    def grouped(self, kind: str) -> bool:
+        """Whether the rows of ``kind`` are sorted by client (``is_grouped``), checked once."""
+        if kind not in self._grouped:
+            self._grouped[kind] = is_grouped(self.signals.frame(kind).client)
+        return self._grouped[kind]
 
     def measure(self, m: Measurement) -> Measured:
         """``m`` for every client; the result is shared, so callers must not modify its arrays."""
@@ -151,7 +154,7 @@ class Measurer:
         if aggregate.zero_when_empty:
             empty = count == 0
             # who is known matters only for clients without events: usually there are none
-            unknown = empty & ~self.known(m.signal) if empty.any() else empty
+            unknown = self._unknown(m.signal, empty)
             value[unknown] = np.nan
         else:
             value[count < needed] = np.nan
@@ -170,6 +173,24 @@ class Measurer:
             keep = _both(keep, view.column(aggregate.only))
         return view, values, keep
 
+    def _unknown(self, kind: str, empty: BoolArray) -> BoolArray:
+        """``empty & ~known(kind)``. Who is known matters only for clients without events
+        (usually none, or a few): when they are few and the rows grouped by client, their own
+        rows are found by binary search instead of counting every event of the kind."""
+        if not empty.any():
+            return empty
+        chosen = np.flatnonzero(empty)
+        frame = self.signals.frame(kind)
+        if kind in self._known or len(chosen) * 64 > len(frame) or not self.grouped(kind):
+            return empty & ~self.known(kind)
+        seen = _has_visible_rows(frame.client, self.view(kind, None).rows, chosen)
+        covered = self.signals.covered.get(kind)
+        if covered is not None:
+            seen |= np.asarray(covered, dtype=np.bool_)[chosen]
+        unknown = np.zeros_like(empty)
+        unknown[chosen[~seen]] = True
+        return unknown
+
     def known(self, kind: str) -> BoolArray:
         """Per client, whether no events of ``kind`` can be read as a measured zero: a covering
         source says so (``SignalSet.covered``), or the client has had a signal of the kind visible
@@ -182,6 +203,21 @@ class Measurer:
             found = seen if covered is None else seen | np.asarray(covered, dtype=np.bool_)
             self._known[kind] = found
         return found
+
+
+def _has_visible_rows(
+    client: npt.NDArray[np.int32], rows: npt.NDArray[np.intp] | None, chosen: npt.NDArray[np.intp]
+) -> BoolArray:
+    """Per ``chosen`` client, whether any of ``rows`` (sorted frame rows; None: all) is one of its
+    rows, given ``client`` sorted: its rows are one run, ``[first, last)``."""
+    needles = chosen.astype(client.dtype)  # a dtype unlike the frame's would copy the whole frame
+    first = np.searchsorted(client, needles, side="left")
+    last = np.searchsorted(client, needles, side="right")
+    if rows is None:
+        has: BoolArray = last > first
+        return has
+    has = np.searchsorted(rows, last, side="left") > np.searchsorted(rows, first, side="left")
+    return has
 
 
 def _events(view: EventView, m: Measurement, values: FloatArray | None) -> BoolArray | None:
