@@ -274,7 +274,8 @@ def _duration_hours(view: EventView) -> FloatArray:
 def _survey_lut(view: EventView, of_scale: Callable[[str | None], Any]) -> npt.NDArray[Any]:
     """Per-event ``of_scale(scale attr)``, evaluated once per category (absent = None)."""
     codes, categories = view.attr("scale")
-    return np.array([of_scale(c) for c in categories] + [of_scale(None)])[codes]
+    lut = np.array([of_scale(c) for c in categories] + [of_scale(None)])
+    return lut.take(codes, mode="wrap")  # as Categorical.lookup: -1 wraps to the absent entry
 
 
 def _normalized(view: EventView) -> FloatArray:
