@@ -104,7 +104,14 @@ class EventView:
                 raise ValueError("one instant per client needs the instant they are known by")
             known_by = at
         if isinstance(at, float):
-            seen = _within(frame, None, at, known_by, window)
+            if at == known_by and frame.known_until <= at:
+                # Every event is known by the instant (the usual case: scoring now), so only
+                # the window's start is compared; no window: every row, and no pass at all.
+                if window is None:
+                    return cls(kind, frame, None, at)
+                seen = frame.ts > at - window
+            else:
+                seen = _within(frame, None, at, known_by, window)
             if seen.all():  # the usual case with no window: skip the gathers of every column
                 return cls(kind, frame, None, at)
             return cls(kind, frame, np.flatnonzero(seen), at)

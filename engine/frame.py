@@ -109,6 +109,13 @@ class KindFrame:
         later = np.where(self.recorded > self.ts, self.recorded, self.ts)  # NaN > x is False
         return np.asarray(later, dtype=np.float64)
 
+    @cached_property
+    def known_until(self) -> float:
+        """The last instant an event becomes known (``known_from.max()``): an evaluation at or
+        after it sees every event, which spares it a comparison per event. NaN (never all seen)
+        when an event has no ``ts``; -inf for an empty frame."""
+        return float(self.known_from.max(initial=-np.inf))
+
     @classmethod
     def empty(cls) -> KindFrame:
         nothing = np.empty(0, dtype=np.float64)
