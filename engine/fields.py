@@ -127,6 +127,17 @@ class EventView:
         """A frame column restricted to this view's rows."""
         return column if self.rows is None else column[self.rows]
 
+    def clients(self, index: IndexArray | None) -> IndexArray:
+        """The client row (intp) of the view's events ``index`` (None: all of them): the
+        ``client`` column picked, but gathered before it is widened, so picking a few events
+        of a large view costs what the few do."""
+        cached = self._columns.get("client")
+        if index is None or cached is not None:
+            whole = self.column("client")
+            return whole if index is None else whole[index]
+        rows = index if self.rows is None else self.rows[index]
+        return self.frame.client[rows].astype(np.intp)
+
     def column(self, name: str) -> npt.NDArray[Any]:
         """A raw or derived per-event column by name, computed once per view."""
         cached = self._columns.get(name)

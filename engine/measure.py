@@ -130,9 +130,9 @@ class Measurer:
         (whatever the window) with a measure — NaN for a client without one."""
         view = self.view(m.signal, None)
         keep = _events(view, m, None if aggregate_of(m).counts else view.measure(m.measure))
-        pick = _picker(keep)
+        pick, index = _picker(keep)
         newest = np.full(self.n_clients, -np.inf)
-        np.maximum.at(newest, pick(view.column("client")), pick(view.column("ts")))
+        np.maximum.at(newest, view.clients(index), pick(view.column("ts")))
         return np.where(np.isfinite(newest), newest, np.nan)
 
     def _measure(self, m: Measurement) -> Measured:
@@ -142,8 +142,8 @@ class Measurer:
             why = f"{m.aggregate} is an aggregate of {kinds} signals"
             raise ScoringError(f"signal {m.signal!r}", why)
         view, values, keep = self.matching(m)
-        pick = _picker(keep)
-        groups = pick(view.column("client"))
+        pick, index = _picker(keep)
+        groups = view.clients(index)
         count = np.bincount(groups, minlength=self.n_clients)
         batch = Batch(m.aggregate, view, pick, groups, count, values, m.numerator)
         value, flat = aggregate.reduce(batch)
@@ -243,9 +243,12 @@ def _both(a: BoolArray | None, b: BoolArray) -> BoolArray:
     return b if a is None else a & b
 
 
-def _picker(keep: BoolArray | None) -> Callable[[npt.NDArray[Any]], npt.NDArray[Any]]:
-    """Restrict per-event columns to ``keep``: index once, then gathers (cheaper than masks)."""
+def _picker(
+    keep: BoolArray | None,
+) -> tuple[Callable[[npt.NDArray[Any]], npt.NDArray[Any]], npt.NDArray[np.intp] | None]:
+    """Restrict per-event columns to ``keep``: index once, then gathers (cheaper than masks).
+    Also the index (None: every event)."""
     if keep is None or keep.all():
-        return lambda column: column
+        return lambda column: column, None
     index = np.flatnonzero(keep)
-    return lambda column: column[index]
+    return lambda column: column[index], index
