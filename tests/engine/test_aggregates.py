@@ -114,6 +114,8 @@ def test_percentiles_match_numpy_for_balanced_skewed_and_shuffled_groups() -> No
         "balanced and grouped": np.repeat(np.arange(50), 6),
         "one client holds most events": np.r_[np.zeros(500, int), np.arange(1, 50)],
         "balanced but shuffled": rng.permutation(np.repeat(np.arange(50), 6)),
+        # rows of several widths (1, 2, 3, 4, 6, 8 … 48), each width sorted as one block
+        "clients of many sizes": np.repeat(np.arange(50), rng.integers(0, 40, size=50)),
     }
     for name, groups in shapes.items():
         values = rng.normal(size=len(groups)).round(2)  # rounding makes ties
