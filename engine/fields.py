@@ -176,9 +176,13 @@ class EventView:
             return None
         key = json.dumps(sorted(where.items()), default=str)
         if key not in self._masks:
-            mask = np.ones(len(self), dtype=np.bool_)
-            for name, wanted in where.items():
-                mask &= self._matches(name, where_texts(wanted))
+            entries = iter(where.items())
+            name, wanted = next(entries)
+            mask = self._matches(name, where_texts(wanted))
+            if len(where) > 1:
+                mask = mask.copy()  # a flag's mask may be the cached column itself
+                for name, wanted in entries:
+                    mask &= self._matches(name, where_texts(wanted))
             self._masks[key] = mask
         return self._masks[key]
 

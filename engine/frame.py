@@ -110,6 +110,12 @@ class KindFrame:
         return np.asarray(later, dtype=np.float64)
 
     @cached_property
+    def grouped(self) -> bool:
+        """Whether rows are sorted by client, as the store loads them; checked once per frame
+        (a pass over ``client``), however many evaluations read it."""
+        return bool(np.all(self.client[1:] >= self.client[:-1]))
+
+    @cached_property
     def known_until(self) -> float:
         """The last instant an event becomes known (``known_from.max()``): an evaluation at or
         after it sees every event, which spares it a comparison per event. NaN (never all seen)

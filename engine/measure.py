@@ -21,7 +21,7 @@ from rapport.engine import aggregates as agg
 from rapport.engine import notes
 from rapport.engine.aggregate_table import Aggregate, Batch, aggregate_named
 from rapport.engine.errors import ScoringError
-from rapport.engine.fields import EventView, Instant, is_grouped
+from rapport.engine.fields import EventView, Instant
 from rapport.engine.frame import BoolArray, FloatArray, SignalSet
 from rapport.engine.model import Measurement
 
@@ -115,7 +115,7 @@ class Measurer:
     def grouped(self, kind: str) -> bool:
         """Whether the rows of ``kind`` are sorted by client (``is_grouped``), checked once."""
         if kind not in self._grouped:
-            self._grouped[kind] = is_grouped(self.signals.frame(kind).client)
+            self._grouped[kind] = self.signals.frame(kind).grouped
         return self._grouped[kind]
 
     def measure(self, m: Measurement) -> Measured:
