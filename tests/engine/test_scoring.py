@@ -27,7 +27,7 @@ from scorer_builders import (
 from rapport.engine.frame import SignalSet
 from rapport.engine.model import Scorecard
 from rapport.engine.result import Status
-from rapport.engine.scoring import evaluate
+from rapport.engine.scoring import evaluate, row_sums
 
 OK, MISSING, STALE = Status.OK, Status.MISSING, Status.STALE
 KINDS = {"metric": {"attrs": ["team"]}, "other": {}}
@@ -378,3 +378,15 @@ def test_evaluation_is_repeatable_and_leaves_its_inputs_alone() -> None:
 
 def test_grade_names_follow_the_file(score: Score) -> None:
     assert score(two(), signal_set(1), 1).grade_names == tuple(g["name"] for g in GRADES)
+
+
+@pytest.mark.parametrize("columns", range(10), ids=lambda n: f"{n} columns")
+def test_row_sums_are_numpys_row_sums_bit_for_bit(columns: int) -> None:
+    rng = np.random.default_rng(columns)
+    # magnitudes 1e-8 … 1e8 make every order of addition round differently; NaN and -0.0 too
+    table = rng.normal(size=(2000, columns)) * 10.0 ** rng.integers(-8, 9, size=(2000, columns))
+    table[rng.random(table.shape) < 0.01] = np.nan
+    table[rng.random(table.shape) < 0.01] = -0.0
+    got, want = row_sums(table), table.sum(axis=1)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
