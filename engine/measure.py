@@ -93,6 +93,9 @@ class Measurer:
         self._views: dict[tuple[str, float | None], EventView] = {}
         self._measured: dict[str, Measured] = {}
         self._known: dict[str, BoolArray] = {}
+        # Per kind, clients a measurement has counted visible events of: known (see ``known``)
+        # without a look at the kind's events.
+        self._counted: dict[str, BoolArray] = {}
         self._grouped = {} if grouped is None else grouped  # per kind, shared with children
 
     def as_of_each(self, at: FloatArray) -> Measurer:
@@ -151,6 +154,8 @@ class Measurer:
         if flat is not None:
             flat = (count >= needed) & flat
         unknown = None
+        counted = self._counted.get(m.signal)
+        self._counted[m.signal] = count > 0 if counted is None else counted | (count > 0)
         if aggregate.zero_when_empty:
             empty = count == 0
             # who is known matters only for clients without events: usually there are none
@@ -176,10 +181,13 @@ class Measurer:
     def _unknown(self, kind: str, empty: BoolArray) -> BoolArray:
         """``empty & ~known(kind)``. Who is known matters only for clients without events
         (usually none, or a few): when they are few and the rows grouped by client, their own
-        rows are found by binary search instead of counting every event of the kind."""
+        rows are found by binary search instead of counting every event of the kind (the
+        clients ``_measure`` has seen counted are skipped: a cap after a sum asks about few)."""
         if not empty.any():
             return empty
-        chosen = np.flatnonzero(empty)
+        # those another measurement counted events of are known; the rest are asked about
+        counted = self._counted.get(kind)
+        chosen = np.flatnonzero(empty if counted is None else empty & ~counted)
         frame = self.signals.frame(kind)
         if kind in self._known or len(chosen) * 64 > len(frame) or not self.grouped(kind):
             return empty & ~self.known(kind)
