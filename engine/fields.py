@@ -208,11 +208,6 @@ class EventView:
         return mask
 
 
-def is_grouped(client: IntArray) -> bool:
-    """Whether rows are sorted by client, as the store loads them."""
-    return bool(np.all(client[1:] >= client[:-1]))
-
-
 def rows_of_clients(client: IntArray, chosen: IndexArray, *, grouped: bool) -> IndexArray:
     """Rows (in frame order) whose client is one of ``chosen`` (sorted client rows)."""
     if not grouped:

@@ -21,6 +21,11 @@ BoolArray = npt.NDArray[np.bool_]
 ABSENT = -1
 
 
+def is_grouped(client: IntArray) -> bool:
+    """Whether rows are sorted by client, as the store loads them."""
+    return bool(np.all(client[1:] >= client[:-1]))
+
+
 @dataclass(frozen=True)
 class Categorical:
     """A string column stored as integer codes into ``categories`` (``ABSENT`` where unset)."""
@@ -113,7 +118,7 @@ class KindFrame:
     def grouped(self) -> bool:
         """Whether rows are sorted by client, as the store loads them; checked once per frame
         (a pass over ``client``), however many evaluations read it."""
-        return bool(np.all(self.client[1:] >= self.client[:-1]))
+        return is_grouped(self.client)
 
     @cached_property
     def known_until(self) -> float:

@@ -116,7 +116,7 @@ class Measurer:
         return self._views[key]
 
     def grouped(self, kind: str) -> bool:
-        """Whether the rows of ``kind`` are sorted by client (``is_grouped``), checked once."""
+        """Whether the rows of ``kind`` are sorted by client (``KindFrame.grouped``)."""
         if kind not in self._grouped:
             self._grouped[kind] = self.signals.frame(kind).grouped
         return self._grouped[kind]
