@@ -299,7 +299,11 @@ def _normalized(view: EventView) -> FloatArray:
     low = _survey_lut(view, lambda scale: survey_bounds(scale)[0])
     # high - low per scale, not per event: the same float per event, one gather and one pass fewer
     span = _survey_lut(view, lambda scale: survey_bounds(scale)[1] - survey_bounds(scale)[0])
-    return np.asarray((view.column("value") - low) / span * 100, dtype=np.float64)
+    # (value - low) / span * 100, in place in the fresh ``low``: no temporary per step
+    normalized: FloatArray = np.subtract(view.column("value"), low, out=low)
+    normalized /= span
+    normalized *= 100
+    return normalized
 
 
 def _nps_answer(view: EventView, low: float, high: float) -> BoolArray:

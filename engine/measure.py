@@ -244,7 +244,11 @@ def _has_visible_rows(
 def _events(view: EventView, m: Measurement, values: FloatArray | None) -> BoolArray | None:
     """The events an aggregate runs over: ``where`` matches with a measure (None = all rows)."""
     keep = view.where_mask(m.where)
-    return keep if values is None else _both(keep, ~np.isnan(values))
+    if values is None:
+        return keep
+    missing = np.isnan(values)
+    # usually every event has its measure: then no mask to build, nor for the picker to test
+    return _both(keep, ~missing) if missing.any() else keep
 
 
 def _both(a: BoolArray | None, b: BoolArray) -> BoolArray:
