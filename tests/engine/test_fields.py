@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from scorer_builders import AS_OF, NAN, Ev, Score, card, ev, raw_of, same, signal_set
 
-from rapport.engine.fields import is_grouped, rows_of_clients
+from rapport.engine.fields import rows_of_clients
+from rapport.engine.frame import is_grouped
 
 
 def field_card(signal: str, measure: Any, **spec: Any) -> Any:

@@ -27,7 +27,7 @@ from scorer_builders import (
 from rapport.engine.frame import SignalSet
 from rapport.engine.model import Scorecard
 from rapport.engine.result import Status
-from rapport.engine.scoring import evaluate
+from rapport.engine.scoring import component_sums, evaluate
 
 OK, MISSING, STALE = Status.OK, Status.MISSING, Status.STALE
 KINDS = {"metric": {"attrs": ["team"]}, "other": {}}
@@ -378,3 +378,16 @@ def test_evaluation_is_repeatable_and_leaves_its_inputs_alone() -> None:
 
 def test_grade_names_follow_the_file(score: Score) -> None:
     assert score(two(), signal_set(1), 1).grade_names == tuple(g["name"] for g in GRADES)
+
+
+@pytest.mark.parametrize("components", range(10), ids=lambda n: f"{n} components")
+def test_component_sums_are_numpys_row_sums_bit_for_bit(components: int) -> None:
+    rng = np.random.default_rng(components)
+    # magnitudes 1e-8 … 1e8 make every order of addition round differently; NaN and -0.0 too
+    shape = (2000, components)
+    table = rng.normal(size=shape) * 10.0 ** rng.integers(-8, 9, size=shape)
+    table[rng.random(shape) < 0.01] = np.nan
+    table[rng.random(shape) < 0.01] = -0.0
+    got, want = component_sums(np.ascontiguousarray(table.T)), table.sum(axis=1)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
