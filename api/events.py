@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from rapport.engine.result import Evaluation
 from rapport.signals.model import Client
 
@@ -50,20 +52,15 @@ class EvaluationLog:
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._log = logger or logging.getLogger("rapport.evaluations")
-        self._grades: dict[str, str | None] = {}
+        self._previous: Evaluation | None = None
 
     def __call__(self, event: Evaluated) -> None:
         evaluation = event.evaluation
-        grades = {
-            client: evaluation.grade_names[g] if g >= 0 else None
-            for client, g in zip(evaluation.clients.ids, evaluation.grade.tolist(), strict=True)
-        }
         changed = [
-            f"{client} {self._grades[client] or '-'}→{grade or '-'}"
-            for client, grade in grades.items()
-            if client in self._grades and self._grades[client] != grade
+            f"{client} {before or '-'}→{after or '-'}"
+            for client, before, after in _grade_changes(self._previous, evaluation)
         ]
-        self._grades = grades
+        self._previous = evaluation
         took = f" in {event.duration * 1000:.0f} ms" if event.duration is not None else ""
         if not changed:
             summary = "no grade changed"
@@ -73,11 +70,36 @@ class EvaluationLog:
             summary += f" and {more} more" if more > 0 else ""
         self._log.info(
             "evaluated %d clients%s, rules %s; %s",
-            len(grades),
+            len(evaluation.clients),
             took,
             evaluation.rules_version,
             summary,
         )
+
+
+def _grade_changes(
+    before: Evaluation | None, now: Evaluation
+) -> list[tuple[str, str | None, str | None]]:
+    """``(client, grade before, grade now)`` of every client of both evaluations whose grade
+    changed, in ``now``'s row order. The same clients in the same order — every evaluation of a
+    steady book — are compared as arrays."""
+    if before is None:
+        return []
+    names_before, names_now = (*before.grade_names, None), (*now.grade_names, None)
+    if before.clients.ids == now.clients.ids and names_before == names_now:
+        rows = np.flatnonzero(before.grade != now.grade).tolist()
+        pairs = [(r, r) for r in rows]
+    else:
+        pairs = [
+            (old, row)
+            for row, client in enumerate(now.clients.ids)
+            if (old := before.clients.rows.get(client)) is not None
+        ]
+    ids = now.clients.ids
+    changes = [
+        (ids[row], names_before[before.grade[old]], names_now[now.grade[row]]) for old, row in pairs
+    ]
+    return [change for change in changes if change[1] != change[2]]
 
 
 class Topic(Generic[E]):

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -312,12 +311,13 @@ class Evaluator:
 
     def _deltas(self, evaluation: Evaluation, cutoff: datetime) -> dict[str, float]:
         past = self._store.scores_at(cutoff)
-        deltas: dict[str, float] = {}
-        for cid, now in zip(evaluation.clients.ids, evaluation.score.tolist(), strict=True):
-            before = past.get(cid)
-            if before is not None and not math.isnan(now):  # NaN: unscored now
-                deltas[cid] = now - before
-        return deltas
+        ids = evaluation.clients.ids
+        before = np.fromiter(
+            (np.nan if (v := past.get(c)) is None else v for c in ids), np.float64, len(ids)
+        )
+        change = evaluation.score - before  # NaN where unscored now or then, or never scored
+        rows = np.flatnonzero(~np.isnan(change))
+        return dict(zip([ids[r] for r in rows.tolist()], change[rows].tolist(), strict=True))
 
     # --- background worker ---------------------------------------------------------------------
 

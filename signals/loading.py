@@ -85,16 +85,21 @@ def anchors_query(kind: str, since: float, until: float) -> Select[Any]:
     )
 
 
-def memory_query(
+def memory_queries(
     reach: Mapping[str, KindReach], built: float, clients: Collection[str] | None = None
-) -> Select[Any]:
+) -> list[Select[Any]]:
     """``signals_query`` for arrays kept in memory from ``built`` on: no upper bound (events
-    dated or recorded later become visible as time passes; the engine hides them until then),
-    only ``clients`` when given."""
-    statement = select(*LOAD_COLUMNS).where(_reach_filter(built, reach))
-    if clients is not None:
-        statement = statement.where(_t.c.client.in_(sorted(clients)))
-    return statement
+    dated or recorded later become visible as time passes; the engine hides them until then).
+    All clients in one scan; only ``clients``, when given, in one query per kind, so that each
+    reads the (client, kind, ts) index from the kind's reach on instead of every row of those
+    clients (0.3 s → 0.1 s for 1,000 clients among 100k on SQLite)."""
+    if clients is None:
+        return [select(*LOAD_COLUMNS).where(_reach_filter(built, reach))]
+    listed = _t.c.client.in_(sorted(clients))
+    return [
+        select(*LOAD_COLUMNS).where(listed, _reach_filter(built, {kind: r}))
+        for kind, r in sorted(reach.items())
+    ]
 
 
 def memory_anchors_query(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 #: How many cutoffs are kept: the two changes and a few drop windows.
@@ -40,6 +40,7 @@ class _Answer:
     newest_id: int  # rows with a larger id were written after this answer was read
     stamp: object
     rows: dict[str, tuple[datetime, int, float | None]]  # client -> (as_of, id, score)
+    values: dict[str, float | None] = field(init=False)  # client -> score, as answered
 
     def advance(self, cutoff: datetime, newest_id: int, rows: Iterable[Row]) -> None:
         """Take ``rows`` (``history.moved_past`` since this answer): each client keeps its
@@ -48,10 +49,14 @@ class _Answer:
             known = self.rows.get(client)
             if known is None or (as_of, row_id) > known[:2]:
                 self.rows[client] = (as_of, row_id, score)
+                self.values[client] = score
         self.cutoff, self.newest_id = cutoff, newest_id
 
     def scores(self) -> dict[str, float | None]:
-        return {client: row[2] for client, row in self.rows.items()}
+        return dict(self.values)
+
+    def __post_init__(self) -> None:
+        self.values = {client: row[2] for client, row in self.rows.items()}
 
 
 class PastScores:

@@ -309,9 +309,9 @@ class Store:
     ) -> SignalSet:
         """The signals of ``clients`` (only those in ``only`` when given) that evaluations as of
         ``built`` or later can read by ``reach``, whenever dated or recorded: the arrays
-        ``signals.memory`` keeps (``signals.loading.memory_query``). No stale masks."""
+        ``signals.memory`` keeps (``signals.loading.memory_queries``). No stale masks."""
         since = epoch(built)
-        statements = [loading.memory_query(reach, since, only)]
+        statements = loading.memory_queries(reach, since, only)
         statements += [
             loading.memory_anchors_query(kind, since - r.seconds, only)
             for kind, r in sorted(reach.items())

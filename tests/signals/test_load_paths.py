@@ -93,9 +93,10 @@ def test_driver_tuples_and_sqlalchemy_rows_build_the_same_arrays(store: Store) -
             if r.anchor and r.seconds is not None
         ],
         [
-            loading.memory_query(REACH, until, ["a", "c"]),
+            *loading.memory_queries(REACH, until, ["a", "c"]),
             loading.memory_anchors_query("incident", until - 30 * 86400.0, ["a", "c"]),
         ],
+        loading.memory_queries(REACH, until),
     ]
     for statements in queries:
         fetched = through_sqlalchemy(store, clients, statements)
