@@ -312,9 +312,8 @@ class Evaluator:
     def _deltas(self, evaluation: Evaluation, cutoff: datetime) -> dict[str, float]:
         past = self._store.scores_at(cutoff)
         ids = evaluation.clients.ids
-        before = np.fromiter(
-            (np.nan if (v := past.get(c)) is None else v for c in ids), np.float64, len(ids)
-        )
+        # None (unscored then, or no row by then) becomes NaN
+        before = np.array(list(map(past.get, ids)), dtype=np.float64)
         change = evaluation.score - before  # NaN where unscored now or then, or never scored
         rows = np.flatnonzero(~np.isnan(change))
         return dict(zip([ids[r] for r in rows.tolist()], change[rows].tolist(), strict=True))
