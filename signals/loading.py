@@ -92,7 +92,7 @@ def memory_queries(
     dated or recorded later become visible as time passes; the engine hides them until then).
     All clients in one scan; only ``clients``, when given, in one query per kind, so that each
     reads the (client, kind, ts) index from the kind's reach on instead of every row of those
-    clients (0.3 s → 0.1 s for 1,000 clients among 100k on SQLite)."""
+    clients (1,000 clients among 100k on SQLite: 0.32 s → 0.14-0.24 s)."""
     if clients is None:
         return [select(*LOAD_COLUMNS).where(_reach_filter(built, reach))]
     listed = _t.c.client.in_(sorted(clients))
