@@ -127,13 +127,13 @@ class PingCodeCollector(
 
     def __init__(self, config: PingCodeConfig) -> None:
         super().__init__(config)
-        self._cached: tuple[str, float] | None = None  # (access token, expires at, unix time)
+        self._token = CachedToken(TOKEN_PATH)
         self._resolved: list[str] | None = None  # type_ids as ids, once per collector instance
 
     def auth(self, context: FetchContext) -> Credentials:
         """OAuth2 client credentials: the enterprise token, obtained with the client id and
         secret and cached until shortly before it expires, sent as a bearer token."""
-        return bearer(self._access_token(context))
+        return bearer(self._token.get(self, self.config.client_id, context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         since, sweep, index = sweep_position(cursor, context, NAME)
@@ -187,22 +187,11 @@ class PingCodeCollector(
         page = source.get(ITEMS_PATH, params, accept_status=[401])
         if page.status != 401:
             return page
-        self._cached = None
+        self._token.forget()
         page = self.source(context).get(ITEMS_PATH, params, accept_status=[401])
         if page.status != 401:
             return page
         raise CollectorError(NAME, "PingCode refused a freshly issued token (HTTP 401)")
-
-    def _access_token(self, context: FetchContext) -> str:
-        """The cached enterprise token, or a new one when it is (nearly) expired."""
-        now = context.now.timestamp()
-        if self._cached is not None and self._cached[1] - _MARGIN > now:
-            return self._cached[0]
-        source = self.source(context, NO_CREDENTIALS)
-        self._cached = client_credentials_token(
-            source, TOKEN_PATH, self.config.client_id, self.token(context), now
-        )
-        return self._cached[0]
 
     def _signal(self, item: Any, context: FetchContext) -> StoredSignal | None:
         item_id = require(item, "id", str)
@@ -262,6 +251,28 @@ def resolve_types(
         elif found not in resolved:
             resolved.append(found)
     return resolved
+
+
+class CachedToken:
+    """A ``client_credentials_token`` from ``path``, kept until shortly before it expires (one
+    per collector instance)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._cached: tuple[str, float] | None = None  # (token, expires at, unix time)
+
+    def get(self, collector: HttpCollector[Any], client_id: str, context: FetchContext) -> str:
+        now = context.now.timestamp()
+        if self._cached is None or self._cached[1] - _MARGIN <= now:
+            source = collector.source(context, NO_CREDENTIALS)
+            self._cached = client_credentials_token(
+                source, self._path, client_id, collector.token(context), now
+            )
+        return self._cached[0]
+
+    def forget(self) -> None:
+        """The source refused the token: the next ``get`` asks for a new one."""
+        self._cached = None
 
 
 def client_credentials_token(

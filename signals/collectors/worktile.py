@@ -66,7 +66,6 @@ from rapport.signals.collectors.base import (
 )
 from rapport.signals.collectors.http import JsonResponse, WaitHeader
 from rapport.signals.collectors.http_collector import (
-    NO_CREDENTIALS,
     Credentials,
     HttpCollector,
     HttpSourceConfig,
@@ -84,7 +83,7 @@ from rapport.signals.collectors.items import (
     to_signal,
 )
 from rapport.signals.collectors.pingcode import (
-    client_credentials_token,
+    CachedToken,
     following_sweep,
     page_position,
     resolve_types,
@@ -96,7 +95,6 @@ NAME = "worktile"
 TOKEN_PATH = "/v1/auth/token"
 TASKS_PATH = "/v1/mission/tasks"
 TYPES_PATH = "/v1/mission/projects/{project_id}/task_types"
-_MARGIN = 60.0  # renew a token this many seconds before it expires
 
 
 class WorktileConfig(HttpSourceConfig):
@@ -123,18 +121,12 @@ class WorktileCollector(
 
     def __init__(self, config: WorktileConfig) -> None:
         super().__init__(config)
-        self._cached: tuple[str, float] | None = None  # (tenant token, expires at, unix time)
+        self._token = CachedToken(TOKEN_PATH)
         self._resolved: list[str] | None = None  # type_ids as ids, once per collector instance
 
     def auth(self, context: FetchContext) -> Credentials:
         """The tenant access token, cached until shortly before it expires."""
-        now = context.now.timestamp()
-        if self._cached is None or self._cached[1] - _MARGIN <= now:
-            source = self.source(context, NO_CREDENTIALS)
-            self._cached = client_credentials_token(
-                source, TOKEN_PATH, self.config.client_id, self.token(context), now
-            )
-        return bearer(self._cached[0])
+        return bearer(self._token.get(self, self.config.client_id, context))
 
     def fetch(self, cursor: JsonValue, context: FetchContext) -> FetchResult:
         since, sweep, index = sweep_position(cursor, context, NAME)
@@ -183,7 +175,7 @@ class WorktileCollector(
         valid; a second refusal is one line naming the fix."""
         page = source.get(TASKS_PATH, params, accept_status=[401])
         if page.status == 401:
-            self._cached = None
+            self._token.forget()
             page = self.source(context).get(TASKS_PATH, params, accept_status=[401])
         if page.status == 401:
             raise CollectorError(
