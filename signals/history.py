@@ -24,8 +24,8 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     select,
+    true,
     union,
     update,
 )
@@ -152,37 +152,36 @@ def latest_per_client_query() -> Select[Any]:
     return select(*columns).where(ranked.c.rank == 1)
 
 
-def scores_at(cutoff: datetime) -> Select[Any]:
-    """``(client id, score)`` of each registered client's newest score with ``as_of <= cutoff``,
-    for those that have one.
+def newest_at(cutoff: datetime, *, lateral: bool) -> Select[Any]:
+    """``(client id, row id, as_of, score)`` of each registered client's newest score with
+    ``as_of <= cutoff``.
 
-    One correlated subquery per client row, answered from the (client, as_of) index, so the cost
-    grows with the number of clients, not with the length of the history.
+    One probe of the (client, as_of) index per client row, so the cost grows with the number of
+    clients, not with the length of the history. ``lateral`` (PostgreSQL) reads the row in a
+    ``LATERAL … LIMIT 1``; elsewhere a correlated subquery names the row's id and the row is read
+    by primary key. (Joined by id on PostgreSQL, the planner scanned: 3.7 s instead of 1.4 s at
+    100k clients.)
     """
     s, c = schema.scores, schema.clients
-    newest = (
-        select(s.c.score)
-        .where(s.c.client == c.c.id, s.c.as_of <= cutoff)
-        .order_by(s.c.as_of.desc(), s.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    has_row = select(literal(1)).where(s.c.client == c.c.id, s.c.as_of <= cutoff).exists()
-    return select(c.c.id, newest).where(has_row)
-
-
-def newest_at(cutoff: datetime) -> Select[Any]:
-    """``(client id, row id, as_of, score)`` of each registered client's newest score with
-    ``as_of <= cutoff`` (``scores_at`` with the row that answers it)."""
-    s, c = schema.scores, schema.clients
-    newest = (
+    if lateral:
+        newest = (
+            select(s.c.id, s.c.as_of, s.c.score)
+            .where(s.c.client == c.c.id, s.c.as_of <= cutoff)
+            .order_by(s.c.as_of.desc(), s.c.id.desc())
+            .limit(1)
+            .lateral("newest")
+        )
+        return select(c.c.id, newest.c.id, newest.c.as_of, newest.c.score).join_from(
+            c, newest, true()
+        )
+    newest_id = (
         select(s.c.id)
         .where(s.c.client == c.c.id, s.c.as_of <= cutoff)
         .order_by(s.c.as_of.desc(), s.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
-    ids = select(c.c.id.label("client"), newest.label("row")).subquery()
+    ids = select(c.c.id.label("client"), newest_id.label("row")).subquery()
     return (
         select(ids.c.client, s.c.id, s.c.as_of, s.c.score)
         .select_from(ids)

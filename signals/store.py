@@ -484,6 +484,7 @@ class Store:
         """Each registered client's newest stored score with ``as_of <= cutoff`` (None: it was
         unscored then); clients with no score by then are left out. Answers for recent cutoffs
         are kept and brought forward (``signals.past_scores``)."""
+        lateral = self.backend == "postgresql"
         with self._reading() as connection:
 
             def rows(statement: Any) -> list[Any]:
@@ -493,7 +494,7 @@ class Store:
                 cutoff,
                 stamp=(_registry_stamp(connection), connection.execute(history.epoch()).scalar()),
                 newest_id=lambda: int(connection.execute(history.newest_row_id()).scalar_one()),
-                newest_at=lambda at: rows(history.newest_at(at)),
+                newest_at=lambda at: rows(history.newest_at(at, lateral=lateral)),
                 moved_past=lambda since, until, after: rows(
                     history.moved_past(since, until, after)
                 ),

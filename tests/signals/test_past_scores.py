@@ -6,7 +6,7 @@ answers are kept, and "another process": evaluations written as time passes (for
 all), a past instant scored and stored, history replayed over a past window (by either store),
 pruned, clients registered and removed, the clock moving on. After every step the serving store
 answers for the changes' cutoffs (7 and 30 days back), a shorter one and a much older one, and
-each answer is compared with ``history.scores_at`` read on a connection of its own.
+each answer is compared with ``scores_at_from_scratch``, a read on a connection of its own.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Select, literal, select
 from test_store import evaluation
 
-from rapport.signals import history
+from rapport.signals import schema
 from rapport.signals.model import Client
 from rapport.signals.store import Store
 
@@ -42,9 +43,24 @@ steps = st.one_of(
 )
 
 
+def scores_at_from_scratch(cutoff: datetime) -> Select[Any]:
+    """Each registered client's newest score with ``as_of <= cutoff``, written out on its own:
+    its newest row's score, for clients that have a row by then."""
+    s, c = schema.scores, schema.clients
+    newest = (
+        select(s.c.score)
+        .where(s.c.client == c.c.id, s.c.as_of <= cutoff)
+        .order_by(s.c.as_of.desc(), s.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    has_row = select(literal(1)).where(s.c.client == c.c.id, s.c.as_of <= cutoff).exists()
+    return select(c.c.id, newest).where(has_row)
+
+
 def from_scratch(url: str, cutoff: datetime) -> dict[str, float | None]:
     with Store.open(url) as fresh, fresh._reading() as connection:
-        return {cid: score for cid, score in connection.execute(history.scores_at(cutoff))}
+        return {cid: score for cid, score in connection.execute(scores_at_from_scratch(cutoff))}
 
 
 def clock_of(now: list[datetime]) -> Callable[[], datetime]:
