@@ -1,4 +1,5 @@
-"""Straight-to-driver execution for the store's two hot paths: loading and writing signal rows.
+"""Straight-to-driver execution for the store's hot paths: loading signal rows, writing signal and
+score rows.
 
 SQLAlchemy builds a parameter dict and a row object per row; for a million signals that is more
 than half of the database time. These helpers compile a Core statement once with SQLAlchemy (so the
@@ -17,7 +18,8 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection
+from psycopg import sql
+from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
@@ -61,3 +63,21 @@ def execute_many(
         params = [values(row) for row in rows] if len(order) > 1 else [(values(r),) for r in rows]
     with driver_cursor(connection) as cursor:
         cursor.executemany(str(compiled), params)
+
+
+def copy_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+) -> None:
+    """Insert ``rows`` (values of ``columns``) into ``table`` with one PostgreSQL ``COPY``.
+
+    Plain inserts only (no conflict handling). Faster than ``execute_many`` and steady: psycopg's
+    pipelined executemany of ~1,000 score rows stalled for ~0.2 s about one time in three."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with driver_cursor(connection) as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])

@@ -5,9 +5,9 @@ scores — without reading the whole table again. It holds what evaluations as o
 instant or later can read (``Store.memory_signals``: each kind the scorecard reads from its reach
 on, whenever dated or recorded, so events that become visible later are already there; the
 engine hides them until then). Before each answer it asks the change feed (``signals.seq``) which
-clients had a signal written since it last looked — by this process's ingest and collectors or by
-any other (``rapport import``, replicas) — and reloads those clients' rows only, merged into the
-arrays in their (client, ts) place.
+clients had a signal of which kind written since it last looked — by this process's ingest and
+collectors or by any other (``rapport import``, replicas) — and reloads those kinds of those
+clients only, merged into the arrays in their (client, ts) place.
 
 It rebuilds from the store when the clients, their segments or the reach (a rules change) differ
 from what it was built for, when asked for an instant before its build (a replay), and once the
@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -90,23 +90,51 @@ class SignalMemory:
         return _Built(clients, reach, at, frames, position, self._store.last_signal_times())
 
     def _sync(self, built: _Built) -> _Built:
-        changed, position = self._store.signal_changes(built.position)
-        row_of = built.clients.rows
-        affected = sorted(row_of[c] for c in changed if c in row_of)
-        if not changed:
+        written, position = self._store.signal_changes(built.position)
+        if not written:
             return built
-        last = {**built.last, **self._store.last_signal_times(only=changed)}
-        if not affected:
+        last = self._last_after(built.last, written)
+        row_of = built.clients.rows
+        changed: dict[str, list[str]] = {}  # kind -> its written clients that are scored
+        for client, kind in written:
+            if kind in built.reach and client in row_of:
+                changed.setdefault(kind, []).append(client)
+        if not changed:
             return _Built(built.clients, built.reach, built.at, built.frames, position, last)
-        ids = [built.clients.ids[r] for r in affected]
-        fresh = self._store.memory_signals(built.clients, built.reach, built.at, only=ids).kinds
-        rows = np.asarray(affected, dtype=np.int32)
-        frames = {}
-        for kind in sorted({*built.frames, *fresh}):
-            merged = replace_clients(built.frames.get(kind), fresh.get(kind), rows)
+        fresh = self._store.memory_signals(built.clients, built.reach, built.at, only=changed)
+        frames = dict(built.frames)
+        for kind, ids in changed.items():
+            rows = np.asarray(sorted(row_of[c] for c in ids), dtype=np.int32)
+            merged = replace_clients(frames.get(kind), fresh.kinds.get(kind), rows)
             if merged is not None and len(merged):
                 frames[kind] = merged
-        return _Built(built.clients, built.reach, built.at, frames, position, last)
+            else:
+                frames.pop(kind, None)
+        return _Built(
+            built.clients, built.reach, built.at, dict(sorted(frames.items())), position, last
+        )
+
+    def _last_after(
+        self,
+        last: Mapping[tuple[str, str], datetime],
+        written: Mapping[tuple[str, str], float],
+    ) -> dict[tuple[str, str], datetime]:
+        """``last`` (``Store.last_signal_times``) after the rows ``written``: a (client, kind)
+        whose newest written ``ts`` is at least its last is now at that ``ts`` (every other row
+        is older); one written earlier may have been its newest row moved back, so its client
+        is read again."""
+        after = dict(last)
+        unsure: set[str] = set()
+        for key, ts in written.items():
+            moment = datetime.fromtimestamp(ts, UTC)
+            before = last.get(key)
+            if before is None or moment >= before:
+                after[key] = moment
+            else:
+                unsure.add(key[0])
+        if unsure:
+            after.update(self._store.last_signal_times(only=unsure))
+        return after
 
     def last_signal_times(self) -> Mapping[tuple[str, str], datetime]:
         """``Store.last_signal_times()`` as of the latest ``signal_set`` answer (the store's

@@ -7,8 +7,9 @@ on SQLite, 0.9 s on PostgreSQL at 100k clients — per cutoff, every evaluation.
 evaluations a cutoff moves a few minutes; the answer changes only by the rows whose ``as_of`` it
 passed. So the answer per cutoff is kept with the newest row id seen, and brought forward by the
 rows ``history.moved_past`` names: the ``as_of`` range passed, and every row written since (a
-past instant stored by ``rapport score --as-of`` too). Row ids grow in commit order: writers take
-the store's write lock before they insert.
+past instant stored by ``rapport score --as-of`` too), of registered clients (the read from
+scratch names them all). Row ids grow in commit order: writers take the store's write lock before
+they insert.
 
 Exact, not approximate. A kept answer is dropped, and the next one read from scratch, when:
 - the cutoff moved backwards;
@@ -32,6 +33,8 @@ MAX_STEP = timedelta(days=1)
 
 #: One row: client id, row id, as_of, score.
 Row = tuple[str, int, datetime, float | None]
+#: A row of a read from scratch: a registered client without a score by then has None after its id.
+FirstRow = tuple[str, int | None, datetime | None, float | None]
 
 
 @dataclass
@@ -39,13 +42,17 @@ class _Answer:
     cutoff: datetime
     newest_id: int  # rows with a larger id were written after this answer was read
     stamp: object
+    registered: frozenset[str]  # the clients answered for (the stamp holds while they are)
     rows: dict[str, tuple[datetime, int, float | None]]  # client -> (as_of, id, score)
     values: dict[str, float | None] = field(init=False)  # client -> score, as answered
 
     def advance(self, cutoff: datetime, newest_id: int, rows: Iterable[Row]) -> None:
         """Take ``rows`` (``history.moved_past`` since this answer): each client keeps its
         newest row by (as_of, id), as a read from scratch orders them."""
+        registered = self.registered
         for client, row_id, as_of, score in rows:
+            if client not in registered:
+                continue
             known = self.rows.get(client)
             if known is None or (as_of, row_id) > known[:2]:
                 self.rows[client] = (as_of, row_id, score)
@@ -73,19 +80,23 @@ class PastScores:
         *,
         stamp: object,
         newest_id: Callable[[], int],
-        newest_at: Callable[[datetime], Iterable[Row]],
-        moved_past: Callable[[datetime, datetime, int], Iterable[Row]],
+        newest_at: Callable[[datetime], Iterable[FirstRow]],
+        moved_past: Callable[[datetime, datetime, int, int], Iterable[Row]],
     ) -> dict[str, float | None]:
         """Each registered client's newest score at or before ``cutoff``: brought forward from
-        the kept answer with the latest cutoff not after it, or read with ``newest_at``."""
+        the kept answer with the latest cutoff not after it, or read with ``newest_at``.
+        ``moved_past(since, until, after_id, through_id)``: as ``history.moved_past``."""
         with self._lock:
             latest = newest_id()  # first: a row written meanwhile is read again next time
             answer = self._closest(cutoff, stamp)
             if answer is not None:
-                answer.advance(cutoff, latest, moved_past(answer.cutoff, cutoff, answer.newest_id))
+                rows = moved_past(answer.cutoff, cutoff, answer.newest_id, latest)
+                answer.advance(cutoff, latest, rows)
                 return answer.scores()
             self.reads_from_scratch += 1
-            fresh = _Answer(cutoff, latest, stamp, _rows(newest_at(cutoff)))
+            first = list(newest_at(cutoff))
+            registered = frozenset(row[0] for row in first)
+            fresh = _Answer(cutoff, latest, stamp, registered, _rows(first))
             self._answers = [fresh, *self._answers][:KEPT]
             return fresh.scores()
 
@@ -102,5 +113,9 @@ class PastScores:
         return best
 
 
-def _rows(rows: Iterable[Row]) -> dict[str, tuple[datetime, int, float | None]]:
-    return {client: (as_of, row_id, score) for client, row_id, as_of, score in rows}
+def _rows(rows: Iterable[FirstRow]) -> dict[str, tuple[datetime, int, float | None]]:
+    return {
+        client: (as_of, row_id, score)
+        for client, row_id, as_of, score in rows
+        if row_id is not None and as_of is not None
+    }

@@ -16,6 +16,7 @@ advisory lock on PostgreSQL, so that a classify-then-write is not interleaved wi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -305,17 +306,20 @@ class Store:
         clients: ClientSet,
         reach: Mapping[str, KindReach],
         built: datetime,
-        only: Collection[str] | None = None,
+        only: Mapping[str, Collection[str]] | None = None,
     ) -> SignalSet:
-        """The signals of ``clients`` (only those in ``only`` when given) that evaluations as of
-        ``built`` or later can read by ``reach``, whenever dated or recorded: the arrays
-        ``signals.memory`` keeps (``signals.loading.memory_queries``). No stale masks."""
+        """The signals of ``clients`` that evaluations as of ``built`` or later can read by
+        ``reach``, whenever dated or recorded: the arrays ``signals.memory`` keeps
+        (``signals.loading.memory_queries``). ``only`` (kind → clients): just those kinds of
+        just those clients. No stale masks."""
         since = epoch(built)
         statements = loading.memory_queries(reach, since, only)
         statements += [
-            loading.memory_anchors_query(kind, since - r.seconds, only)
+            loading.memory_anchors_query(
+                kind, since - r.seconds, None if only is None else only[kind]
+            )
             for kind, r in sorted(reach.items())
-            if r.anchor and r.seconds is not None
+            if r.anchor and r.seconds is not None and (only is None or only.get(kind))
         ]
         return self._load(clients, statements, bulk=only is None).build()
 
@@ -324,12 +328,18 @@ class Store:
         with self._reading() as connection:
             return int(connection.execute(loading.feed_position_query()).scalar_one())
 
-    def signal_changes(self, after: int) -> tuple[set[str], int]:
-        """The clients with a signal written since change-feed number ``after``, and the newest
-        number seen (``after`` when nothing was written)."""
+    def signal_changes(self, after: int) -> tuple[dict[tuple[str, str], float], int]:
+        """What was written since change-feed number ``after``: per ``(client, kind)`` the
+        newest ``ts`` among the rows written (new or revised), and the newest number seen
+        (``after`` when nothing was written)."""
         with self._reading() as connection:
             rows = connection.execute(loading.changes_query(after)).all()
-        return {client for client, _ in rows}, max((seq for _, seq in rows), default=after)
+        newest: dict[tuple[str, str], float] = {}
+        for client, kind, ts, _ in rows:
+            key = (client, kind)
+            if ts > newest.get(key, -math.inf):
+                newest[key] = ts
+        return newest, max((seq for *_, seq in rows), default=after)
 
     def _load(
         self, clients: ClientSet, statements: Sequence[Any], *, bulk: bool = False
@@ -495,8 +505,8 @@ class Store:
                 stamp=(_registry_stamp(connection), connection.execute(history.epoch()).scalar()),
                 newest_id=lambda: int(connection.execute(history.newest_row_id()).scalar_one()),
                 newest_at=lambda at: rows(history.newest_at(at, lateral=lateral)),
-                moved_past=lambda since, until, after: rows(
-                    history.moved_past(since, until, after)
+                moved_past=lambda since, until, after, through: rows(
+                    history.moved_past(since, until, after, through)
                 ),
             )
 

@@ -93,7 +93,7 @@ def test_driver_tuples_and_sqlalchemy_rows_build_the_same_arrays(store: Store) -
             if r.anchor and r.seconds is not None
         ],
         [
-            *loading.memory_queries(REACH, until, ["a", "c"]),
+            *loading.memory_queries(REACH, until, {kind: ["a", "c"] for kind in REACH}),
             loading.memory_anchors_query("incident", until - 30 * 86400.0, ["a", "c"]),
         ],
         loading.memory_queries(REACH, until),

@@ -1,8 +1,9 @@
 """The service's in-memory signal arrays score exactly as a load from the store.
 
 Hypothesis runs random programs — ingest new signals, revise stored ones (a milestone delivered,
-an incident resolved), let time pass, change the rules — and after every step scores the
-clients from ``SignalMemory`` and from the store's bounded load (itself held equal to the full
+an incident resolved, an event moved earlier or later), let time pass, change the rules — and
+after every step scores the clients from ``SignalMemory`` and from the store's bounded load, and
+compares the newest signal times it keeps with the store's (itself held equal to the full
 load by ``test_bounded_load``). A second store on the same database stands in for another
 process: ``rapport import`` or a replica.
 """
@@ -51,9 +52,18 @@ def revised(signal: StoredSignal, days: int) -> StoredSignal:
     return replace(signal, value=float(days))
 
 
+def moved(signal: StoredSignal, hours: int) -> StoredSignal:
+    """The same event dated ``hours`` later (earlier when negative), its end moved with it."""
+    shift = timedelta(hours=hours)
+    return replace(
+        signal, ts=signal.ts + shift, end=None if signal.end is None else signal.end + shift
+    )
+
+
 steps = st.one_of(
     st.tuples(st.just("ingest"), signals()),
     st.tuples(st.just("revise"), st.integers(0, 1000), st.integers(-1, 40)),
+    st.tuples(st.just("move"), st.integers(0, 1000), st.sampled_from([-400, -30, 5, 300])),
     st.tuples(st.just("wait"), st.sampled_from([timedelta(hours=1), 2 * DAY, 9 * DAY])),
     st.tuples(st.just("rules"), scorecards()),
 )
@@ -92,11 +102,16 @@ def test_incremental_arrays_score_as_a_full_reload(
                 key = sorted(stored)[step[1] % len(stored)]
                 stored[key] = revised(stored[key], step[2])
                 store.upsert_signals([stored[key]])
+            elif step[0] == "move" and stored:
+                key = sorted(stored)[step[1] % len(stored)]
+                stored[key] = moved(stored[key], step[2])
+                other.upsert_signals([stored[key]])
             elif step[0] == "wait":
                 as_of += step[1]
             elif step[0] == "rules":
                 scorecard = step[1]
             scored_from_memory_and_store(memory, store, scorecard, as_of)
+            assert memory.last_signal_times() == store.last_signal_times(), step
 
 
 def test_a_replica_import_is_picked_up_without_a_rebuild(store_url: str) -> None:
