@@ -175,9 +175,16 @@ class Evaluation:
         applied_at: list[list[int]] = [[] for _ in range(len(rows))]
         for i, k in zip(*np.nonzero(applied), strict=True):
             applied_at[i].append(int(k))
+        ok = int(Status.OK)
+        covered_by_codes: dict[tuple[int, ...], list[str]] = {}  # few distinct status rows
         out = []
         for i, row in enumerate(rows.tolist()):
             codes = status[i]
+            covered = covered_by_codes.get(key := tuple(codes))
+            if covered is None:
+                pairs = zip(self.component_ids, codes, strict=True)
+                covered = [cid for cid, code in pairs if code == ok]
+                covered_by_codes[key] = covered
             components = {
                 cid: {
                     "value": raw_l[i][j],
@@ -203,9 +210,7 @@ class Evaluation:
                     "components": components,
                     "limits": [limits[k] for k in applied_at[i]],
                     "coverage": coverage[i],
-                    "covered": [
-                        cid for j, cid in enumerate(self.component_ids) if codes[j] == Status.OK
-                    ],
+                    "covered": list(covered),
                     "provisional_score": provisional[i] if insufficient[i] else None,
                 }
             )
