@@ -37,6 +37,17 @@ class Encoded:
     values: Sequence[str]
 
 
+@dataclass(frozen=True)
+class Columns:
+    """A builder's rows as columns: client rows, kinds and attrs JSON texts encoded, and the four
+    float columns (ts, end_ts, value, recorded_at; NaN for NULL) as one [4, rows] array."""
+
+    rows: IntArray
+    kinds: Encoded
+    attrs: Encoded
+    times: npt.NDArray[np.float64]
+
+
 class SignalSetBuilder:
     """Accumulates chunks of ``SignalRow``s for ``clients``, then builds one ``SignalSet``.
 
@@ -93,6 +104,32 @@ class SignalSetBuilder:
                 _grown_codes(kinds.values, self._kind_codes)[kinds.codes[keep]],
                 _grown_codes(attrs.values, self._attrs_codes)[attrs.codes[keep]],
                 np.ascontiguousarray(times[:, keep], dtype=np.float64),
+            )
+        )
+
+    def columns(self) -> Columns:
+        """Everything added so far as columns, to be added to another builder of the same
+        clients (``add_columns``): a load read in parts by separate processes."""
+        if not self._parts:
+            empty = Encoded(np.empty(0, dtype=np.intp), ())
+            return Columns(np.empty(0, dtype=np.int32), empty, empty, np.empty((4, 0)))
+        return Columns(
+            np.concatenate([p[0] for p in self._parts]),
+            Encoded(np.concatenate([p[1] for p in self._parts]), tuple(self._kind_codes)),
+            Encoded(np.concatenate([p[2] for p in self._parts]), tuple(self._attrs_codes)),
+            np.concatenate([p[3] for p in self._parts], axis=1),
+        )
+
+    def add_columns(self, columns: Columns) -> None:
+        """Take what ``columns`` (another builder's, for the same clients) holds."""
+        if not len(columns.rows):
+            return
+        self._parts.append(
+            (
+                columns.rows,
+                _grown_codes(columns.kinds.values, self._kind_codes)[columns.kinds.codes],
+                _grown_codes(columns.attrs.values, self._attrs_codes)[columns.attrs.codes],
+                columns.times,
             )
         )
 

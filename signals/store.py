@@ -43,6 +43,7 @@ from rapport.signals.database import StoreError, cause_of, create_store_engine, 
 from rapport.signals.dbapi import driver_cursor
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.past_scores import PastScores
+from rapport.signals.sqlite_reader import SplitReader, largest_rowid_query
 from rapport.signals.urls import mask_url
 from rapport.signals.writer import (
     StoreWriter,
@@ -313,15 +314,19 @@ class Store:
         (``signals.loading.memory_queries``). ``only`` (kind → clients): just those kinds of
         just those clients. No stale masks."""
         since = epoch(built)
-        statements = loading.memory_queries(reach, since, only)
-        statements += [
+        rows = loading.memory_queries(reach, since, only)
+        anchors = [
             loading.memory_anchors_query(
                 kind, since - r.seconds, None if only is None else only[kind]
             )
             for kind, r in sorted(reach.items())
             if r.anchor and r.seconds is not None and (only is None or only.get(kind))
         ]
-        return self._load(clients, statements, bulk=only is None).build()
+        if only is not None:
+            return self._load(clients, [*rows, *anchors]).build()
+        # The rows may be read in parts: the memory's next sync reads again whatever was
+        # written after the position it took before this load.
+        return self._load(clients, anchors, bulk=True, in_parts=rows).build()
 
     def signal_feed_position(self) -> int:
         """The newest change-feed number (``signals.seq``; 0 for no signals)."""
@@ -342,33 +347,50 @@ class Store:
         return newest, max((seq for *_, seq in rows), default=after)
 
     def _load(
-        self, clients: ClientSet, statements: Sequence[Any], *, bulk: bool = False
+        self,
+        clients: ClientSet,
+        statements: Sequence[Any],
+        *,
+        bulk: bool = False,
+        in_parts: Sequence[Any] = (),
     ) -> SignalSetBuilder:
-        """The rows of ``statements`` (``signals.loading``'s columns) in a builder. A ``bulk``
-        load (every client) reads Arrow columns through ADBC where it can
-        (``signals.arrow_reader``); any other, the driver's own cursor."""
+        """The rows of ``in_parts`` and ``statements`` (``signals.loading``'s columns) in a
+        builder. A ``bulk`` load (every client) reads Arrow columns through ADBC where it can
+        (``signals.arrow_reader``); any other, the driver's own cursor. ``in_parts`` may be read
+        in several transactions (``signals.sqlite_reader``): only for a load repaired
+        afterwards."""
         builder = SignalSetBuilder(clients)
-        # The parameters are floats, kind names and client ids, rendered as (quoted) literals.
-        sql = [
-            str(statement.compile(dialect=self._engine.dialect, compile_kwargs=_LITERALS))
-            for statement in statements
-        ]
         source = ArrowSource.of(self._engine.url) if bulk else None
         if source is not None:
             try:
-                source.load(sql, builder)
+                source.load([self._sql(s) for s in (*in_parts, *statements)], builder)
             except adbc_driver_manager.Error as error:
                 cause = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
                 raise StoreError(self._url, cause, action="Cannot read from") from error
             return builder
         with self._reading() as connection, driver_cursor(connection) as cursor:
-            for text_ in sql:
-                # Straight from the driver: SQLAlchemy's row objects add ~25-40% to a
-                # million-row load (benchmarks/load.py, README "Cold load: readers compared").
-                cursor.execute(text_)
-                while chunk := cursor.fetchmany(_FETCH_ROWS):
-                    builder.add(chunk)
+            split = SplitReader.of(self._engine.url) if in_parts else None
+            rows = int(cursor.execute(largest_rowid_query()).fetchone()[0]) if split else 0
+            if split is None or not split.worth_it(rows):
+                _fetch_into(builder, cursor, [self._sql(s) for s in (*in_parts, *statements)])
+                return builder
+            # Added in the order one piece is read (rowid order, then the rest), so that rows
+            # tied on (client, ts) keep the same order either way.
+            upper = SignalSetBuilder(clients)
+            with split.halves(clients, in_parts, rows, self._sql) as halves:
+                _fetch_into(upper, cursor, halves.here)
+                lower = halves.result()
+            if lower is None:  # the worker failed: its half read here (as in one piece)
+                _fetch_into(builder, cursor, halves.there)
+            else:
+                builder.add_columns(lower)
+            builder.add_columns(upper.columns())
+            _fetch_into(builder, cursor, [self._sql(s) for s in statements])
         return builder
+
+    def _sql(self, statement: Any) -> str:
+        # The parameters are floats, kind names and client ids, rendered as (quoted) literals.
+        return str(statement.compile(dialect=self._engine.dialect, compile_kwargs=_LITERALS))
 
     def client_signals(
         self, client_id: str, kinds: Iterable[str], until: datetime
@@ -564,3 +586,12 @@ def _signal(row: RowMapping) -> StoredSignal:
         source=row["source"],
         recorded_at=datetime.fromtimestamp(row["recorded_at"], UTC),
     )
+
+
+def _fetch_into(builder: SignalSetBuilder, cursor: Any, sql: Sequence[str]) -> None:
+    for text_ in sql:
+        # Straight from the driver: SQLAlchemy's row objects add ~25-40% to a million-row load
+        # (benchmarks/load.py, README "Cold load: readers compared").
+        cursor.execute(text_)
+        while chunk := cursor.fetchmany(_FETCH_ROWS):
+            builder.add(chunk)

@@ -33,6 +33,7 @@ STORE_MODULES = {
         "alerts",
         "loading",
         "arrow_reader",
+        "sqlite_reader",
     )
 }
 #: Not the store: the SQL collector queries a *source* database the user names, never the store.
