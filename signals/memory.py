@@ -85,9 +85,9 @@ class SignalMemory:
     def _build(self, clients: ClientSet, reach: Mapping[str, KindReach], at: datetime) -> _Built:
         # The position first: a write landing during the load is read again by the next sync.
         position = self._store.signal_feed_position()
-        frames = dict(self._store.memory_signals(clients, reach, at).kinds)
+        loaded, last = self._store.memory_build(clients, reach, at)
         self.rebuilds += 1
-        return _Built(clients, reach, at, frames, position, self._store.last_signal_times())
+        return _Built(clients, reach, at, dict(loaded.kinds), position, last)
 
     def _sync(self, built: _Built) -> _Built:
         written, position = self._store.signal_changes(built.position)

@@ -53,35 +53,45 @@ WORKER_TIMEOUT_S = 600.0
 _rowid: ColumnClause[int] = literal_column("signals.rowid", Integer)
 
 
+@dataclass(frozen=True)
+class Read:
+    """What a worker read: the rows of its half as columns, and each of its other queries'
+    rows."""
+
+    columns: Columns
+    rows: list[list[tuple[Any, ...]]]
+
+
 @dataclass
 class Halves:
-    """A load split in two: ``here`` is this process's SQL, ``there`` the worker's."""
+    """A load split in two: ``here`` is this process's SQL, ``there`` the worker's half and
+    ``extra`` the worker's other queries."""
 
     here: list[str]
     there: list[str]
+    extra: list[str]
     process: subprocess.Popen[bytes] | None
 
-    def result(self) -> Columns | None:
-        """The worker's columns, once it is done; None if it failed (read ``there`` here)."""
+    def result(self) -> Read | None:
+        """What the worker read, once it is done; None if it failed (read it here instead)."""
         if self.process is None:
             return None
         try:
             out, _ = self.process.communicate(timeout=WORKER_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.communicate()
+            _stop(self.process)
             log.warning(
-                "the reading process took over %.0f s; reading its half here", WORKER_TIMEOUT_S
+                "the reading process took over %.0f s; reading its part here", WORKER_TIMEOUT_S
             )
             return None
         if self.process.returncode != 0:
             log.warning(
-                "the reading process failed (exit %s); reading its half here",
+                "the reading process failed (exit %s); reading its part here",
                 self.process.returncode,
             )
             return None
-        columns: Columns = pickle.loads(out)
-        return columns
+        read: Read = pickle.loads(out)
+        return read
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ class SplitReader:
             return None
         if database.startswith("file:") or url.query.get("mode") == "memory":
             return None
-        if len(os.sched_getaffinity(0)) < 2:
+        if usable_cores() < 2:
             return None
         return cls(Path(database).absolute())
 
@@ -114,19 +124,22 @@ class SplitReader:
         statements: Sequence[Select[Any]],
         rows: int,
         render: Callable[[Select[Any]], str],
+        extra: Sequence[Select[Any]] = (),
     ) -> Iterator[Halves]:
         """Start a worker reading the rows of ``statements`` with rowid ≤ ``rows // 2``
-        (``rows``: the table's largest rowid); ``render`` compiles a statement to SQL text with
-        its parameters bound as literals. The worker is stopped when the block ends."""
+        (``rows``: the table's largest rowid), then the queries ``extra``; ``render`` compiles a
+        statement to SQL text with its parameters bound as literals. The worker is stopped when
+        the block ends."""
         middle = rows // 2
         halves = Halves(
             here=[render(s.where(_rowid > middle)) for s in statements],
             there=[render(s.where(_rowid <= middle)) for s in statements],
+            extra=[render(s) for s in extra],
             process=None,
         )
         # The request from a file, not a pipe: writing it never waits for the worker to start.
         with tempfile.TemporaryFile() as request:
-            pickle.dump((str(self.path), clients, halves.there), request)
+            pickle.dump((str(self.path), clients, halves.there, halves.extra), request)
             request.seek(0)
             try:
                 halves.process = subprocess.Popen(
@@ -142,15 +155,23 @@ class SplitReader:
             _stop(halves.process)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (all of the machine's where the OS cannot say)."""
+    if hasattr(os, "sched_getaffinity"):  # not on macOS
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
     if process is not None and process.poll() is None:
         process.kill()
         process.communicate()
 
 
-def read_columns(path: str, clients: ClientSet, sql: Sequence[str]) -> Columns:
-    """Each query's rows (``signals.loading``'s columns) into a builder of ``clients``, as
-    columns, read from the database file at ``path`` opened read-only."""
+def read(path: str, clients: ClientSet, sql: Sequence[str], extra: Sequence[str]) -> Read:
+    """The rows of the queries ``sql`` (``signals.loading``'s columns) into a builder of
+    ``clients``, as columns, and the rows of the queries ``extra``, read from the database file
+    at ``path`` opened read-only."""
     builder = SignalSetBuilder(clients)
     uri = Path(path).as_uri() + "?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=30.0)) as connection:
@@ -159,7 +180,8 @@ def read_columns(path: str, clients: ClientSet, sql: Sequence[str]) -> Columns:
             cursor.execute(text)
             while chunk := cursor.fetchmany(FETCH_ROWS):
                 builder.add(chunk)
-    return builder.columns()
+        rows = [cursor.execute(text).fetchall() for text in extra]
+    return Read(builder.columns(), rows)
 
 
 def largest_rowid_query() -> str:
@@ -168,9 +190,12 @@ def largest_rowid_query() -> str:
 
 
 def _worker() -> None:
-    path, clients, sql = pickle.load(sys.stdin.buffer)
-    pickle.dump(read_columns(path, clients, sql), sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)
+    path, clients, sql, extra = pickle.load(sys.stdin.buffer)
+    pickle.dump(read(path, clients, sql, extra), sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)
 
 
 if __name__ == "__main__":
-    _worker()
+    # By the module's own name, so that what it pickles names rapport.signals.sqlite_reader.
+    from rapport.signals import sqlite_reader
+
+    sqlite_reader._worker()

@@ -307,26 +307,58 @@ class Store:
         clients: ClientSet,
         reach: Mapping[str, KindReach],
         built: datetime,
-        only: Mapping[str, Collection[str]] | None = None,
+        only: Mapping[str, Collection[str]],
     ) -> SignalSet:
-        """The signals of ``clients`` that evaluations as of ``built`` or later can read by
-        ``reach``, whenever dated or recorded: the arrays ``signals.memory`` keeps
-        (``signals.loading.memory_queries``). ``only`` (kind → clients): just those kinds of
-        just those clients. No stale masks."""
+        """The signals ``signals.memory`` keeps (see ``memory_build``) of just the kinds
+        ``only`` names, of just the clients it names for each."""
         since = epoch(built)
-        rows = loading.memory_queries(reach, since, only)
-        anchors = [
-            loading.memory_anchors_query(
-                kind, since - r.seconds, None if only is None else only[kind]
-            )
-            for kind, r in sorted(reach.items())
-            if r.anchor and r.seconds is not None and (only is None or only.get(kind))
+        statements = [
+            *loading.memory_queries(reach, since, only),
+            *_memory_anchors(reach, since, only),
         ]
-        if only is not None:
-            return self._load(clients, [*rows, *anchors]).build()
-        # The rows may be read in parts: the memory's next sync reads again whatever was
-        # written after the position it took before this load.
-        return self._load(clients, anchors, bulk=True, in_parts=rows).build()
+        return self._load(clients, statements).build()
+
+    def memory_build(
+        self, clients: ClientSet, reach: Mapping[str, KindReach], built: datetime
+    ) -> tuple[SignalSet, dict[tuple[str, str], datetime]]:
+        """What ``signals.memory`` is built from: the signals of ``clients`` that evaluations as
+        of ``built`` or later can read by ``reach``, whenever dated or recorded
+        (``signals.loading.memory_queries``; no stale masks), and ``last_signal_times()``.
+
+        On a SQLite file of enough rows a worker process reads half the rows and the newest
+        times while this one reads the rest (``signals.sqlite_reader``): the two halves are two
+        read transactions, which the memory's next sync repairs (it reads again whatever was
+        written after the position it took before this)."""
+        since = epoch(built)
+        rows = loading.memory_queries(reach, since)
+        anchors = _memory_anchors(reach, since, None)
+        split = SplitReader.of(self._engine.url)
+        if split is None:
+            loaded = self._load(clients, [*rows, *anchors], bulk=True).build()
+            return loaded, self.last_signal_times()
+        builder, upper = SignalSetBuilder(clients), SignalSetBuilder(clients)
+        last = loading.last_times_query(None, lateral=False)
+        with self._reading() as connection, driver_cursor(connection) as cursor:
+            largest = int(cursor.execute(largest_rowid_query()).fetchone()[0])
+            if not split.worth_it(largest):
+                _fetch_into(builder, cursor, [self._sql(s) for s in (*rows, *anchors)])
+                return builder.build(), _last_times(cursor.execute(self._sql(last)).fetchall())
+            with split.halves(clients, rows, largest, self._sql, extra=[last]) as halves:
+                _fetch_into(upper, cursor, halves.here)
+                anchored = SignalSetBuilder(clients)
+                _fetch_into(anchored, cursor, [self._sql(s) for s in anchors])
+                read = halves.result()
+            if read is None:  # the worker failed: its part read here, as in one piece
+                _fetch_into(builder, cursor, halves.there)
+                newest = cursor.execute(halves.extra[0]).fetchall()
+            else:
+                builder.add_columns(read.columns)
+                newest = read.rows[0]
+        # In the order one piece is read (rowid order, then the anchors), so that rows tied on
+        # (client, ts) keep the same order either way.
+        builder.add_columns(upper.columns())
+        builder.add_columns(anchored.columns())
+        return builder.build(), _last_times(newest)
 
     def signal_feed_position(self) -> int:
         """The newest change-feed number (``signals.seq``; 0 for no signals)."""
@@ -347,44 +379,21 @@ class Store:
         return newest, max((seq for *_, seq in rows), default=after)
 
     def _load(
-        self,
-        clients: ClientSet,
-        statements: Sequence[Any],
-        *,
-        bulk: bool = False,
-        in_parts: Sequence[Any] = (),
+        self, clients: ClientSet, statements: Sequence[Any], *, bulk: bool = False
     ) -> SignalSetBuilder:
-        """The rows of ``in_parts`` and ``statements`` (``signals.loading``'s columns) in a
-        builder. A ``bulk`` load (every client) reads Arrow columns through ADBC where it can
-        (``signals.arrow_reader``); any other, the driver's own cursor. ``in_parts`` may be read
-        in several transactions (``signals.sqlite_reader``): only for a load repaired
-        afterwards."""
+        """The rows of ``statements`` (``signals.loading``'s columns) in a builder. A ``bulk``
+        load (every client) reads Arrow columns through ADBC where it can
+        (``signals.arrow_reader``); any other, the driver's own cursor."""
         builder = SignalSetBuilder(clients)
         source = ArrowSource.of(self._engine.url) if bulk else None
         if source is not None:
             try:
-                source.load([self._sql(s) for s in (*in_parts, *statements)], builder)
+                source.load([self._sql(s) for s in statements], builder)
             except adbc_driver_manager.Error as error:
                 cause = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
                 raise StoreError(self._url, cause, action="Cannot read from") from error
             return builder
         with self._reading() as connection, driver_cursor(connection) as cursor:
-            split = SplitReader.of(self._engine.url) if in_parts else None
-            rows = int(cursor.execute(largest_rowid_query()).fetchone()[0]) if split else 0
-            if split is None or not split.worth_it(rows):
-                _fetch_into(builder, cursor, [self._sql(s) for s in (*in_parts, *statements)])
-                return builder
-            # Added in the order one piece is read (rowid order, then the rest), so that rows
-            # tied on (client, ts) keep the same order either way.
-            upper = SignalSetBuilder(clients)
-            with split.halves(clients, in_parts, rows, self._sql) as halves:
-                _fetch_into(upper, cursor, halves.here)
-                lower = halves.result()
-            if lower is None:  # the worker failed: its half read here (as in one piece)
-                _fetch_into(builder, cursor, halves.there)
-            else:
-                builder.add_columns(lower)
-            builder.add_columns(upper.columns())
             _fetch_into(builder, cursor, [self._sql(s) for s in statements])
         return builder
 
@@ -452,8 +461,7 @@ class Store:
         """``(client, kind)`` → the latest ``ts`` stored for it (of the clients ``only``)."""
         statement = loading.last_times_query(only, lateral=self.backend == "postgresql")
         with self._reading() as connection:
-            rows = connection.execute(statement).all()
-        return {(c, k): datetime.fromtimestamp(ts, UTC) for c, k, ts in rows}
+            return _last_times(connection.execute(statement).all())
 
     # --- score history --------------------------------------------------------------------------
 
@@ -595,3 +603,18 @@ def _fetch_into(builder: SignalSetBuilder, cursor: Any, sql: Sequence[str]) -> N
         cursor.execute(text_)
         while chunk := cursor.fetchmany(_FETCH_ROWS):
             builder.add(chunk)
+
+
+def _memory_anchors(
+    reach: Mapping[str, KindReach], since: float, only: Mapping[str, Collection[str]] | None
+) -> list[Any]:
+    return [
+        loading.memory_anchors_query(kind, since - r.seconds, None if only is None else only[kind])
+        for kind, r in sorted(reach.items())
+        if r.anchor and r.seconds is not None and (only is None or only.get(kind))
+    ]
+
+
+def _last_times(rows: Iterable[Any]) -> dict[tuple[str, str], datetime]:
+    """``loading.last_times_query``'s rows as ``last_signal_times`` answers them."""
+    return {(c, k): datetime.fromtimestamp(ts, UTC) for c, k, ts in rows}

@@ -1,6 +1,6 @@
-"""A memory load from SQLite read in two processes (``signals.sqlite_reader``) builds exactly the
-arrays a load in one piece builds — rows tied on (client, ts) in the same order — also when the
-worker dies or cannot start, and the memory kept from it follows later writes as before.
+"""A memory build from SQLite read in two processes (``signals.sqlite_reader``) reads exactly the
+arrays and newest signal times a build in one piece reads — rows tied on (client, ts) in the same
+order — also when the worker dies, and the memory kept from it follows later writes as before.
 
 The halves are read by a real worker process; the row threshold is lowered so that a few hundred
 rows are split."""
@@ -8,11 +8,11 @@ rows are split."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,11 @@ from rapport.signals import sqlite_reader
 from rapport.signals.database import parse_url
 from rapport.signals.memory import SignalMemory
 from rapport.signals.model import Client
-from rapport.signals.sqlite_reader import Halves, SplitReader
+from rapport.signals.sqlite_reader import Halves, SplitReader, usable_cores
 from rapport.signals.store import Store
 
 pytestmark = pytest.mark.skipif(
-    len(os.sched_getaffinity(0)) < 2, reason="loads are split only with two usable cores"
+    usable_cores() < 2, reason="loads are split only with two usable cores"
 )
 
 
@@ -43,15 +43,22 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-def one_piece_and_split(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> tuple[SignalSet, SignalSet]:
+Built = tuple[SignalSet, dict[tuple[str, str], datetime]]
+
+
+def one_piece_and_split(store: Store, monkeypatch: pytest.MonkeyPatch) -> tuple[Built, Built]:
     clients = store.client_set()
     monkeypatch.setattr(sqlite_reader, "MIN_ROWS", 10**12)
-    whole = store.memory_signals(clients, REACH, AT)
+    whole = store.memory_build(clients, REACH, AT)
     monkeypatch.setattr(sqlite_reader, "MIN_ROWS", 0)
-    split = store.memory_signals(clients, REACH, AT)
+    split = store.memory_build(clients, REACH, AT)
     return whole, split
+
+
+def assert_same_build(a: Built, b: Built) -> None:
+    assert_identical(a[0], b[0])
+    assert a[1] == b[1]
+    assert len(a[1]) > 0
 
 
 def test_a_load_in_two_processes_builds_the_arrays_of_one_piece(
@@ -61,10 +68,10 @@ def test_a_load_in_two_processes_builds_the_arrays_of_one_piece(
     whole, split = one_piece_and_split(store, monkeypatch)
     assert any("in process" in r.getMessage() for r in caplog.records)
     assert not any(r.levelno >= logging.WARNING for r in caplog.records)
-    assert_identical(split, whole)
+    assert_same_build(split, whole)
 
 
-def test_a_dead_worker_s_half_is_read_here(
+def test_a_dead_worker_s_part_is_read_here(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     real_halves = SplitReader.halves
@@ -78,8 +85,8 @@ def test_a_dead_worker_s_half_is_read_here(
 
     monkeypatch.setattr(SplitReader, "halves", halves_whose_worker_dies)
     whole, split = one_piece_and_split(store, monkeypatch)
-    assert any("reading its half here" in r.getMessage() for r in caplog.records)
-    assert_identical(split, whole)
+    assert any("reading its part here" in r.getMessage() for r in caplog.records)
+    assert_same_build(split, whole)
 
 
 def test_memory_built_in_two_processes_follows_later_writes(
@@ -93,7 +100,8 @@ def test_memory_built_in_two_processes_follows_later_writes(
     store.upsert_signals([later])
     kept = memory.signal_set(clients, REACH, AT + DAY)
     monkeypatch.setattr(sqlite_reader, "MIN_ROWS", 10**12)
-    assert_identical(kept, store.memory_signals(clients, REACH, AT))
+    assert_identical(kept, store.memory_build(clients, REACH, AT)[0])
+    assert memory.last_signal_times() == store.last_signal_times()
     assert memory.rebuilds == 1
 
 
