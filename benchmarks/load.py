@@ -5,8 +5,10 @@ The same N clients × 100 events (``benchmarks.data``) in SQLite and in PostgreS
 one ``SignalSet`` by each method, every method checked to build the very same arrays:
 
 * ``sqlalchemy_rows``: ``Connection.execute`` → SQLAlchemy ``Row`` objects → ``SignalSetBuilder``;
-* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (kept for SQLite's bulk loads
-  and every small load);
+* ``dbapi_tuples``: the driver's own cursor, ``fetchmany`` tuples (kept for SQLite's one-shot bulk
+  loads and every small load);
+* ``two_processes`` (SQLite; kept for the service's memory builds, ``signals/sqlite_reader.py``):
+  the cursor here and in a worker process, half the table each by rowid;
 * ``copy_text`` / ``copy_binary`` (PostgreSQL): ``COPY (SELECT …) TO STDOUT`` through psycopg,
   rows decoded one by one by psycopg's ``Copy.rows()``;
 * ``adbc_columns`` (PostgreSQL; kept for its bulk loads, ``signals/arrow_reader.py``): the ADBC
@@ -43,7 +45,8 @@ from rapport.engine.frame import Categorical, ClientSet, SignalSet
 from rapport.signals import loading
 from rapport.signals.arrow_reader import add_table
 from rapport.signals.columnar import SignalSetBuilder
-from rapport.signals.dbapi import compiled_sql
+from rapport.signals.dbapi import compiled_sql, driver_cursor
+from rapport.signals.sqlite_reader import SplitReader, largest_rowid_query
 from rapport.signals.store import Store
 
 CHUNK = 65_536
@@ -66,6 +69,27 @@ def sqlalchemy_rows(store: Store, url: str, clients: ClientSet) -> SignalSet:
 
 def dbapi_tuples(store: Store, url: str, clients: ClientSet) -> SignalSet:
     return store._load(clients, [loading.signals_query(None, None)], bulk=False).build()
+
+
+def two_processes(store: Store, url: str, clients: ClientSet) -> SignalSet:
+    """The cursor here and in a worker process, half the table each by rowid, as SQLite's
+    memory builds read (``Store.memory_build``, ``signals/sqlite_reader.py``)."""
+    split = SplitReader.of(store._engine.url)
+    assert split is not None, "needs a SQLite file and two usable cores"
+    builder, upper = SignalSetBuilder(clients), SignalSetBuilder(clients)
+    with store._reading() as connection, driver_cursor(connection) as cursor:
+        largest = int(cursor.execute(largest_rowid_query()).fetchone()[0])
+        statements = [loading.signals_query(None, None)]
+        with split.halves(clients, statements, largest, store._sql) as halves:
+            for text in halves.here:
+                cursor.execute(text)
+                while chunk := cursor.fetchmany(CHUNK):
+                    upper.add(chunk)
+            read = halves.result()
+    assert read is not None, "the worker failed"
+    builder.add_columns(read.columns)
+    builder.add_columns(upper.columns())
+    return builder.build()
 
 
 def adbc_columns(store: Store, url: str, clients: ClientSet) -> SignalSet:
@@ -112,8 +136,10 @@ def methods(url: str) -> dict[str, Callable[[Store, str, ClientSet], SignalSet]]
         found["copy_text"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=False)
         found["copy_binary"] = lambda s, u, c: _copy(u, sql_text(s), c, binary=True)
         found["adbc_columns"] = adbc_columns
-    elif importlib.util.find_spec("adbc_driver_sqlite") is not None:
-        found["adbc_sqlite_columns"] = adbc_sqlite_columns
+    else:
+        found["two_processes"] = two_processes
+        if importlib.util.find_spec("adbc_driver_sqlite") is not None:
+            found["adbc_sqlite_columns"] = adbc_sqlite_columns
     return found
 
 
