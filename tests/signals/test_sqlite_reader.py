@@ -34,7 +34,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path}/split.db") as opened:
+    folder = tmp_path / "a folder #1 ü"  # as a file URI for the worker: quoted, and read back
+    with Store.open(f"sqlite:///{folder}/split.db") as opened:
         opened.upsert_clients([Client(id=c, name=c) for c in ("a", "b", "c")])
         signals = _signals()
         # ties: the same event time for one client and kind, values apart
