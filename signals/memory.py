@@ -2,7 +2,7 @@
 
 ``SignalMemory.signal_set`` answers what ``Store.signal_set`` answers for an evaluation — the same
 scores — without reading the whole table again. It holds what evaluations as of its *build*
-instant or later can read (``Store.memory_signals``: each kind the scorecard reads from its reach
+instant or later can read (``Store.memory_build``: each kind the scorecard reads from its reach
 on, whenever dated or recorded, so events that become visible later are already there; the
 engine hides them until then). Before each answer it asks the change feed (``signals.seq``) which
 clients had a signal of which kind written since it last looked — by this process's ingest and

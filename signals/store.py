@@ -336,6 +336,11 @@ class Store:
         if split is None:
             loaded = self._load(clients, [*rows, *anchors], bulk=True).build()
             return loaded, self.last_signal_times()
+        return self._sqlite_memory_build(split, clients, rows, anchors)
+
+    def _sqlite_memory_build(
+        self, split: SplitReader, clients: ClientSet, rows: Sequence[Any], anchors: Sequence[Any]
+    ) -> tuple[SignalSet, dict[tuple[str, str], datetime]]:
         builder, upper = SignalSetBuilder(clients), SignalSetBuilder(clients)
         last = loading.last_times_query(None, lateral=False)
         with self._reading() as connection, driver_cursor(connection) as cursor:
