@@ -114,7 +114,9 @@ def _trend(b: Batch) -> Reduced:
 
 
 def _latest(b: Batch) -> FloatArray:
-    return agg.latest(b.groups, b.pick(b.view.column("ts")), b.pick(b.measured()), b.count)
+    ts, values = b.pick(b.view.column("ts")), b.pick(b.measured())
+    # a view and the events picked from it keep the frame's row order
+    return agg.latest(b.groups, ts, values, b.count, ordered=b.view.frame.ordered)
 
 
 def _percentile(b: Batch) -> FloatArray:

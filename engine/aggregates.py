@@ -66,8 +66,18 @@ def percentiles(groups: Groups, values: FloatArray, count: CountArray, q: float)
     return out
 
 
-def latest(groups: Groups, ts: FloatArray, values: FloatArray, count: CountArray) -> FloatArray:
-    """The value of each client's event with the greatest ``ts``; a tie goes to the later row."""
+def latest(
+    groups: Groups, ts: FloatArray, values: FloatArray, count: CountArray, *, ordered: bool = False
+) -> FloatArray:
+    """The value of each client's event with the greatest ``ts``; a tie goes to the later row.
+    ``ordered`` promises the events sorted by (client, ts): then that event ends its client's
+    run, found in one pass instead of two scatters."""
+    if ordered:
+        ends = np.flatnonzero(groups[1:] != groups[:-1])
+        last = np.append(ends, len(groups) - 1) if len(groups) else ends
+        out = np.full(len(count), np.nan)
+        out[groups[last]] = values[last]
+        return out
     newest = np.full(len(count), -np.inf)
     np.maximum.at(newest, groups, ts)
     candidates = np.flatnonzero(ts == newest[groups])

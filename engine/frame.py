@@ -121,6 +121,14 @@ class KindFrame:
         return is_grouped(self.client)
 
     @cached_property
+    def ordered(self) -> bool:
+        """Whether rows are sorted by (client, ts), as the store loads them: each client's events
+        one run, oldest first. Checked once per frame."""
+        c, ts = self.client, self.ts
+        later = (c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (ts[1:] >= ts[:-1]))
+        return bool(later.all())
+
+    @cached_property
     def known_until(self) -> float:
         """The last instant an event becomes known (``known_from.max()``): an evaluation at or
         after it sees every event, which spares it a comparison per event. NaN (never all seen)

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scorer_builders import NAN, Ev, Score, card, ev, raw_of, same, signal_set
 
 from rapport.engine import aggregates
@@ -300,3 +302,25 @@ def test_a_count_after_a_sum_of_the_kind_tells_unknown_clients_from_measured_zer
     result = score(scorecard, signal_set(4, covered={"metric": [3]}, metric=events), 4)
     assert same(result.raw[:, 0], [0, 400, NAN, 0])
     assert same(result.raw[:, 1], [0, 0, NAN, 0])
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 6), st.floats(-10, 10, allow_nan=False)),
+        max_size=40,
+    )
+)
+def test_latest_of_events_in_client_and_time_order_reads_each_run_s_end(
+    events: list[tuple[int, int, float]],
+) -> None:
+    """The shortcut for events sorted by (client, ts) — each client's last event — picks what
+    the two scatters pick, ties in time going to the later row."""
+    events.sort(key=lambda e: (e[0], e[1]))  # stable: tied rows keep their order
+    groups = np.array([e[0] for e in events], dtype=np.intp)
+    ts = np.array([float(e[1]) for e in events])
+    values = np.array([e[2] for e in events])
+    count = np.bincount(groups, minlength=7)
+    expected = aggregates.latest(groups, ts, values, count)
+    shortcut = aggregates.latest(groups, ts, values, count, ordered=True)
+    assert np.array_equal(shortcut, expected, equal_nan=True)
