@@ -168,7 +168,7 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         process.communicate()
 
 
-def read(path: str, clients: ClientSet, sql: Sequence[str], extra: Sequence[str]) -> Read:
+def read_part(path: str, clients: ClientSet, sql: Sequence[str], extra: Sequence[str]) -> Read:
     """The rows of the queries ``sql`` (``signals.loading``'s columns) into a builder of
     ``clients``, as columns, and the rows of the queries ``extra``, read from the database file
     at ``path`` opened read-only."""
@@ -191,7 +191,7 @@ def largest_rowid_query() -> str:
 
 def _worker() -> None:
     path, clients, sql, extra = pickle.load(sys.stdin.buffer)
-    pickle.dump(read(path, clients, sql, extra), sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)
+    pickle.dump(read_part(path, clients, sql, extra), sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)
 
 
 if __name__ == "__main__":
