@@ -45,7 +45,7 @@ from rapport.engine.frame import Categorical, ClientSet, SignalSet
 from rapport.signals import loading
 from rapport.signals.arrow_reader import add_table
 from rapport.signals.columnar import SignalSetBuilder
-from rapport.signals.dbapi import compiled_sql, driver_cursor
+from rapport.signals.dbapi import compiled_sql, driver_cursor, fetch_into
 from rapport.signals.sqlite_reader import SplitReader, largest_rowid_query
 from rapport.signals.store import Store
 
@@ -81,10 +81,7 @@ def two_processes(store: Store, url: str, clients: ClientSet) -> SignalSet:
         largest = int(cursor.execute(largest_rowid_query()).fetchone()[0])
         statements = [loading.signals_query(None, None)]
         with split.halves(clients, statements, largest, store._sql) as halves:
-            for text in halves.here:
-                cursor.execute(text)
-                while chunk := cursor.fetchmany(CHUNK):
-                    upper.add(chunk)
+            fetch_into(upper, cursor, halves.here)
             read = halves.result()
     assert read is not None, "the worker failed"
     builder.add_columns(read.columns)

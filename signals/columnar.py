@@ -98,11 +98,11 @@ class SignalSetBuilder:
         keep = rows >= 0
         if not keep.any():
             return
-        self._parts.append(
-            (
+        self.add_columns(
+            Columns(
                 rows[keep],
-                _grown_codes(kinds.values, self._kind_codes)[kinds.codes[keep]],
-                _grown_codes(attrs.values, self._attrs_codes)[attrs.codes[keep]],
+                Encoded(kinds.codes[keep], kinds.values),
+                Encoded(attrs.codes[keep], attrs.values),
                 np.ascontiguousarray(times[:, keep], dtype=np.float64),
             )
         )

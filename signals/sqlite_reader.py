@@ -40,14 +40,13 @@ from sqlalchemy import URL, ColumnClause, Integer, Select, literal_column
 
 from rapport.engine.frame import ClientSet
 from rapport.signals.columnar import Columns, SignalSetBuilder
+from rapport.signals.dbapi import fetch_into
 
 log = logging.getLogger("rapport.store")
 
 #: Below this many rows a worker's start (~0.5 s: a new interpreter importing numpy) costs more
 #: than reading half the rows saves.
 MIN_ROWS = 500_000
-#: Rows per fetch, as the store's own cursor loads.
-FETCH_ROWS = 65_536
 #: How long a worker may take before its half is read here instead.
 WORKER_TIMEOUT_S = 600.0
 _rowid: ColumnClause[int] = literal_column("signals.rowid", Integer)
@@ -176,10 +175,7 @@ def read_part(path: str, clients: ClientSet, sql: Sequence[str], extra: Sequence
     uri = Path(path).as_uri() + "?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=30.0)) as connection:
         cursor = connection.cursor()
-        for text in sql:
-            cursor.execute(text)
-            while chunk := cursor.fetchmany(FETCH_ROWS):
-                builder.add(chunk)
+        fetch_into(builder, cursor, sql)
         rows = [cursor.execute(text).fetchall() for text in extra]
     return Read(builder.columns(), rows)
 

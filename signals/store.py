@@ -40,7 +40,7 @@ from rapport.signals import history, loading, schema
 from rapport.signals.arrow_reader import ArrowSource
 from rapport.signals.columnar import SignalSetBuilder
 from rapport.signals.database import StoreError, cause_of, create_store_engine, parse_url
-from rapport.signals.dbapi import driver_cursor
+from rapport.signals.dbapi import driver_cursor, fetch_into
 from rapport.signals.model import Client, Owner, StoredSignal
 from rapport.signals.past_scores import PastScores
 from rapport.signals.sqlite_reader import SplitReader, largest_rowid_query
@@ -63,7 +63,6 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_WRITE_LOCK = 0x52415050
 #: Rows per fetch when loading signals.
 _LITERALS = {"literal_binds": True}
-_FETCH_ROWS = 65_536
 #: Keys per ``IN (...)`` list in deletes.
 _DELETE_CHUNK = 500
 
@@ -346,15 +345,15 @@ class Store:
         with self._reading() as connection, driver_cursor(connection) as cursor:
             largest = int(cursor.execute(largest_rowid_query()).fetchone()[0])
             if not split.worth_it(largest):
-                _fetch_into(builder, cursor, [self._sql(s) for s in (*rows, *anchors)])
+                fetch_into(builder, cursor, [self._sql(s) for s in (*rows, *anchors)])
                 return builder.build(), _last_times(cursor.execute(self._sql(last)).fetchall())
             with split.halves(clients, rows, largest, self._sql, extra=[last]) as halves:
-                _fetch_into(upper, cursor, halves.here)
+                fetch_into(upper, cursor, halves.here)
                 anchored = SignalSetBuilder(clients)
-                _fetch_into(anchored, cursor, [self._sql(s) for s in anchors])
+                fetch_into(anchored, cursor, [self._sql(s) for s in anchors])
                 read = halves.result()
             if read is None:  # the worker failed: its part read here, as in one piece
-                _fetch_into(builder, cursor, halves.there)
+                fetch_into(builder, cursor, halves.there)
                 newest = cursor.execute(halves.extra[0]).fetchall()
             else:
                 builder.add_columns(read.columns)
@@ -399,7 +398,7 @@ class Store:
                 raise StoreError(self._url, cause, action="Cannot read from") from error
             return builder
         with self._reading() as connection, driver_cursor(connection) as cursor:
-            _fetch_into(builder, cursor, [self._sql(s) for s in statements])
+            fetch_into(builder, cursor, [self._sql(s) for s in statements])
         return builder
 
     def _sql(self, statement: Any) -> str:
@@ -599,15 +598,6 @@ def _signal(row: RowMapping) -> StoredSignal:
         source=row["source"],
         recorded_at=datetime.fromtimestamp(row["recorded_at"], UTC),
     )
-
-
-def _fetch_into(builder: SignalSetBuilder, cursor: Any, sql: Sequence[str]) -> None:
-    for text_ in sql:
-        # Straight from the driver: SQLAlchemy's row objects add ~25-40% to a million-row load
-        # (benchmarks/load.py, README "Cold load: readers compared").
-        cursor.execute(text_)
-        while chunk := cursor.fetchmany(_FETCH_ROWS):
-            builder.add(chunk)
 
 
 def _memory_anchors(
